@@ -1,0 +1,95 @@
+"""Writing to the outbox: every message leaves through a delivery row written in the
+same transaction as the fact that caused it, so a crash never loses an accepted alert."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from alerts.messages import OutboundMessage
+from alerts.splitting import BUDGETS, TextBudget, split_message
+from storage.models import Delivery
+
+
+@dataclass(frozen=True)
+class Target:
+    platform: str
+    address: str
+    channel_id: str | None = None
+
+
+@dataclass(frozen=True)
+class FactRef:
+    fact_type: str  # alert | feed_item | digest | notice
+    fact_id: int | None
+    kind: str
+
+
+NOTICE = FactRef("notice", None, "notice")
+
+
+class OutboxSignal:
+    """Wakes the in-process dispatcher after a commit; other processes poll."""
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+
+    def wake(self) -> None:
+        self._event.set()
+
+    async def wait(self, at_most: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._event.wait(), at_most)
+        self._event.clear()
+
+
+class Outbox:
+    def __init__(self, budgets: dict[str, TextBudget] | None = None) -> None:
+        self._budgets = budgets or BUDGETS
+
+    def enqueue(
+        self,
+        session: AsyncSession,
+        target: Target,
+        message: OutboundMessage,
+        *,
+        fact: FactRef,
+        priority: int,
+        now: datetime,
+        deliver_at: datetime | None = None,
+        reply_to_delivery_id: int | None = None,
+        edit_of_delivery_id: int | None = None,
+    ) -> list[Delivery]:
+        """Add the delivery rows (one per part, in order) to the session; caller commits."""
+        budget = self._budgets.get(target.platform)
+        parts = (
+            split_message(message, budget) if budget and edit_of_delivery_id is None else [message]
+        )
+        rows = [
+            Delivery(
+                platform=target.platform,
+                address=target.address,
+                channel_id=target.channel_id,
+                fact_type=fact.fact_type,
+                fact_id=fact.fact_id,
+                kind=fact.kind,
+                priority=priority,
+                part=index,
+                payload=part.to_json(),
+                status="pending",
+                attempts=0,
+                next_attempt_at=deliver_at or now,
+                txn_id=uuid.uuid4().hex,
+                reply_to_delivery_id=reply_to_delivery_id if index == 0 else None,
+                edit_of_delivery_id=edit_of_delivery_id,
+                created_at=now,
+            )
+            for index, part in enumerate(parts)
+        ]
+        session.add_all(rows)
+        return rows

@@ -1,0 +1,166 @@
+"""Accepting an alert or a mobilisation: store the fact, group it, route it, and write
+its deliveries — all inside the caller's transaction."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from alerts.clock import Clock
+from alerts.directory import load_targets
+from alerts.messages import Location, PhotoRef
+from alerts.outbox import FactRef, Outbox, Target
+from alerts.parsing import AlertDraft, place_key
+from alerts.rendering import AlertRenderer, AlertView
+from alerts.routing import RoutableFact, deliver_at, route
+from alerts.types import Kind, delivery_priority
+from storage import queries
+from storage.models import Alert
+
+
+@dataclass(frozen=True)
+class Author:
+    member_id: int
+    organisation_id: str
+    organisation_name: str
+
+
+@dataclass(frozen=True)
+class Origin:
+    platform: str
+    chat: str
+    message_id: str | None = None
+
+
+@dataclass(frozen=True)
+class AcceptedAlert:
+    alert_id: int
+    kind: Kind
+    channels: int
+    held: int  # channels that get it later (quiet hours, silence)
+    parent_id: int | None
+
+
+class AlertService:
+    def __init__(
+        self,
+        *,
+        renderer: AlertRenderer,
+        outbox: Outbox,
+        clock: Clock,
+        group_window: timedelta,
+    ) -> None:
+        self._renderer = renderer
+        self._outbox = outbox
+        self._clock = clock
+        self._group_window = group_window
+
+    async def raise_alert(
+        self,
+        session: AsyncSession,
+        draft: AlertDraft,
+        author: Author,
+        origin: Origin,
+        *,
+        photo: PhotoRef | None = None,
+        location: Location | None = None,
+    ) -> AcceptedAlert:
+        if draft.border is None:
+            raise ValueError("an alert needs a border before it is raised")
+        now = self._clock.now()
+        key = place_key(draft.place, draft.border)
+        parent_id = await self._group_parent(session, draft, key)
+        alert = Alert(
+            kind=draft.kind.value,
+            text=draft.text,
+            border=draft.border,
+            themes=json.dumps(list(draft.themes)),
+            urgency=draft.urgency.value,
+            place=draft.place,
+            place_key=key,
+            people=draft.people,
+            minors=draft.minors,
+            latitude=location.latitude if location else None,
+            longitude=location.longitude if location else None,
+            photo=json.dumps({"platform": photo.platform, "ref": photo.ref}) if photo else None,
+            author_member_id=author.member_id,
+            organisation_id=author.organisation_id,
+            status="open",
+            parent_id=parent_id,
+            source_platform=origin.platform,
+            source_chat=origin.chat,
+            source_message_id=origin.message_id,
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(alert)
+        await session.flush()
+        view = AlertView(
+            id=alert.id,
+            kind=draft.kind,
+            text=draft.text,
+            urgency=draft.urgency,
+            border=draft.border,
+            place=draft.place,
+            themes=draft.themes,
+            people=draft.people,
+            minors=draft.minors,
+            organisation_name=author.organisation_name,
+            parent_id=parent_id,
+            location=location,
+            photo=photo,
+        )
+        fact = RoutableFact(draft.kind, draft.border, frozenset(draft.themes), draft.urgency)
+        channels = route(fact, await load_targets(session))
+        replies = await queries.first_parts_of(session, "alert", parent_id) if parent_id else {}
+        priority = delivery_priority(draft.kind, draft.urgency)
+        rendered: dict[tuple[str, bool], object] = {}
+        held = 0
+        for channel in channels:
+            shares = channel.share_locations and location is not None
+            cache_key = (channel.language, shares)
+            message = rendered.get(cache_key)
+            if message is None:
+                message = self._renderer.render(view, channel.language, shares)
+                rendered[cache_key] = message
+            at = deliver_at(channel, fact, now)
+            held += at > now
+            self._outbox.enqueue(
+                session,
+                Target(channel.platform, channel.address, channel.id),
+                message,  # type: ignore[arg-type]
+                fact=FactRef("alert", alert.id, draft.kind.value),
+                priority=priority,
+                now=now,
+                deliver_at=at,
+                reply_to_delivery_id=replies.get((channel.platform, channel.address)),
+            )
+        return AcceptedAlert(alert.id, draft.kind, len(channels), held, parent_id)
+
+    async def _group_parent(
+        self, session: AsyncSession, draft: AlertDraft, key: str | None
+    ) -> int | None:
+        """A recent alert at the same place with overlapping themes becomes the parent."""
+        if key is None or draft.kind is not Kind.ALERT:
+            return None
+        since = self._clock.now() - self._group_window
+        candidates = await session.scalars(
+            select(Alert)
+            .where(
+                Alert.place_key == key,
+                Alert.kind == Kind.ALERT.value,
+                Alert.parent_id.is_(None),
+                Alert.created_at >= since,
+            )
+            .order_by(Alert.id.desc())
+            .limit(5)
+        )
+        for candidate in candidates:
+            themes = set(json.loads(candidate.themes))
+            if not themes or not draft.themes or themes.intersection(draft.themes):
+                return candidate.id
+        return None

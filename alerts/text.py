@@ -1,0 +1,35 @@
+"""Text hygiene shared by every intake: cleaning user text and matching words in it."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+# Bidi overrides/isolates can disguise text ("Trojan source"); other C0/C1 controls can
+# break terminals and logs. Newlines and tabs are kept. ZWJ stays for emoji sequences.
+_BIDI = dict.fromkeys(
+    map(ord, "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")
+)
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def clean_text(text: str) -> str:
+    """Remove control characters and bidi overrides, normalise to NFC, trim the ends."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = _CONTROL.sub("", text.translate(_BIDI))
+    return unicodedata.normalize("NFC", text).strip()
+
+
+def fold(text: str) -> str:
+    """Case- and accent-insensitive form used for matching place names and keywords."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    # Apostrophes and dashes vary between keyboards; treat them as one.
+    stripped = stripped.replace("\u2019", "'").replace("\u2018", "'").replace("\u2010", "-")
+    return stripped
+
+
+def word_pattern(phrase: str) -> re.Pattern[str]:
+    """A whole-word, accent- and case-insensitive matcher for a folded phrase."""
+    words = [re.escape(part) for part in re.split(r"[\s-]+", fold(phrase).strip()) if part]
+    return re.compile(r"(?<![\w])" + r"[\s-]+".join(words) + r"(?![\w])")

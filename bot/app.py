@@ -1,0 +1,187 @@
+"""The composition root: the one place that builds every part and wires them together."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TextIO
+
+from alerts.clock import Clock, SystemClock
+from alerts.i18n import Translator
+from alerts.outbox import Outbox, OutboxSignal
+from alerts.rendering import AlertRenderer
+from alerts.service import AlertService
+from bot.alert_commands import AlertCommands
+from bot.context import Command
+from bot.directory import sync_directory
+from bot.router import MessageRouter
+from bot.supervisor import Supervisor
+from bot.vocabulary import vocabulary_from
+from config.loader import LoadedConfig
+from relays.base import Relay
+from relays.console import ConsoleRelay
+from relays.dispatcher import Dispatcher, RetryPolicy, telegram_limits
+from relays.ratelimit import PlatformLimits
+from storage.database import Database, open_database
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Wiring:
+    """Everything built from one configuration; `Application` runs it."""
+
+    config: LoadedConfig
+    database: Database
+    clock: Clock
+    translate: Translator
+    outbox: Outbox
+    signal: OutboxSignal
+    router: MessageRouter
+    dispatcher: Dispatcher
+    relays: dict[str, Relay]
+    console: ConsoleRelay | None
+    commands: list[Command] = field(default_factory=list)
+
+
+def delivery_limits(config: LoadedConfig) -> dict[str, PlatformLimits]:
+    delivery = config.settings.delivery
+    return {
+        "telegram": telegram_limits(
+            delivery.telegram_global_per_second,
+            delivery.telegram_private_per_second,
+            delivery.telegram_group_per_minute,
+        ),
+        # Matrix is paced by the homeserver's own 429 answers; the console has no limit.
+        "matrix": PlatformLimits(),
+        "console": PlatformLimits(),
+    }
+
+
+async def build(
+    config: LoadedConfig,
+    *,
+    clock: Clock | None = None,
+    console_output: TextIO | None = None,
+    console_input: Callable[[], str] | None = None,
+    database: Database | None = None,
+) -> Wiring:
+    settings = config.settings
+    clock = clock or SystemClock()
+    database = database or await open_database(settings.storage.url)
+    async with database.transaction() as session:
+        await sync_directory(session, settings, clock.now())
+
+    vocabulary = vocabulary_from(settings)
+    translate = Translator()
+    outbox = Outbox()
+    outbox_signal = OutboxSignal()
+    service = AlertService(
+        renderer=AlertRenderer(vocabulary, translate),
+        outbox=outbox,
+        clock=clock,
+        group_window=settings.alerts.group_window,
+    )
+    commands: list[Command] = []
+    alert_commands = AlertCommands(
+        service=service,
+        vocabulary=vocabulary,
+        max_length=settings.alerts.max_length,
+        help_lines=lambda: commands,
+    )
+    commands.extend(alert_commands.commands())
+    router = MessageRouter(
+        database=database,
+        commands=commands,
+        translate=translate,
+        outbox=outbox,
+        signal=outbox_signal,
+        clock=clock,
+        default_language=settings.language,
+    )
+
+    relays: dict[str, Relay] = {}
+    console = ConsoleRelay(
+        user=settings.console.user,
+        output=console_output,
+        read_line=console_input,
+        interactive=settings.console.interactive,
+    )
+    relays["console"] = console
+
+    dispatcher = Dispatcher(
+        database=database,
+        relays=relays,
+        limits=delivery_limits(config),
+        clock=clock,
+        signal=outbox_signal,
+        outbox=outbox,
+        translate=translate,
+        retry=RetryPolicy(give_up_after=settings.delivery.max_retry),
+    )
+    return Wiring(
+        config=config,
+        database=database,
+        clock=clock,
+        translate=translate,
+        outbox=outbox,
+        signal=outbox_signal,
+        router=router,
+        dispatcher=dispatcher,
+        relays=relays,
+        console=console,
+        commands=commands,
+    )
+
+
+class Application:
+    """`tocsin run` (receive + dispatch) and `tocsin worker` (dispatch only)."""
+
+    def __init__(self, wiring: Wiring, *, receive: bool = True) -> None:
+        self._wiring = wiring
+        self._receive = receive
+        self._supervisor = Supervisor()
+        self._stop = asyncio.Event()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    async def run(self) -> None:
+        wiring = self._wiring
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(signum, self.stop)
+        started: list[Relay] = []
+        try:
+            for name, relay in wiring.relays.items():
+                await relay.start(wiring.router if self._receive else None)
+                started.append(relay)
+                log.info("relay %s started", name)
+            self._supervisor.start("dispatcher", wiring.dispatcher.run)
+            if (
+                self._receive
+                and wiring.console is not None
+                and wiring.config.settings.console.interactive
+            ):
+                self._supervisor.start("console-eof", self._stop_when_console_done)
+            await self._stop.wait()
+        finally:
+            wiring.dispatcher.stop()
+            for relay in started:
+                await relay.stop()
+            await self._supervisor.stop()
+            await wiring.database.close()
+
+    async def _stop_when_console_done(self) -> None:
+        """Standard input ended: send what is queued, then stop (scripted demos, tests)."""
+        console = self._wiring.console
+        assert console is not None
+        await console.input_finished.wait()
+        while not await self._wiring.dispatcher.drained():  # noqa: ASYNC110 (polls the DB)
+            await asyncio.sleep(0.05)
+        self.stop()

@@ -1,0 +1,89 @@
+"""What a command handler is given: who asked, where, and how to answer."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from alerts.i18n import Translator
+from alerts.messages import Button, InboundMessage, OutboundMessage, text_message
+from alerts.outbox import NOTICE, FactRef, Outbox, Target
+from alerts.types import NOTICE_PRIORITY, Role
+from storage.models import Member
+
+
+def command_prefix(platform: str) -> str:
+    """`/` on Telegram and the console, `!` on Matrix (where `/` is the client's own)."""
+    return "!" if platform == "matrix" else "/"
+
+
+@dataclass
+class Request:
+    """One inbound message being handled, inside its transaction."""
+
+    session: AsyncSession
+    inbound: InboundMessage
+    member: Member | None
+    language: str
+    now: datetime
+    translate: Translator
+    outbox: Outbox
+    command: str = ""
+    args: str = ""
+    replies: list[OutboundMessage] = field(default_factory=list)
+
+    @property
+    def prefix(self) -> str:
+        return command_prefix(self.inbound.platform)
+
+    @property
+    def role(self) -> Role | None:
+        return Role(self.member.role) if self.member else None
+
+    def t(self, key: str, **params: object) -> str:
+        return self.translate(self.language, key, prefix=self.prefix, **params)
+
+    def reply(
+        self,
+        text: str | OutboundMessage,
+        *,
+        buttons: tuple[tuple[Button, ...], ...] = (),
+        fact: FactRef = NOTICE,
+        priority: int = NOTICE_PRIORITY,
+    ) -> None:
+        """Answer in the chat the message came from, through the outbox."""
+        message = text if isinstance(text, OutboundMessage) else text_message(text, buttons=buttons)
+        self.replies.append(message)
+        self.outbox.enqueue(
+            self.session,
+            Target(self.inbound.platform, self.inbound.chat),
+            message,
+            fact=fact,
+            priority=priority,
+            now=self.now,
+        )
+
+
+Handler = Callable[[Request], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    handler: Handler
+    min_role: Role = Role.OBSERVER
+    help_key: str | None = None
+    aliases: tuple[str, ...] = ()
+
+
+class Fallback:
+    """Handles what is not a command (button presses, conversation steps, photos).
+
+    Returns True when it took the message. Feature modules subclass it.
+    """
+
+    async def handle(self, request: Request) -> bool:
+        return False

@@ -1,0 +1,151 @@
+"""From a neutral inbound message to a handled request, exactly once.
+
+Each inbound update is handled in one transaction that also records its platform id, so
+an update delivered twice is recognised and ignored, and a reply is written to the outbox
+together with whatever the command changed.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable, Sequence
+
+from alerts.clock import Clock
+from alerts.i18n import Translator
+from alerts.messages import InboundMessage
+from alerts.outbox import Outbox, OutboxSignal
+from bot.context import Command, Fallback, Request, command_prefix
+from storage import queries
+from storage.database import Database
+
+log = logging.getLogger(__name__)
+_COMMAND = re.compile(r"^[/!]([A-Za-z_]+)(?:@(\S+))?(?:\s+|$)(.*)", re.DOTALL)
+
+
+class MessageRouter:
+    def __init__(
+        self,
+        *,
+        database: Database,
+        commands: Iterable[Command],
+        fallbacks: Sequence[Fallback] = (),
+        translate: Translator,
+        outbox: Outbox,
+        signal: OutboxSignal,
+        clock: Clock,
+        default_language: str = "fr",
+        bot_usernames: Iterable[str] = (),
+    ) -> None:
+        self._db = database
+        self._commands: dict[str, Command] = {}
+        for command in commands:
+            for name in (command.name, *command.aliases):
+                self._commands[name] = command
+        self._fallbacks = list(fallbacks)
+        self._translate = translate
+        self._outbox = outbox
+        self._signal = signal
+        self._clock = clock
+        self._default_language = default_language
+        self._bot_usernames = {name.lower() for name in bot_usernames}
+
+    @property
+    def commands(self) -> list[Command]:
+        return list(dict.fromkeys(self._commands.values()))
+
+    def add_bot_username(self, name: str) -> None:
+        self._bot_usernames.add(name.lower())
+
+    async def __call__(self, inbound: InboundMessage) -> None:
+        try:
+            async with self._db.transaction() as session:
+                now = self._clock.now()
+                if not await queries.mark_inbound_seen(
+                    session, inbound.platform, inbound.update_id, now
+                ):
+                    log.info(
+                        "%s update %s seen before: ignored", inbound.platform, inbound.update_id
+                    )
+                    return
+                member = await queries.member_by_account(session, inbound.platform, inbound.sender)
+                language = member.language if member and member.language else self._default_language
+                request = Request(
+                    session=session,
+                    inbound=inbound,
+                    member=member,
+                    language=language,
+                    now=now,
+                    translate=self._translate,
+                    outbox=self._outbox,
+                )
+                await self._handle(request)
+        except Exception:
+            log.exception("%s update %s: handler failed", inbound.platform, inbound.update_id)
+            await self._apologise(inbound)
+        self._signal.wake()
+
+    async def _handle(self, request: Request) -> None:
+        inbound = request.inbound
+        match = _COMMAND.match(inbound.text.strip()) if inbound.text else None
+        expected_prefix = command_prefix(inbound.platform)
+        if match and inbound.text.strip().startswith(expected_prefix):
+            name, target, args = match.group(1).lower(), match.group(2), match.group(3)
+            if target and self._bot_usernames and target.lower() not in self._bot_usernames:
+                return  # `/alert@otherbot` in a group is not for us
+            request.command, request.args = name, args.strip()
+            await self._run_command(request)
+            return
+        for fallback in self._fallbacks:
+            if await fallback.handle(request):
+                return
+        if request.member is None:
+            if inbound.chat_type == "private":
+                request.reply(request.t("error.not_member", user=inbound.sender))
+            return
+        if inbound.chat_type == "private":
+            request.reply(request.t("error.no_text"))
+
+    async def _run_command(self, request: Request) -> None:
+        command = self._commands.get(request.command)
+        if request.member is None:
+            log.info("%s: command from a non-member refused", request.inbound.platform)
+            request.reply(request.t("error.not_member", user=request.inbound.sender))
+            return
+        if command is None:
+            request.reply(
+                request.t("error.unknown_command", command=request.prefix + request.command)
+            )
+            return
+        role = request.role
+        if role is None or not role.at_least(command.min_role):
+            request.reply(
+                request.t(
+                    "error.forbidden",
+                    role=command.min_role.value,
+                    current=role.value if role else "-",
+                )
+            )
+            return
+        log.info(
+            "%s: /%s from member %s", request.inbound.platform, command.name, request.member.id
+        )
+        await command.handler(request)
+
+    async def _apologise(self, inbound: InboundMessage) -> None:
+        try:
+            async with self._db.transaction() as session:
+                now = self._clock.now()
+                await queries.mark_inbound_seen(session, inbound.platform, inbound.update_id, now)
+                request = Request(
+                    session=session,
+                    inbound=inbound,
+                    member=None,
+                    language=self._default_language,
+                    now=now,
+                    translate=self._translate,
+                    outbox=self._outbox,
+                )
+                request.reply(request.t("error.internal"))
+        except Exception:
+            log.exception("could not even apologise for update %s", inbound.update_id)

@@ -1,0 +1,114 @@
+"""Pacing sends within the platforms' limits.
+
+`PriorityPacer` spaces sends over a whole platform (Telegram ~30/s) and serves the
+highest-priority waiter first, so a vital alert overtakes an announcement backlog.
+`ChatBuckets` keeps each chat within its own limit (1/s private, 20/min groups).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Rate:
+    per_second: float
+    burst: int = 1
+
+    @classmethod
+    def per_minute(cls, count: float, burst: int = 1) -> Rate:
+        # A sliding minute sees `burst` + refills: refill slower so the sum stays in limit.
+        return cls(max(count - (burst - 1), 1.0) / 60.0, burst)
+
+
+class PriorityPacer:
+    """At most `rate.per_second` releases per second; highest priority, then FIFO."""
+
+    def __init__(self, rate: Rate | None, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self._interval = 1.0 / rate.per_second if rate else 0.0
+        self._monotonic = monotonic
+        self._next_free = 0.0
+        self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._order = itertools.count()
+        self._pump: asyncio.Task[None] | None = None
+
+    @property
+    def interval(self) -> float:
+        return self._interval
+
+    async def acquire(self, priority: int) -> None:
+        if self._interval == 0:
+            return
+        now = self._monotonic()
+        if not self._waiters and now >= self._next_free:
+            self._next_free = now + self._interval
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._waiters, (-priority, next(self._order), future))
+        if self._pump is None or self._pump.done():
+            self._pump = asyncio.create_task(self._release_loop(), name="pacer")
+        await future
+
+    def delay(self, seconds: float) -> None:
+        """The platform asked everyone to wait (a global flood limit)."""
+        self._next_free = max(self._next_free, self._monotonic() + seconds)
+
+    async def _release_loop(self) -> None:
+        while self._waiters:
+            wait = self._next_free - self._monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+                continue
+            _, _, future = heapq.heappop(self._waiters)
+            if future.cancelled():
+                continue
+            self._next_free = max(self._next_free, self._monotonic()) + self._interval
+            future.set_result(None)
+
+
+class ChatBuckets:
+    """One token bucket per chat; `wait_time` says how long until that chat may send."""
+
+    def __init__(self, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self._monotonic = monotonic
+        self._state: dict[str, tuple[float, float]] = {}  # chat → (tokens, stamp)
+
+    def wait_time(self, chat: str, rate: Rate | None) -> float:
+        if rate is None:
+            return 0.0
+        tokens = self._tokens(chat, rate)
+        return 0.0 if tokens >= 1.0 else (1.0 - tokens) / rate.per_second
+
+    def take(self, chat: str, rate: Rate | None) -> None:
+        if rate is None:
+            return
+        tokens = self._tokens(chat, rate)
+        self._state[chat] = (tokens - 1.0, self._monotonic())
+
+    def block(self, chat: str, rate: Rate | None, seconds: float) -> None:
+        """After a 429 for this chat: no token until `seconds` have passed."""
+        if rate is None:
+            return
+        self._state[chat] = (-seconds * rate.per_second, self._monotonic())
+
+    def _tokens(self, chat: str, rate: Rate) -> float:
+        now = self._monotonic()
+        tokens, stamp = self._state.get(chat, (float(rate.burst), now))
+        return min(float(rate.burst), tokens + (now - stamp) * rate.per_second)
+
+    def forget_idle(self, keep: int = 10_000) -> None:
+        """Bound memory on a network with very many chats: full buckets carry no state."""
+        if len(self._state) > keep:
+            self._state.clear()
+
+
+@dataclass(frozen=True)
+class PlatformLimits:
+    overall: Rate | None = None
+    private_chat: Rate | None = None
+    group_chat: Rate | None = None

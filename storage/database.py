@@ -1,0 +1,162 @@
+"""Engine and sessions, SQLite pragmas, and migrations applied at start.
+
+Every failure to reach or read the database becomes a `StorageError` phrased for the
+operator (URL shown without its password), never a traceback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+class StorageError(Exception):
+    """A database problem, already phrased for the operator."""
+
+
+class SchemaTooNew(StorageError):
+    pass
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+def shown_url(url: str) -> str:
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<unparsable URL>"
+
+
+@dataclass
+class Database:
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    url: str
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """One unit of work: committed on success, rolled back on any error."""
+        async with self.sessions() as session, session.begin():
+            yield session
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+
+def _prepare_sqlite(url: str) -> dict[str, Any]:
+    parsed = make_url(url)
+    database = parsed.database
+    if database and database != ":memory:":
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    return {"timeout": 30}
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    # WAL lets readers run beside the writer; NORMAL is durable at each checkpoint in WAL.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+async def open_database(url: str, *, migrate: bool = True, pool_size: int = 10) -> Database:
+    """Connect, check the schema, and (by default) bring it to the newest revision."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as error:
+        raise StorageError(f"invalid database URL {url!r}: {error}") from None
+    options: dict[str, Any] = {"pool_pre_ping": True}
+    if parsed.get_backend_name() == "sqlite":
+        options["connect_args"] = _prepare_sqlite(url)
+    elif parsed.get_backend_name() == "postgresql":
+        options.update(pool_size=pool_size, max_overflow=pool_size)
+    else:
+        raise StorageError(
+            f"unsupported database {shown_url(url)}: use sqlite+aiosqlite:// or postgresql+asyncpg://"
+        )
+    try:
+        engine = create_async_engine(url, **options)
+    except (ArgumentError, ImportError) as error:
+        raise StorageError(f"invalid database URL {shown_url(url)}: {error}") from None
+    if engine.dialect.name == "sqlite":
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    database = Database(
+        engine=engine, sessions=async_sessionmaker(engine, expire_on_commit=False), url=url
+    )
+    try:
+        async with engine.begin() as connection:
+            await connection.run_sync(_check_and_migrate, migrate)
+    except StorageError:
+        await engine.dispose()
+        raise
+    except (SQLAlchemyError, OSError) as error:
+        await engine.dispose()
+        raise StorageError(f"cannot use the database {shown_url(url)}: {_reason(error)}") from None
+    return database
+
+
+def _reason(error: BaseException) -> str:
+    if isinstance(error, DBAPIError) and error.orig is not None:
+        return str(error.orig).strip().splitlines()[0]
+    text = str(error).strip().splitlines()
+    return text[0] if text else type(error).__name__
+
+
+def _check_and_migrate(connection: Connection, migrate: bool) -> None:
+    current = MigrationContext.configure(connection).get_current_revision()
+    config = alembic_config(connection)
+    scripts = ScriptDirectory.from_config(config)
+    known = {revision.revision for revision in scripts.walk_revisions()}
+    if current is not None and current not in known:
+        raise SchemaTooNew(
+            f"the database schema (revision {current}) was created by a newer Tocsin; "
+            "upgrade Tocsin or point it at another database"
+        )
+    if migrate:
+        command.upgrade(config, "head")
+    elif current != scripts.get_current_head():
+        raise StorageError("the database schema is not up to date: run `tocsin db upgrade`")
+
+
+async def upgrade(url: str) -> str:
+    """`tocsin db upgrade`: apply the migrations and return the revision reached."""
+    database = await open_database(url, migrate=True)
+    try:
+        async with database.engine.connect() as connection:
+            revision = await connection.run_sync(
+                lambda sync: MigrationContext.configure(sync).get_current_revision()
+            )
+    finally:
+        await database.close()
+    return str(revision)

@@ -1,0 +1,257 @@
+"""SQLAlchemy 2 models. Columns hold plain values: the domain's types live in `alerts/`.
+
+Times are stored as timezone-aware UTC. Lists (themes, subscription specs, payloads) are
+JSON text, parsed by the domain so a row that no longer parses can be skipped alone.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# SQLite cannot hold a 64-bit autoincrement BIGINT primary key; PostgreSQL gets BIGINT.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on both databases (SQLite drops the offset otherwise)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Organisation(Base):
+    __tablename__ = "organisations"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    source: Mapped[str] = mapped_column(String(16), default="config")
+
+
+class Member(Base):
+    __tablename__ = "members"
+    __table_args__ = (UniqueConstraint("platform", "user_ref"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    user_ref: Mapped[str] = mapped_column(String(255))
+    organisation_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"))
+    role: Mapped[str] = mapped_column(String(16))
+    language: Mapped[str | None] = mapped_column(String(8))
+    display_name: Mapped[str | None] = mapped_column(String(200))
+    source: Mapped[str] = mapped_column(String(16), default="config")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class Channel(Base):
+    __tablename__ = "channels"
+    __table_args__ = (UniqueConstraint("platform", "address"),)
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    address: Mapped[str] = mapped_column(String(255))
+    organisation_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"))
+    language: Mapped[str] = mapped_column(String(8), default="fr")
+    timezone: Mapped[str] = mapped_column(String(64), default="Europe/Paris")
+    quiet: Mapped[str | None] = mapped_column(String(16))
+    share_locations: Mapped[bool] = mapped_column(Boolean, default=False)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    inactive_reason: Mapped[str | None] = mapped_column(Text)
+    muted_until: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    source: Mapped[str] = mapped_column(String(16), default="config")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class Subscription(Base):
+    __tablename__ = "subscriptions"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    channel_id: Mapped[str] = mapped_column(ForeignKey("channels.id", ondelete="CASCADE"))
+    # JSON {"kinds": [...], "borders": [...], "themes": [...], "min_urgency": "..."}
+    spec: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(16), default="config")
+
+
+class Alert(Base):
+    """A fact raised by a person: a field alert or a mobilisation call."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (Index("ix_alerts_place_created", "place_key", "created_at"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    text: Mapped[str] = mapped_column(Text)
+    border: Mapped[str | None] = mapped_column(String(64))
+    themes: Mapped[str] = mapped_column(Text, default="[]")
+    urgency: Mapped[str] = mapped_column(String(8))
+    place: Mapped[str | None] = mapped_column(String(200))
+    place_key: Mapped[str | None] = mapped_column(String(200))
+    people: Mapped[int | None] = mapped_column(Integer)
+    minors: Mapped[int | None] = mapped_column(Integer)
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
+    photo: Mapped[str | None] = mapped_column(Text)  # JSON reference to a photo
+    author_member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    organisation_id: Mapped[str | None] = mapped_column(ForeignKey("organisations.id"))
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("alerts.id"))
+    source_platform: Mapped[str | None] = mapped_column(String(16))
+    source_chat: Mapped[str | None] = mapped_column(String(255))
+    source_message_id: Mapped[str | None] = mapped_column(String(64))
+    outcome: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class Response(Base):
+    """Somebody answering a mobilisation call."""
+
+    __tablename__ = "responses"
+    __table_args__ = (UniqueConstraint("alert_id", "platform", "user_ref"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id"))
+    platform: Mapped[str] = mapped_column(String(16))
+    user_ref: Mapped[str] = mapped_column(String(255))
+    display_name: Mapped[str | None] = mapped_column(String(200))
+    answer: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class Delivery(Base):
+    """The outbox: one message for one chat, kept until the platform took it."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        Index("ix_deliveries_due", "status", "next_attempt_at"),
+        Index("ix_deliveries_target_queue", "platform", "address", "status", "priority", "id"),
+        Index("ix_deliveries_fact", "fact_type", "fact_id"),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    address: Mapped[str] = mapped_column(String(255))
+    channel_id: Mapped[str | None] = mapped_column(ForeignKey("channels.id", ondelete="SET NULL"))
+    fact_type: Mapped[str] = mapped_column(String(16))  # alert | feed_item | digest | notice
+    fact_id: Mapped[int | None] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String(16))
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    part: Mapped[int] = mapped_column(Integer, default=0)
+    payload: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(12), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    claimed_until: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    txn_id: Mapped[str] = mapped_column(String(64))
+    reply_to_delivery_id: Mapped[int | None] = mapped_column(BigInteger)
+    edit_of_delivery_id: Mapped[int | None] = mapped_column(BigInteger)
+    platform_message_id: Mapped[str | None] = mapped_column(String(128))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class InboundSeen(Base):
+    """Platform update ids already handled: a redelivered update is ignored."""
+
+    __tablename__ = "inbound_seen"
+    platform: Mapped[str] = mapped_column(String(16), primary_key=True)
+    update_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    seen_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class PlatformState(Base):
+    """Small durable values of the relays: Telegram offset, Matrix next_batch, device."""
+
+    __tablename__ = "platform_state"
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class Conversation(Base):
+    """A guided conversation in progress (e.g. the step-by-step alert), restart-safe."""
+
+    __tablename__ = "conversations"
+    platform: Mapped[str] = mapped_column(String(16), primary_key=True)
+    chat: Mapped[str] = mapped_column(String(255), primary_key=True)
+    user_ref: Mapped[str] = mapped_column(String(255), primary_key=True)
+    token: Mapped[str] = mapped_column(String(32))
+    state: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class Feed(Base):
+    __tablename__ = "feeds"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    url: Mapped[str] = mapped_column(Text)
+    name: Mapped[str | None] = mapped_column(String(200))
+    every_seconds: Mapped[int] = mapped_column(Integer)
+    themes: Mapped[str] = mapped_column(Text, default="[]")
+    borders: Mapped[str] = mapped_column(Text, default="[]")
+    keywords: Mapped[str] = mapped_column(Text, default="[]")
+    source: Mapped[str] = mapped_column(String(16), default="config")
+    added_by: Mapped[str | None] = mapped_column(String(255))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    pause_notified: Mapped[bool] = mapped_column(Boolean, default=False)
+    initialised: Mapped[bool] = mapped_column(Boolean, default=False)
+    etag: Mapped[str | None] = mapped_column(Text)
+    last_modified: Mapped[str | None] = mapped_column(Text)
+    last_success_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_error_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
+    next_poll_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class FeedItem(Base):
+    __tablename__ = "feed_items"
+    __table_args__ = (UniqueConstraint("feed_id", "item_key"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    feed_id: Mapped[str] = mapped_column(ForeignKey("feeds.id", ondelete="CASCADE"))
+    item_key: Mapped[str] = mapped_column(String(512))
+    title: Mapped[str] = mapped_column(Text)
+    link: Mapped[str | None] = mapped_column(Text)
+    summary: Mapped[str | None] = mapped_column(Text)
+    published_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    borders: Mapped[str] = mapped_column(Text, default="[]")
+    themes: Mapped[str] = mapped_column(Text, default="[]")
+    announced: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class Digest(Base):
+    """One digest per audience and period: the key makes scheduled jobs idempotent."""
+
+    __tablename__ = "digests"
+    __table_args__ = (UniqueConstraint("audience", "period"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    audience: Mapped[str] = mapped_column(String(64))
+    period: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())

@@ -1,0 +1,216 @@
+"""The outbox claim and the recording of each send's outcome.
+
+A claim takes the head delivery of each chat that is due, leasing it to one worker for a
+while: on PostgreSQL with `FOR UPDATE SKIP LOCKED`, so several workers share the outbox
+without taking the same row; on SQLite a single dispatcher runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from datetime import datetime
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import Channel, Delivery
+
+Chat = tuple[str, str]  # (platform, address)
+
+
+async def claim_heads(
+    session: AsyncSession,
+    *,
+    platforms: Collection[str],
+    busy: Collection[Chat],
+    now: datetime,
+    worker: str,
+    lease_until: datetime,
+    limit: int,
+) -> list[Delivery]:
+    """Lease up to `limit` due deliveries, at most one per chat, best priority first."""
+    if not platforms or limit <= 0:
+        return []
+    query = (
+        select(Delivery)
+        .where(
+            Delivery.status == "pending",
+            Delivery.next_attempt_at <= now,
+            Delivery.platform.in_(list(platforms)),
+            or_(Delivery.claimed_until.is_(None), Delivery.claimed_until < now),
+        )
+        .order_by(Delivery.priority.desc(), Delivery.id)
+        .limit(limit + len(busy) + 50)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    rows = (await session.scalars(query)).all()
+    taken: list[Delivery] = []
+    chats: set[Chat] = set(busy)
+    for row in rows:
+        chat = (row.platform, row.address)
+        if chat in chats:
+            continue
+        chats.add(chat)
+        row.claimed_by, row.claimed_until = worker, lease_until
+        taken.append(row)
+        if len(taken) >= limit:
+            break
+    return taken
+
+
+async def claimed_chats_elsewhere(session: AsyncSession, worker: str, now: datetime) -> set[Chat]:
+    """Chats another worker is sending to right now: keep their order by leaving them."""
+    rows = await session.execute(
+        select(Delivery.platform, Delivery.address)
+        .where(
+            Delivery.status == "pending",
+            Delivery.claimed_until > now,
+            Delivery.claimed_by != worker,
+        )
+        .distinct()
+    )
+    return {(platform, address) for platform, address in rows}
+
+
+async def release_all_claims(session: AsyncSession) -> None:
+    """At start on SQLite: only one dispatcher exists, so every lease is stale."""
+    await session.execute(
+        update(Delivery)
+        .where(Delivery.status == "pending", Delivery.claimed_by.is_not(None))
+        .values(claimed_by=None, claimed_until=None)
+    )
+
+
+async def message_id_of(session: AsyncSession, delivery_id: int | None) -> str | None:
+    if delivery_id is None:
+        return None
+    return await session.scalar(
+        select(Delivery.platform_message_id).where(Delivery.id == delivery_id)
+    )
+
+
+async def mark_sent(
+    session: AsyncSession, delivery_id: int, platform_message_id: str, now: datetime
+) -> None:
+    await session.execute(
+        update(Delivery)
+        .where(Delivery.id == delivery_id)
+        .values(
+            status="sent",
+            platform_message_id=platform_message_id,
+            sent_at=now,
+            attempts=Delivery.attempts + 1,
+            claimed_by=None,
+            claimed_until=None,
+            last_error=None,
+        )
+    )
+
+
+async def pause_chat(session: AsyncSession, chat: Chat, until: datetime) -> None:
+    """Hold every pending delivery of one chat until `until`, keeping their order."""
+    platform, address = chat
+    await session.execute(
+        update(Delivery)
+        .where(
+            Delivery.platform == platform,
+            Delivery.address == address,
+            Delivery.status == "pending",
+            Delivery.next_attempt_at < until,
+        )
+        .values(next_attempt_at=until)
+    )
+
+
+async def schedule_retry(
+    session: AsyncSession, delivery_id: int, at: datetime, error: str, count_attempt: bool = True
+) -> None:
+    values: dict[str, object] = {
+        "next_attempt_at": at,
+        "last_error": error,
+        "claimed_by": None,
+        "claimed_until": None,
+    }
+    if count_attempt:
+        values["attempts"] = Delivery.attempts + 1
+    await session.execute(update(Delivery).where(Delivery.id == delivery_id).values(**values))
+
+
+async def mark_final(
+    session: AsyncSession, delivery_ids: Sequence[int], status: str, error: str
+) -> None:
+    """`dead` (gave up) or `cancelled` (the chat is gone): kept, never silently deleted."""
+    await session.execute(
+        update(Delivery)
+        .where(Delivery.id.in_(list(delivery_ids)))
+        .values(status=status, last_error=error, claimed_by=None, claimed_until=None)
+    )
+
+
+async def pending_ids_of_chat(session: AsyncSession, chat: Chat) -> list[int]:
+    platform, address = chat
+    rows = await session.scalars(
+        select(Delivery.id).where(
+            Delivery.platform == platform, Delivery.address == address, Delivery.status == "pending"
+        )
+    )
+    return list(rows)
+
+
+async def move_chat(session: AsyncSession, chat: Chat, new_address: str) -> None:
+    """A Telegram group became a supergroup: its channel and queue follow the new id."""
+    platform, address = chat
+    await session.execute(
+        update(Channel)
+        .where(Channel.platform == platform, Channel.address == address)
+        .values(address=new_address)
+    )
+    await session.execute(
+        update(Delivery)
+        .where(
+            Delivery.platform == platform, Delivery.address == address, Delivery.status == "pending"
+        )
+        .values(address=new_address, claimed_by=None, claimed_until=None)
+    )
+
+
+async def deactivate_channel(session: AsyncSession, chat: Chat, reason: str) -> list[Channel]:
+    platform, address = chat
+    channels = list(
+        await session.scalars(
+            select(Channel).where(Channel.platform == platform, Channel.address == address)
+        )
+    )
+    for channel in channels:
+        channel.active, channel.inactive_reason = False, reason
+    return channels
+
+
+async def set_payload(session: AsyncSession, delivery_id: int, payload: str) -> None:
+    await session.execute(
+        update(Delivery).where(Delivery.id == delivery_id).values(payload=payload)
+    )
+
+
+async def next_due(session: AsyncSession, platforms: Collection[str]) -> datetime | None:
+    return await session.scalar(
+        select(func.min(Delivery.next_attempt_at)).where(
+            Delivery.status == "pending", Delivery.platform.in_(list(platforms))
+        )
+    )
+
+
+async def count_due(session: AsyncSession, platforms: Collection[str], now: datetime) -> int:
+    return int(
+        await session.scalar(
+            select(func.count())
+            .select_from(Delivery)
+            .where(
+                Delivery.status == "pending",
+                Delivery.platform.in_(list(platforms)),
+                Delivery.next_attempt_at <= now,
+            )
+        )
+        or 0
+    )
