@@ -47,16 +47,24 @@ def split_message(message: OutboundMessage, budget: TextBudget) -> list[Outbound
     measure = budget.measure
     if _size(message.paragraphs, measure) <= limit:
         return [message]
-    pieces: list[Paragraph] = []
-    for paragraph in message.paragraphs:
-        pieces.extend(_cut_paragraph(paragraph, limit, measure))
     parts: list[list[Paragraph]] = [[]]
-    for piece in pieces:
-        candidate = [*parts[-1], piece]
-        if parts[-1] and _size(candidate, measure) > limit:
-            parts.append([piece])
-        else:
-            parts[-1] = candidate
+    for paragraph in message.paragraphs:
+        room = limit - _size(parts[-1], measure) - (SEPARATOR if parts[-1] else 0)
+        size = measure(paragraph.plain)
+        if size <= room:
+            parts[-1].append(paragraph)
+            continue
+        if size <= limit:
+            parts.append([paragraph])
+            continue
+        # Too long alone: fill what is left of this part (if worth it), then whole parts.
+        first_room = room if room >= limit // 4 else limit
+        if first_room == limit and parts[-1]:
+            parts.append([])
+        pieces = _cut_paragraph(paragraph, limit, measure, first_room)
+        parts[-1].append(pieces[0])
+        parts.extend([piece] for piece in pieces[1:])
+    parts = [paragraphs for paragraphs in parts if paragraphs]
     first, last = 0, len(parts) - 1
     return [
         replace(
@@ -80,12 +88,10 @@ def _size(
 
 
 def _cut_paragraph(
-    paragraph: Paragraph, limit: int, measure: Callable[[str], int]
+    paragraph: Paragraph, limit: int, measure: Callable[[str], int], first_room: int
 ) -> list[Paragraph]:
-    if measure(paragraph.plain) <= limit:
-        return [paragraph]
     parts: list[list[Span]] = [[]]
-    used = 0
+    used = limit - first_room
     for span in paragraph.spans:
         remaining = span.text
         while remaining:

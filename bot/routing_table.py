@@ -33,8 +33,12 @@ def routing_table(settings: Settings) -> list[str]:
         )
     if not settings.channels:
         lines.append("(no channel: nothing will be relayed)")
+    lines.extend(["", "by border (alerts and mobilisations, any theme):"])
     for border in settings.borders:
-        receivers = [c.id for c in settings.channels if "*" in c.borders or border.id in c.borders]
-        lines.append("")
-        lines.append(f"{border.id} → {', '.join(receivers) if receivers else '(nobody)'}")
+        receivers = [
+            c.id for c in settings.channels
+            if ("*" in c.borders or border.id in c.borders)
+            and {"alert", "mobilisation"}.intersection(c.kinds)
+        ]
+        lines.append(f"  {border.id} → {', '.join(receivers) if receivers else '(nobody)'}")
     return lines

@@ -34,11 +34,11 @@ class Supervisor:
                 log.exception("%s crashed (failure %d); restarting in %.1fs", name, failures, delay)
                 await asyncio.sleep(delay)
 
-    async def stop(self, timeout: float = 15.0) -> None:
+    async def stop(self, grace: float = 15.0) -> None:
         self._stopping = True
         tasks = list(self._tasks.values())
         if tasks:
-            _, pending = await asyncio.wait(tasks, timeout=timeout)
+            _, pending = await asyncio.wait(tasks, timeout=grace)
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)

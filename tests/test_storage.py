@@ -1,0 +1,127 @@
+"""Storage on SQLite and PostgreSQL alike: migrations, schema checks, dedup, the claim."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from alerts.messages import text_message
+from alerts.outbox import NOTICE, Outbox, Target
+from storage import outbox as store
+from storage import queries
+from storage.database import Database, SchemaTooNew, StorageError, open_database
+from storage.models import Delivery
+
+NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
+
+
+async def test_migrations_are_idempotent(database_url: str) -> None:
+    first = await open_database(database_url)
+    await first.close()
+    second = await open_database(database_url)
+    async with second.sessions() as session:
+        revision = await session.scalar(text("SELECT version_num FROM alembic_version"))
+    await second.close()
+    assert revision == "0001"
+
+
+async def test_a_newer_schema_is_refused_and_left_untouched(database_url: str) -> None:
+    db = await open_database(database_url)
+    await _enqueue(db, ["kept"])
+    async with db.transaction() as session:
+        await session.execute(text("UPDATE alembic_version SET version_num = '9999_future'"))
+    await db.close()
+    with pytest.raises(SchemaTooNew, match="newer Tocsin"):
+        await open_database(database_url)
+    engine = create_async_engine(database_url)
+    async with engine.connect() as connection:
+        version = await connection.scalar(text("SELECT version_num FROM alembic_version"))
+        kept = await connection.scalar(text("SELECT count(*) FROM deliveries"))
+    await engine.dispose()
+    assert (version, kept) == ("9999_future", 1)
+
+
+async def test_unreachable_database_is_one_clear_error() -> None:
+    with pytest.raises(StorageError) as caught:
+        await open_database("postgresql+asyncpg://tocsin:s3cret@127.0.0.1:9/tocsin")
+    message = str(caught.value)
+    assert message.startswith("cannot use the database postgresql+asyncpg://tocsin:***@")
+    assert "s3cret" not in message
+
+
+async def test_unsupported_url() -> None:
+    with pytest.raises(StorageError, match="unsupported database"):
+        await open_database("mysql://x@127.0.0.1/db")
+
+
+async def test_sqlite_creates_its_data_folder_and_uses_wal(tmp_path: Path) -> None:
+    db = await open_database(f"sqlite+aiosqlite:///{tmp_path}/nested/data/t.db")
+    async with db.sessions() as session:
+        mode = await session.scalar(text("PRAGMA journal_mode"))
+    await db.close()
+    assert mode == "wal"
+    assert (tmp_path / "nested" / "data" / "t.db").exists()
+
+
+async def test_inbound_update_is_handled_once(database: Database) -> None:
+    async with database.transaction() as session:
+        assert await queries.mark_inbound_seen(session, "telegram", "42", NOW)
+    async with database.transaction() as session:
+        assert not await queries.mark_inbound_seen(session, "telegram", "42", NOW)
+        assert await queries.mark_inbound_seen(session, "matrix", "42", NOW)
+
+
+async def test_a_failed_transaction_writes_nothing(database: Database) -> None:
+    outbox = Outbox()
+    with pytest.raises(RuntimeError):
+        async with database.transaction() as session:
+            outbox.enqueue(session, Target("console", "a"), text_message("x"), fact=NOTICE,
+                           priority=1, now=NOW)
+            await session.flush()
+            raise RuntimeError("crash between the fact and its commit")
+    async with database.sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(Delivery)) == 0
+
+
+async def _enqueue(database: Database, chats: list[str], priority: int = 10) -> None:
+    outbox = Outbox()
+    async with database.transaction() as session:
+        for chat in chats:
+            outbox.enqueue(session, Target("console", chat), text_message(chat), fact=NOTICE,
+                           priority=priority, now=NOW)
+
+
+async def test_claim_takes_one_head_per_chat_in_priority_order(database: Database) -> None:
+    await _enqueue(database, ["a", "a", "b"], priority=10)
+    await _enqueue(database, ["c"], priority=90)
+    async with database.transaction() as session:
+        claimed = await store.claim_heads(
+            session, platforms=["console"], busy=set(), now=NOW, worker="w1",
+            lease_until=NOW + timedelta(minutes=1), limit=10)
+    assert [row.address for row in claimed] == ["c", "a", "b"]
+    async with database.transaction() as session:
+        again = await store.claim_heads(
+            session, platforms=["console"], busy={("console", "a")}, now=NOW, worker="w2",
+            lease_until=NOW + timedelta(minutes=1), limit=10)
+    assert again == []  # leased rows are not taken twice; "a"'s second row waits its turn
+    later = NOW + timedelta(minutes=2)  # the lease expired: a crashed worker's rows come back
+    async with database.transaction() as session:
+        retaken = await store.claim_heads(
+            session, platforms=["console"], busy=set(), now=later, worker="w2",
+            lease_until=later + timedelta(minutes=1), limit=10)
+    assert sorted(row.address for row in retaken) == ["a", "b", "c"]
+
+
+async def test_pausing_a_chat_holds_its_whole_queue(database: Database) -> None:
+    await _enqueue(database, ["a", "a", "b"])
+    async with database.transaction() as session:
+        await store.pause_chat(session, ("console", "a"), NOW + timedelta(seconds=30))
+    async with database.transaction() as session:
+        claimed = await store.claim_heads(
+            session, platforms=["console"], busy=set(), now=NOW, worker="w",
+            lease_until=NOW + timedelta(minutes=1), limit=10)
+    assert [row.address for row in claimed] == ["b"]
