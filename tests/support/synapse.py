@@ -1,0 +1,642 @@
+"""A real Synapse homeserver for the test suite, and client-server helpers around it.
+
+`SynapseServer.start()` writes a throw-away configuration into a temporary folder (SQLite,
+generated signing key, a single plain-HTTP `client` listener on 127.0.0.1, no federation)
+and runs `python -m synapse.app.homeserver` as a subprocess. Users are created through the
+shared-secret admin API, which hands back an access token and a device id directly: tests
+never log in, because Synapse allows only a few logins per address before answering 429.
+
+Synapse's default rate limits are kept unless `relaxed_ratelimits=True`, so tests can see
+real `M_LIMIT_EXCEEDED` answers. Users are exempted one by one instead (the default of
+`register_user`), which is what a deployed bot account would get from its admin.
+
+The async helpers speak plain HTTP (httpx), independently of any Matrix SDK, so a test can
+check what a relay did without trusting the relay's own client.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import hmac
+import importlib.util
+import itertools
+import json
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+from urllib.parse import quote
+
+import httpx
+import pytest
+
+CLIENT_API = "/_matrix/client/v3"
+ADMIN_API = "/_synapse/admin/v1"
+
+# Generous limits for tests that are about something other than rate limiting.
+_RELAXED = {"per_second": 1000, "burst_count": 1000}
+RELAXED_RATELIMITS: dict[str, Any] = {
+    "rc_message": _RELAXED,
+    "rc_registration": _RELAXED,
+    "rc_login": {"address": _RELAXED, "account": _RELAXED, "failed_attempts": _RELAXED},
+    "rc_joins": {"local": _RELAXED, "remote": _RELAXED},
+    "rc_joins_per_room": _RELAXED,
+    "rc_invites": {"per_room": _RELAXED, "per_user": _RELAXED, "per_issuer": _RELAXED},
+    "rc_room_creation": _RELAXED,
+    "rc_admin_redaction": _RELAXED,
+    "rc_media_create": _RELAXED,
+    "rc_presence": {"per_user": _RELAXED},
+}
+
+_localpart_counter = itertools.count(1)
+
+
+class SynapseStartError(RuntimeError):
+    """Synapse did not come up; the message carries the tail of its logs."""
+
+
+class MatrixRequestError(RuntimeError):
+    """A client-server or admin API call answered with a non-2xx status."""
+
+    def __init__(self, method: str, path: str, status: int, body: Mapping[str, Any]) -> None:
+        self.method = method
+        self.path = path
+        self.status = status
+        self.body = dict(body)
+        self.errcode: str | None = body.get("errcode")
+        self.error: str | None = body.get("error")
+        retry_after = body.get("retry_after_ms")
+        self.retry_after_ms: int | None = retry_after if isinstance(retry_after, int) else None
+        super().__init__(f"{method} {path} -> {status} {self.errcode}: {self.error}")
+
+
+@dataclass(frozen=True)
+class RegisteredUser:
+    """A user created through the admin API, with a ready access token and device."""
+
+    user_id: str
+    access_token: str
+    device_id: str
+    password: str
+
+    @property
+    def localpart(self) -> str:
+        return self.user_id[1:].split(":", 1)[0]
+
+
+def unique_localpart(prefix: str = "user") -> str:
+    """A localpart no other test in this session will use (lowercase, Matrix-safe)."""
+    return f"{prefix.lower()}-{next(_localpart_counter)}-{uuid.uuid4().hex[:8]}"
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _merge(base: dict[str, Any], overlay: Mapping[str, Any]) -> dict[str, Any]:
+    """Deep-merge `overlay` into a copy of `base` (mappings merge, everything else replaces)."""
+    merged = dict(base)
+    for key, value in overlay.items():
+        current = merged.get(key)
+        if isinstance(current, dict) and isinstance(value, Mapping):
+            merged[key] = _merge(current, value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _die_with_parent() -> None:
+    """In the child: ask Linux to SIGTERM Synapse if the test process dies without cleanup."""
+    pr_set_pdeathsig = 1
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
+    except OSError:
+        pass
+
+
+def _tail(path: Path, lines: int) -> str:
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        return f"({path.name} does not exist)"
+    return "\n".join(text.splitlines()[-lines:]) or f"({path.name} is empty)"
+
+
+class SynapseServer:
+    """One Synapse process with its own temporary data folder."""
+
+    def __init__(
+        self,
+        *,
+        server_name: str = "tocsin.test",
+        relaxed_ratelimits: bool = False,
+        extra_config: Mapping[str, Any] | None = None,
+        start_timeout: float = 60.0,
+        keep_folder: bool = False,
+    ) -> None:
+        self.server_name = server_name
+        self.relaxed_ratelimits = relaxed_ratelimits
+        self.extra_config: Mapping[str, Any] = extra_config or {}
+        self.start_timeout = start_timeout
+        self.keep_folder = keep_folder
+        self.registration_shared_secret = secrets.token_hex(32)
+        self.port = 0
+        self.folder: Path | None = None
+        self.startup_seconds: float | None = None
+        self._process: subprocess.Popen[bytes] | None = None
+        self._admin: RegisteredUser | None = None
+
+    # ----------------------------------------------------------------- lifecycle
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def log_path(self) -> Path:
+        return self._require_folder() / "homeserver.log"
+
+    @property
+    def console_path(self) -> Path:
+        return self._require_folder() / "console.log"
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def config(self) -> dict[str, Any]:
+        """The homeserver configuration `start()` writes (after the overlays)."""
+        folder = self._require_folder()
+        config: dict[str, Any] = {
+            "server_name": self.server_name,
+            "public_baseurl": self.base_url + "/",
+            "pid_file": str(folder / "homeserver.pid"),
+            "listeners": [
+                {
+                    "port": self.port,
+                    "bind_addresses": ["127.0.0.1"],
+                    "type": "http",
+                    "tls": False,
+                    "x_forwarded": False,
+                    "resources": [{"names": ["client"], "compress": False}],
+                }
+            ],
+            "database": {"name": "sqlite3", "args": {"database": str(folder / "homeserver.db")}},
+            "media_store_path": str(folder / "media_store"),
+            "signing_key_path": str(folder / "signing.key"),
+            "log_config": str(folder / "log_config.yaml"),
+            "registration_shared_secret": self.registration_shared_secret,
+            "macaroon_secret_key": secrets.token_hex(32),
+            "form_secret": secrets.token_hex(32),
+            "enable_registration": False,
+            "report_stats": False,
+            "trusted_key_servers": [],
+            "suppress_key_server_warning": True,
+            "bcrypt_rounds": 4,
+            "enable_metrics": False,
+            "url_preview_enabled": False,
+        }
+        if self.relaxed_ratelimits:
+            config = _merge(config, RELAXED_RATELIMITS)
+        return _merge(config, self.extra_config)
+
+    def _log_config(self) -> dict[str, Any]:
+        return {
+            "version": 1,
+            "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+            "handlers": {
+                "file": {
+                    "class": "logging.FileHandler",
+                    "formatter": "plain",
+                    "filename": str(self.log_path),
+                    "encoding": "utf8",
+                }
+            },
+            "root": {"level": "WARNING", "handlers": ["file"]},
+            "disable_existing_loggers": False,
+        }
+
+    def start(self) -> None:
+        """Write the configuration, start Synapse and wait until the client API answers."""
+        if self._process is not None:
+            raise RuntimeError("Synapse is already started")
+        if importlib.util.find_spec("synapse") is None:
+            raise SynapseStartError("matrix-synapse is not installed (pip install -e '.[test]')")
+        if self.folder is None:
+            self.folder = Path(tempfile.mkdtemp(prefix="tocsin-synapse-"))
+            self.port = _free_port()
+            # JSON is YAML, and needs no YAML writer.
+            (self.folder / "homeserver.yaml").write_text(json.dumps(self.config(), indent=2))
+            (self.folder / "log_config.yaml").write_text(json.dumps(self._log_config(), indent=2))
+        self._spawn()
+
+    def _spawn(self) -> None:
+        folder = self._require_folder()
+        began = time.monotonic()
+        with self.console_path.open("ab") as console:
+            # Synapse generates the missing signing key itself on first start.
+            self._process = subprocess.Popen(
+                [sys.executable, "-m", "synapse.app.homeserver", "-c", "homeserver.yaml"],
+                cwd=folder,
+                stdin=subprocess.DEVNULL,
+                stdout=console,
+                stderr=subprocess.STDOUT,
+                preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+            )
+        try:
+            self._wait_until_ready(began)
+        except BaseException:
+            self._terminate()
+            raise
+        self.startup_seconds = time.monotonic() - began
+
+    def _wait_until_ready(self, began: float) -> None:
+        deadline = began + self.start_timeout
+        last_error = "no attempt yet"
+        with httpx.Client(base_url=self.base_url, timeout=2.0) as client:
+            while time.monotonic() < deadline:
+                assert self._process is not None
+                if self._process.poll() is not None:
+                    raise SynapseStartError(
+                        f"Synapse exited with status {self._process.returncode}\n"
+                        + self.diagnostics()
+                    )
+                try:
+                    response = client.get("/_matrix/client/versions")
+                    if response.status_code == 200:
+                        return
+                    last_error = f"HTTP {response.status_code}"
+                except httpx.TransportError as error:
+                    last_error = repr(error)
+                time.sleep(0.1)
+        raise SynapseStartError(
+            f"Synapse did not answer on {self.base_url} within {self.start_timeout:.0f} s "
+            f"(last: {last_error})\n" + self.diagnostics()
+        )
+
+    def diagnostics(self, lines: int = 40) -> str:
+        """The tails of Synapse's log file and of its console output."""
+        return (
+            f"--- {self.log_path} ---\n{_tail(self.log_path, lines)}\n"
+            f"--- {self.console_path} ---\n{_tail(self.console_path, lines)}"
+        )
+
+    def _terminate(self) -> None:
+        process, self._process = self._process, None
+        if process is None or process.poll() is not None:
+            return
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+    def restart(self) -> None:
+        """Stop and start the same server: same port, database and users (tokens stay valid)."""
+        self._terminate()
+        self._spawn()
+
+    def stop(self) -> None:
+        """Stop Synapse (SIGTERM, then SIGKILL after 10 s) and remove its folder."""
+        self._terminate()
+        self._admin = None
+        if self.folder is not None and not self.keep_folder:
+            shutil.rmtree(self.folder, ignore_errors=True)
+            self.folder = None
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def _require_folder(self) -> Path:
+        if self.folder is None:
+            raise RuntimeError("SynapseServer.start() has not been called")
+        return self.folder
+
+    # ----------------------------------------------------------------- HTTP plumbing
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        access_token: str | None = None,
+        json_body: Mapping[str, Any] | None = None,
+        params: Mapping[str, str | int] | None = None,
+    ) -> dict[str, Any]:
+        """One JSON request; raises `MatrixRequestError` on a non-2xx answer."""
+        headers = {"Authorization": f"Bearer {access_token}"} if access_token else {}
+        async with httpx.AsyncClient(base_url=self.base_url, timeout=30.0) as client:
+            response = await client.request(
+                method, path, headers=headers, json=json_body, params=params
+            )
+        try:
+            body = response.json()
+        except ValueError:
+            body = {"error": response.text}
+        if not isinstance(body, dict):
+            body = {"body": body}
+        if response.is_error:
+            raise MatrixRequestError(method, path, response.status_code, body)
+        return body
+
+    # ----------------------------------------------------------------- users
+
+    async def register_user(
+        self,
+        localpart: str | None = None,
+        *,
+        admin: bool = False,
+        exempt_from_ratelimit: bool = True,
+        displayname: str | None = None,
+    ) -> RegisteredUser:
+        """Create a user with the shared-secret admin API; no login needed afterwards.
+
+        With `exempt_from_ratelimit` the user gets a per-user override that turns off every
+        rate limiter for them (Synapse reads a zero `messages_per_second` override as
+        "not rate-limited at all", not just for messages).
+        """
+        user = await self._register(localpart or unique_localpart(), admin, displayname)
+        if exempt_from_ratelimit:
+            await self.set_ratelimit_override(user.user_id, messages_per_second=0, burst_count=0)
+        return user
+
+    async def _register(
+        self, localpart: str, admin: bool, displayname: str | None
+    ) -> RegisteredUser:
+        path = f"{ADMIN_API}/register"
+        nonce = (await self.request("GET", path))["nonce"]
+        password = secrets.token_urlsafe(16)
+        mac = hmac.new(self.registration_shared_secret.encode(), digestmod=hashlib.sha1)
+        mac.update(
+            b"\x00".join(
+                [
+                    nonce.encode(),
+                    localpart.encode(),
+                    password.encode(),
+                    b"admin" if admin else b"notadmin",
+                ]
+            )
+        )
+        body: dict[str, Any] = {
+            "nonce": nonce,
+            "username": localpart,
+            "password": password,
+            "admin": admin,
+            "mac": mac.hexdigest(),
+        }
+        if displayname is not None:
+            body["displayname"] = displayname
+        answer = await self.request("POST", path, json_body=body)
+        return RegisteredUser(
+            user_id=answer["user_id"],
+            access_token=answer["access_token"],
+            device_id=answer["device_id"],
+            password=password,
+        )
+
+    async def admin_user(self) -> RegisteredUser:
+        """The internal admin, created on first use (exempt from rate limits itself)."""
+        if self._admin is None:
+            admin = await self._register(unique_localpart("tocsin-admin"), True, None)
+            await self._post_ratelimit_override(admin, admin.user_id, 0, 0)
+            # Two concurrent first calls just make one spare admin.
+            self._admin = self._admin or admin
+        return self._admin
+
+    async def set_ratelimit_override(
+        self, user_id: str, *, messages_per_second: int = 0, burst_count: int = 0
+    ) -> None:
+        """Per-user override; zero messages_per_second exempts the user from all limiters."""
+        await self._post_ratelimit_override(
+            await self.admin_user(), user_id, messages_per_second, burst_count
+        )
+
+    async def _post_ratelimit_override(
+        self, admin: RegisteredUser, user_id: str, messages_per_second: int, burst_count: int
+    ) -> None:
+        await self.request(
+            "POST",
+            f"{ADMIN_API}/users/{quote(user_id, safe='')}/override_ratelimit",
+            access_token=admin.access_token,
+            json_body={"messages_per_second": messages_per_second, "burst_count": burst_count},
+        )
+
+    async def clear_ratelimit_override(self, user_id: str) -> None:
+        """Put the user back under the server's default rate limits."""
+        admin = await self.admin_user()
+        await self.request(
+            "DELETE",
+            f"{ADMIN_API}/users/{quote(user_id, safe='')}/override_ratelimit",
+            access_token=admin.access_token,
+        )
+
+    async def whoami(self, user: RegisteredUser) -> dict[str, Any]:
+        return await self.request(
+            "GET", f"{CLIENT_API}/account/whoami", access_token=user.access_token
+        )
+
+    # ----------------------------------------------------------------- rooms
+
+    async def create_room(
+        self,
+        user: RegisteredUser,
+        name: str | None = None,
+        *,
+        invite: Sequence[str] = (),
+        encrypted: bool = False,
+        preset: str = "private_chat",
+        power_levels: Mapping[str, Any] | None = None,
+    ) -> str:
+        """Create a room owned by `user`; returns its room id."""
+        body: dict[str, Any] = {"preset": preset, "invite": list(invite)}
+        if name is not None:
+            body["name"] = name
+        if encrypted:
+            body["initial_state"] = [
+                {
+                    "type": "m.room.encryption",
+                    "state_key": "",
+                    "content": {"algorithm": "m.megolm.v1.aes-sha2"},
+                }
+            ]
+        if power_levels is not None:
+            body["power_level_content_override"] = dict(power_levels)
+        answer = await self.request(
+            "POST", f"{CLIENT_API}/createRoom", access_token=user.access_token, json_body=body
+        )
+        room_id: str = answer["room_id"]
+        return room_id
+
+    async def invite(self, user: RegisteredUser, room_id: str, user_id: str) -> None:
+        await self.request(
+            "POST",
+            f"{CLIENT_API}/rooms/{quote(room_id, safe='')}/invite",
+            access_token=user.access_token,
+            json_body={"user_id": user_id},
+        )
+
+    async def join(self, user: RegisteredUser, room_id_or_alias: str) -> str:
+        """Join (an invite is needed for private rooms); returns the room id."""
+        answer = await self.request(
+            "POST",
+            f"{CLIENT_API}/join/{quote(room_id_or_alias, safe='')}",
+            access_token=user.access_token,
+            json_body={},
+        )
+        room_id: str = answer["room_id"]
+        return room_id
+
+    async def leave(self, user: RegisteredUser, room_id: str) -> None:
+        await self.request(
+            "POST",
+            f"{CLIENT_API}/rooms/{quote(room_id, safe='')}/leave",
+            access_token=user.access_token,
+            json_body={},
+        )
+
+    async def kick(
+        self, user: RegisteredUser, room_id: str, user_id: str, reason: str | None = None
+    ) -> None:
+        body: dict[str, Any] = {"user_id": user_id}
+        if reason is not None:
+            body["reason"] = reason
+        await self.request(
+            "POST",
+            f"{CLIENT_API}/rooms/{quote(room_id, safe='')}/kick",
+            access_token=user.access_token,
+            json_body=body,
+        )
+
+    # ----------------------------------------------------------------- events
+
+    async def send_event(
+        self,
+        user: RegisteredUser,
+        room_id: str,
+        event_type: str,
+        content: Mapping[str, Any],
+        txn_id: str | None = None,
+    ) -> str:
+        """PUT /send/{type}/{txn}; the same txn id from the same device is idempotent."""
+        txn = txn_id or uuid.uuid4().hex
+        answer = await self.request(
+            "PUT",
+            f"{CLIENT_API}/rooms/{quote(room_id, safe='')}/send/"
+            f"{quote(event_type, safe='')}/{quote(txn, safe='')}",
+            access_token=user.access_token,
+            json_body=content,
+        )
+        event_id: str = answer["event_id"]
+        return event_id
+
+    async def send_text(
+        self,
+        user: RegisteredUser,
+        room_id: str,
+        body: str,
+        formatted_body: str | None = None,
+        msgtype: str = "m.text",
+        txn_id: str | None = None,
+    ) -> str:
+        """Send an m.room.message (HTML when `formatted_body` is given); returns the event id."""
+        content: dict[str, Any] = {"msgtype": msgtype, "body": body}
+        if formatted_body is not None:
+            content["format"] = "org.matrix.custom.html"
+            content["formatted_body"] = formatted_body
+        return await self.send_event(user, room_id, "m.room.message", content, txn_id)
+
+    async def messages(
+        self, user: RegisteredUser, room_id: str, limit: int = 100
+    ) -> list[dict[str, Any]]:
+        """The latest `limit` timeline events (state events included), oldest first."""
+        answer = await self.request(
+            "GET",
+            f"{CLIENT_API}/rooms/{quote(room_id, safe='')}/messages",
+            access_token=user.access_token,
+            params={"dir": "b", "limit": limit},
+        )
+        chunk: list[dict[str, Any]] = answer.get("chunk", [])
+        return list(reversed(chunk))
+
+    async def room_messages(
+        self, user: RegisteredUser, room_id: str, limit: int = 100
+    ) -> list[dict[str, Any]]:
+        """Only the m.room.message events of `messages()`, oldest first."""
+        return [
+            event
+            for event in await self.messages(user, room_id, limit)
+            if event.get("type") == "m.room.message"
+        ]
+
+    async def get_event(self, user: RegisteredUser, room_id: str, event_id: str) -> dict[str, Any]:
+        return await self.request(
+            "GET",
+            f"{CLIENT_API}/rooms/{quote(room_id, safe='')}/event/{quote(event_id, safe='')}",
+            access_token=user.access_token,
+        )
+
+    async def redact(
+        self,
+        user: RegisteredUser,
+        room_id: str,
+        event_id: str,
+        reason: str | None = None,
+        txn_id: str | None = None,
+    ) -> str:
+        """Redact an event; returns the redaction's event id."""
+        body: dict[str, Any] = {} if reason is None else {"reason": reason}
+        answer = await self.request(
+            "PUT",
+            f"{CLIENT_API}/rooms/{quote(room_id, safe='')}/redact/"
+            f"{quote(event_id, safe='')}/{quote(txn_id or uuid.uuid4().hex, safe='')}",
+            access_token=user.access_token,
+            json_body=body,
+        )
+        redaction_id: str = answer["event_id"]
+        return redaction_id
+
+
+_SERVER_KEY = pytest.StashKey[SynapseServer]()
+
+
+@pytest.fixture(scope="session")
+def synapse_server(request: pytest.FixtureRequest) -> SynapseServer:
+    """One Synapse for the whole session, with default rate limits; give users unique names.
+
+    The server hangs off the pytest config rather than the fixture, so importing this
+    fixture into several modules (or conftest files) still starts a single Synapse.
+    """
+    if importlib.util.find_spec("synapse") is None:
+        pytest.skip("matrix-synapse is not installed (pip install -e '.[test]')")
+    server = request.config.stash.get(_SERVER_KEY, None)
+    if server is None:
+        server = SynapseServer()
+        server.start()
+        request.config.stash[_SERVER_KEY] = server
+        request.config.add_cleanup(server.stop)
+    return server
