@@ -36,7 +36,8 @@ def routing_table(settings: Settings) -> list[str]:
     lines.extend(["", "by border (alerts and mobilisations, any theme):"])
     for border in settings.borders:
         receivers = [
-            c.id for c in settings.channels
+            c.id
+            for c in settings.channels
             if ("*" in c.borders or border.id in c.borders)
             and {"alert", "mobilisation"}.intersection(c.kinds)
         ]

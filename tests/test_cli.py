@@ -10,20 +10,33 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def tocsin(*args: str, cwd: Path, stdin: str = "", env: dict[str, str] | None = None,
-           ) -> subprocess.CompletedProcess[str]:
+def tocsin(
+    *args: str,
+    cwd: Path,
+    stdin: str = "",
+    env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
     environment = {k: v for k, v in os.environ.items() if not k.startswith("TOCSIN_")}
     environment.update(env or {})
     environment["PYTHONPATH"] = str(ROOT)
     return subprocess.run(
-        [sys.executable, "-m", "bot.cli", *args], cwd=cwd, input=stdin, text=True,
-        capture_output=True, env=environment, timeout=120, check=False,
+        [sys.executable, "-m", "bot.cli", *args],
+        cwd=cwd,
+        input=stdin,
+        text=True,
+        capture_output=True,
+        env=environment,
+        timeout=120,
+        check=False,
     )
 
 
 def test_run_on_the_embedded_default_fans_out_and_exits_zero(tmp_path: Path) -> None:
-    result = tocsin("run", cwd=tmp_path,
-                    stdin="/alert 12 personnes refoulées à Menton\n/alert bloqués à Hendaye\n")
+    result = tocsin(
+        "run",
+        cwd=tmp_path,
+        stdin="/alert 12 personnes refoulées à Menton\n/alert bloqués à Hendaye\n",
+    )
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     menton = {line.split("]")[0][1:] for line in lines if "refoulées à Menton" in line}
@@ -55,20 +68,25 @@ def test_check_prints_the_routing_table() -> None:
 
 def test_check_of_a_broken_file_prints_the_precise_error(tmp_path: Path) -> None:
     path = tmp_path / "tocsin.toml"
-    path.write_text('[[organisations]]\nid = "a"\nname = "A"\n[[channels]]\nid = "c"\n'
-                    'platform = "console"\naddress = "c"\norganisation = "a"\n'
-                    'borders = ["franco-italiene"]\n', encoding="utf-8")
+    path.write_text(
+        '[[organisations]]\nid = "a"\nname = "A"\n[[channels]]\nid = "c"\n'
+        'platform = "console"\naddress = "c"\norganisation = "a"\n'
+        'borders = ["franco-italiene"]\n',
+        encoding="utf-8",
+    )
     result = tocsin("check", "--config", str(path), cwd=tmp_path)
     assert result.returncode == 2
     assert result.stderr.strip() == (
         f'tocsin: {path}: channels[0].borders: unknown border "franco-italiene" '
-        '(did you mean "franco-italienne"?)')
+        '(did you mean "franco-italienne"?)'
+    )
     assert "Traceback" not in result.stderr
 
 
 def test_unreachable_database_is_one_line_without_traceback(tmp_path: Path) -> None:
-    result = tocsin("run", cwd=tmp_path,
-                    env={"TOCSIN_DATABASE_URL": "postgresql+asyncpg://u:pw@127.0.0.1:9/x"})
+    result = tocsin(
+        "run", cwd=tmp_path, env={"TOCSIN_DATABASE_URL": "postgresql+asyncpg://u:pw@127.0.0.1:9/x"}
+    )
     assert result.returncode == 2
     assert result.stderr.startswith("tocsin: cannot use the database postgresql+asyncpg://u:***@")
     assert "Traceback" not in result.stderr and "pw@" not in result.stderr

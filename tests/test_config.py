@@ -49,10 +49,24 @@ def test_embedded_default_has_vocabulary_and_console_channels() -> None:
     config = load_config(None, {})
     assert config.embedded
     assert {b.id for b in config.settings.borders} >= {
-        "franco-italienne", "franco-espagnole", "manche", "zones-attente"}
+        "franco-italienne",
+        "franco-espagnole",
+        "manche",
+        "zones-attente",
+    }
     assert {t.id for t in config.settings.themes} == {
-        "refoulement", "mineurs", "violences", "asile", "enfermement", "deces", "sante",
-        "hebergement", "criminalisation", "juridique", "legislation"}
+        "refoulement",
+        "mineurs",
+        "violences",
+        "asile",
+        "enfermement",
+        "deces",
+        "sante",
+        "hebergement",
+        "criminalisation",
+        "juridique",
+        "legislation",
+    }
     assert all(c.platform == "console" for c in config.settings.channels)
     assert config.settings.storage.url.startswith("sqlite+aiosqlite:///tocsin-data/")
 
@@ -64,7 +78,9 @@ def test_shipped_example_is_valid() -> None:
 
 
 def test_file_extends_and_overrides_borders(tmp_path: Path) -> None:
-    text = VALID + """
+    text = (
+        VALID
+        + """
 [[borders]]
 id = "franco-suisse"
 name = "Frontière franco-suisse"
@@ -75,6 +91,7 @@ id = "manche"
 name = "Manche (redéfinie)"
 places = ["Calais"]
 """
+    )
     settings = load_text(tmp_path, text).settings  # type: ignore[attr-defined]
     borders = {b.id: b for b in settings.borders}
     assert borders["franco-suisse"].places[1].name == "Bâle"
@@ -86,10 +103,13 @@ places = ["Calais"]
 def test_environment_overrides_database_and_carries_secrets(tmp_path: Path) -> None:
     path = tmp_path / "tocsin.toml"
     path.write_text(VALID, encoding="utf-8")
-    config = load_config(str(path), {
-        "TOCSIN_DATABASE_URL": "postgresql+asyncpg://db/tocsin",
-        "TOCSIN_TELEGRAM_TOKEN": "123:abc",
-    })
+    config = load_config(
+        str(path),
+        {
+            "TOCSIN_DATABASE_URL": "postgresql+asyncpg://db/tocsin",
+            "TOCSIN_TELEGRAM_TOKEN": "123:abc",
+        },
+    )
     assert config.settings.storage.url == "postgresql+asyncpg://db/tocsin"
     assert config.secrets.telegram_token == "123:abc"
     assert "123:abc" not in repr(config.secrets)
@@ -120,10 +140,12 @@ def test_unknown_border_suggests_the_near_one(tmp_path: Path) -> None:
 
 
 def test_unknown_theme(tmp_path: Path) -> None:
-    text = VALID.replace('borders = ["franco-italienne"]',
-                         'borders = ["franco-italienne"]\nthemes = ["mineur"]')
+    text = VALID.replace(
+        'borders = ["franco-italienne"]', 'borders = ["franco-italienne"]\nthemes = ["mineur"]'
+    )
     assert 'channels[0].themes: unknown theme "mineur" (did you mean "mineurs"?)' in problem(
-        tmp_path, text)
+        tmp_path, text
+    )
 
 
 def test_unknown_organisation(tmp_path: Path) -> None:
@@ -134,12 +156,14 @@ def test_unknown_organisation(tmp_path: Path) -> None:
 def test_duplicate_ids(tmp_path: Path) -> None:
     text = VALID + '\n[[organisations]]\nid = "anafe"\nname = "Encore"\n'
     assert problem(tmp_path, text) == (
-        f'{tmp_path}/tocsin.toml: organisations[1].id: duplicate id "anafe"')
+        f'{tmp_path}/tocsin.toml: organisations[1].id: duplicate id "anafe"'
+    )
 
 
 def test_duplicate_member(tmp_path: Path) -> None:
-    text = VALID + ('\n[[members]]\nplatform = "telegram"\nuser = "111111"\n'
-                    'organisation = "anafe"\n')
+    text = VALID + (
+        '\n[[members]]\nplatform = "telegram"\nuser = "111111"\norganisation = "anafe"\n'
+    )
     assert 'members[1].user: duplicate member "111111" on telegram' in problem(tmp_path, text)
 
 

@@ -16,10 +16,13 @@ def channels_of(lines: list[str], needle: str) -> set[str]:
 
 async def test_alert_fans_out_to_the_right_channels_only(database_url: str) -> None:
     config = config_from(demo_raw(), database_url)
-    lines = await run_console(config, [
-        "/alert 12 personnes refoulées à Menton dont 3 mineurs",
-        "/alert contrôle en gare d'Hendaye",
-    ])
+    lines = await run_console(
+        config,
+        [
+            "/alert 12 personnes refoulées à Menton dont 3 mineurs",
+            "/alert contrôle en gare d'Hendaye",
+        ],
+    )
     menton = channels_of(lines, "12 personnes refoulées à Menton")
     hendaye = channels_of(lines, "contrôle en gare d'Hendaye")
     assert menton == {"vigie-italie", "mineurs-partout"}  # normal urgency: not the urgent-only
@@ -33,7 +36,9 @@ async def test_urgent_reaches_the_urgent_only_channel(database_url: str) -> None
     config = config_from(demo_raw(), database_url)
     lines = await run_console(config, ["/urgent personne blessée à Calais"])
     assert channels_of(lines, "personne blessée à Calais") == {
-        "vigie-manche", "urgences-nationales"}
+        "vigie-manche",
+        "urgences-nationales",
+    }
 
 
 async def test_unknown_account_is_refused_and_nothing_is_relayed(database_url: str) -> None:
@@ -52,13 +57,16 @@ async def test_bad_inputs_get_clear_answers_and_store_nothing(database_url: str)
     raw = demo_raw()
     raw["alerts"] = {"max_length": 100}
     config = config_from(raw, database_url)
-    lines = await run_console(config, [
-        "/alert",
-        "/alert " + "Menton " * 30,
-        "/frobnicate now",
-        "/alert rien de localisable",
-        "juste du texte",
-    ])
+    lines = await run_console(
+        config,
+        [
+            "/alert",
+            "/alert " + "Menton " * 30,
+            "/frobnicate now",
+            "/alert rien de localisable",
+            "juste du texte",
+        ],
+    )
     assert lines[0].startswith("[local] L'alerte est vide.")
     assert lines[1].startswith("[local] L'alerte est trop longue (209 caractères, maximum 100)")
     assert lines[2] == "[local] Commande inconnue : /frobnicate. Tapez /help pour la liste."
@@ -82,11 +90,11 @@ async def test_follow_up_at_the_same_place_is_a_reply(database_url: str) -> None
     clock = ManualClock()
     config = config_from(demo_raw(), database_url)
     db = await open_database(database_url)
-    await run_console(config, ["/alert refoulements à Menton ce matin"], clock=clock,
-                      database=db)
+    await run_console(config, ["/alert refoulements à Menton ce matin"], clock=clock, database=db)
     db = await open_database(database_url)
-    lines = await run_console(config, ["/alert encore 4 personnes refoulées à Menton"],
-                              clock=clock, database=db)
+    lines = await run_console(
+        config, ["/alert encore 4 personnes refoulées à Menton"], clock=clock, database=db
+    )
     followups = [line for line in lines if "Suite de l'alerte #1" in line]
     assert {line.split("]")[0][1:] for line in followups} == {"vigie-italie"}
     assert "(↪ console-" in followups[0]  # delivered as a reply to the first message
@@ -94,8 +102,9 @@ async def test_follow_up_at_the_same_place_is_a_reply(database_url: str) -> None
 
 async def test_observer_cannot_mobilise(database_url: str) -> None:
     raw = demo_raw()
-    raw["members"] = [{"platform": "console", "user": "local", "organisation": "demo",
-                       "role": "observer"}]
+    raw["members"] = [
+        {"platform": "console", "user": "local", "organisation": "demo", "role": "observer"}
+    ]
     config = config_from(raw, database_url)
     lines = await run_console(config, ["/mobilise deux observateurs à Hendaye"])
     assert lines == ["[local] Cette commande demande le rôle coordinator (vous êtes observer)."]
@@ -108,6 +117,7 @@ async def test_every_accepted_alert_has_its_deliveries_written_with_it(database_
     async with db.sessions() as session:
         alerts = await session.scalar(select(func.count()).select_from(Alert))
         pending = await session.scalar(
-            select(func.count()).select_from(Delivery).where(Delivery.status != "sent"))
+            select(func.count()).select_from(Delivery).where(Delivery.status != "sent")
+        )
     await db.close()
     assert (alerts, pending) == (5, 0)

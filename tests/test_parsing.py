@@ -134,8 +134,9 @@ def test_split_never_loses_text_and_respects_the_limit(texts: list[str], limit: 
 
 def test_a_10000_character_alert_splits_without_cutting_markup() -> None:
     text = ("<b>pas une balise</b> & " * 500)[:10_000]
-    message = OutboundMessage((Paragraph((Span("Alerte", "bold"),)),
-                               Paragraph((Span(text, "bold"),))))
+    message = OutboundMessage(
+        (Paragraph((Span("Alerte", "bold"),)), Paragraph((Span(text, "bold"),)))
+    )
     parts = split_message(message, BUDGETS["telegram"])
     assert len(parts) == 3
     for part in parts:
@@ -143,4 +144,5 @@ def test_a_10000_character_alert_splits_without_cutting_markup() -> None:
         assert html.count("<b>") == html.count("</b>")
         assert "<b>pas" not in html  # user text escaped
     assert "".join(s.text for p in parts for par in p.paragraphs for s in par.spans).replace(
-        " ", "") == ("Alerte" + text).replace(" ", "")
+        " ", ""
+    ) == ("Alerte" + text).replace(" ", "")

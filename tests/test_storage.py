@@ -79,8 +79,9 @@ async def test_a_failed_transaction_writes_nothing(database: Database) -> None:
     outbox = Outbox()
     with pytest.raises(RuntimeError):
         async with database.transaction() as session:
-            outbox.enqueue(session, Target("console", "a"), text_message("x"), fact=NOTICE,
-                           priority=1, now=NOW)
+            outbox.enqueue(
+                session, Target("console", "a"), text_message("x"), fact=NOTICE, priority=1, now=NOW
+            )
             await session.flush()
             raise RuntimeError("crash between the fact and its commit")
     async with database.sessions() as session:
@@ -91,8 +92,14 @@ async def _enqueue(database: Database, chats: list[str], priority: int = 10) -> 
     outbox = Outbox()
     async with database.transaction() as session:
         for chat in chats:
-            outbox.enqueue(session, Target("console", chat), text_message(chat), fact=NOTICE,
-                           priority=priority, now=NOW)
+            outbox.enqueue(
+                session,
+                Target("console", chat),
+                text_message(chat),
+                fact=NOTICE,
+                priority=priority,
+                now=NOW,
+            )
 
 
 async def test_claim_takes_one_head_per_chat_in_priority_order(database: Database) -> None:
@@ -100,19 +107,37 @@ async def test_claim_takes_one_head_per_chat_in_priority_order(database: Databas
     await _enqueue(database, ["c"], priority=90)
     async with database.transaction() as session:
         claimed = await store.claim_heads(
-            session, platforms=["console"], busy=set(), now=NOW, worker="w1",
-            lease_until=NOW + timedelta(minutes=1), limit=10)
+            session,
+            platforms=["console"],
+            busy=set(),
+            now=NOW,
+            worker="w1",
+            lease_until=NOW + timedelta(minutes=1),
+            limit=10,
+        )
     assert [row.address for row in claimed] == ["c", "a", "b"]
     async with database.transaction() as session:
         again = await store.claim_heads(
-            session, platforms=["console"], busy={("console", "a")}, now=NOW, worker="w2",
-            lease_until=NOW + timedelta(minutes=1), limit=10)
+            session,
+            platforms=["console"],
+            busy={("console", "a")},
+            now=NOW,
+            worker="w2",
+            lease_until=NOW + timedelta(minutes=1),
+            limit=10,
+        )
     assert again == []  # leased rows are not taken twice; "a"'s second row waits its turn
     later = NOW + timedelta(minutes=2)  # the lease expired: a crashed worker's rows come back
     async with database.transaction() as session:
         retaken = await store.claim_heads(
-            session, platforms=["console"], busy=set(), now=later, worker="w2",
-            lease_until=later + timedelta(minutes=1), limit=10)
+            session,
+            platforms=["console"],
+            busy=set(),
+            now=later,
+            worker="w2",
+            lease_until=later + timedelta(minutes=1),
+            limit=10,
+        )
     assert sorted(row.address for row in retaken) == ["a", "b", "c"]
 
 
@@ -122,6 +147,12 @@ async def test_pausing_a_chat_holds_its_whole_queue(database: Database) -> None:
         await store.pause_chat(session, ("console", "a"), NOW + timedelta(seconds=30))
     async with database.transaction() as session:
         claimed = await store.claim_heads(
-            session, platforms=["console"], busy=set(), now=NOW, worker="w",
-            lease_until=NOW + timedelta(minutes=1), limit=10)
+            session,
+            platforms=["console"],
+            busy=set(),
+            now=NOW,
+            worker="w",
+            lease_until=NOW + timedelta(minutes=1),
+            limit=10,
+        )
     assert [row.address for row in claimed] == ["b"]

@@ -12,11 +12,14 @@ from config.loader import LoadedConfig, Secrets, build_settings
 from storage.database import Database
 
 
-def config_from(raw: dict[str, object], database_url: str, source: str = "test.toml") -> LoadedConfig:
+def config_from(
+    raw: dict[str, object], database_url: str, source: str = "test.toml"
+) -> LoadedConfig:
     raw = dict(raw)
     raw.setdefault("storage", {"url": database_url})
-    return LoadedConfig(settings=build_settings(raw, source), secrets=Secrets(), source=source,
-                        embedded=False)
+    return LoadedConfig(
+        settings=build_settings(raw, source), secrets=Secrets(), source=source, embedded=False
+    )
 
 
 async def run_console(
@@ -33,8 +36,9 @@ async def run_console(
         return pending.pop(0) if pending else ""
 
     output = io.StringIO()
-    wiring = await build(config, clock=clock, console_output=output, console_input=read_line,
-                         database=database)
+    wiring = await build(
+        config, clock=clock, console_output=output, console_input=read_line, database=database
+    )
     await Application(wiring).run()
     return output.getvalue().splitlines()
 

@@ -23,8 +23,10 @@ def postgres_url() -> str | None:
 async def reset_postgres(url: str) -> None:
     parsed = make_url(url)
     connection = await asyncpg.connect(
-        host=parsed.host or "127.0.0.1", port=parsed.port or 5432,
-        user=parsed.username or "postgres", password=parsed.password,
+        host=parsed.host or "127.0.0.1",
+        port=parsed.port or 5432,
+        user=parsed.username or "postgres",
+        password=parsed.password,
         database=parsed.database,
     )
     try:

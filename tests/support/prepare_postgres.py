@@ -14,14 +14,14 @@ DATABASE = "tocsin_test"
 async def main() -> int:
     host = os.environ.get("PGHOST", "127.0.0.1")
     try:
-        connection = await asyncpg.connect(host=host, port=5432, user="postgres",
-                                           database="postgres", timeout=10)
+        connection = await asyncpg.connect(
+            host=host, port=5432, user="postgres", database="postgres", timeout=10
+        )
     except (OSError, asyncpg.PostgresError) as error:
         print(f"PostgreSQL not reachable on {host}:5432: {error}", file=sys.stderr)
         return 1
     try:
-        exists = await connection.fetchval("SELECT 1 FROM pg_database WHERE datname = $1",
-                                           DATABASE)
+        exists = await connection.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", DATABASE)
         if not exists:
             await connection.execute(f'CREATE DATABASE "{DATABASE}"')
     finally:
