@@ -16,6 +16,7 @@ from alerts.outbox import Outbox, OutboxSignal
 from alerts.rendering import AlertRenderer
 from alerts.service import AlertService
 from bot.alert_commands import AlertCommands
+from bot.channel_commands import ChannelCommands
 from bot.context import Command
 from bot.directory import sync_directory
 from bot.router import MessageRouter
@@ -94,6 +95,7 @@ async def build(
         help_lines=lambda: commands,
     )
     commands.extend(alert_commands.commands())
+    commands.extend(ChannelCommands(vocabulary=vocabulary, translate=translate).commands())
     router = MessageRouter(
         database=database,
         commands=commands,

@@ -214,3 +214,15 @@ async def count_due(session: AsyncSession, platforms: Collection[str], now: date
         )
         or 0
     )
+
+
+async def release_held(session: AsyncSession, chat: Chat, now: datetime) -> None:
+    """A silence was lifted: what it held is due now (quiet hours still apply at routing)."""
+    platform, address = chat
+    await session.execute(
+        update(Delivery)
+        .where(Delivery.platform == platform, Delivery.address == address,
+               Delivery.status == "pending", Delivery.next_attempt_at > now,
+               Delivery.attempts == 0)
+        .values(next_attempt_at=now)
+    )
