@@ -184,6 +184,5 @@ class Application:
         console = self._wiring.console
         assert console is not None
         await console.input_finished.wait()
-        while not await self._wiring.dispatcher.drained():  # noqa: ASYNC110 (polls the DB)
-            await asyncio.sleep(0.05)
+        await self._wiring.dispatcher.wait_drained()
         self.stop()

@@ -155,6 +155,11 @@ class Dispatcher:
         async with self._db.sessions() as session:
             return await store.count_due(session, self.platforms, self._clock.now()) == 0
 
+    async def wait_drained(self, poll: float = 0.05) -> None:
+        """Return once nothing is due or in flight (the DB is polled: other processes write)."""
+        while not await self.drained():  # noqa: ASYNC110
+            await asyncio.sleep(poll)
+
     async def _deliver(self, row: Delivery) -> None:
         chat = (row.platform, row.address)
         try:

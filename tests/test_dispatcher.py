@@ -99,13 +99,12 @@ def make_dispatcher(
     )
 
 
-async def drain(dispatcher: Dispatcher, *, timeout: float = 10.0) -> None:
+async def drain(dispatcher: Dispatcher, *, within: float = 10.0) -> None:
     task = asyncio.create_task(dispatcher.run())
     try:
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(within):
             await asyncio.sleep(0.05)
-            while not await dispatcher.drained():
-                await asyncio.sleep(0.02)
+            await dispatcher.wait_drained(0.02)
     finally:
         dispatcher.stop()
         await task
