@@ -103,8 +103,9 @@ class AnnouncementRenderer:
 
     def render(self, view: AnnouncementView, language: str, timezone: str) -> OutboundMessage:
         t, lang = self._t, language
-        header = t(lang, "announcement.header", kind=t(lang, "kind.announcement"),
-                   feed=view.feed_name)
+        header = t(
+            lang, "announcement.header", kind=t(lang, "kind.announcement"), feed=view.feed_name
+        )
         title = view.title or t(lang, "announcement.untitled")
         title_span = Span(title, "link", view.link) if view.link else Span(title, "bold")
         paragraphs = [Paragraph((Span(header, "bold"),)), Paragraph((title_span,))]

@@ -10,6 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TextIO
 
+import httpx
+
 from alerts.clock import Clock, SystemClock
 from alerts.i18n import Translator
 from alerts.outbox import Outbox, OutboxSignal
@@ -19,10 +21,12 @@ from bot.alert_commands import AlertCommands
 from bot.channel_commands import ChannelCommands
 from bot.context import Command
 from bot.directory import sync_directory
+from bot.feed_wiring import FeedParts, build_feeds
 from bot.router import MessageRouter
 from bot.supervisor import Supervisor
 from bot.vocabulary import vocabulary_from
 from config.loader import LoadedConfig
+from feeds.addresses import Resolver
 from relays.base import Relay
 from relays.console import ConsoleRelay
 from relays.dispatcher import Dispatcher, RetryPolicy, telegram_limits
@@ -47,6 +51,7 @@ class Wiring:
     relays: dict[str, Relay]
     console: ConsoleRelay | None
     commands: list[Command] = field(default_factory=list)
+    feeds: FeedParts | None = None
 
 
 def delivery_limits(config: LoadedConfig) -> dict[str, PlatformLimits]:
@@ -70,6 +75,8 @@ async def build(
     console_output: TextIO | None = None,
     console_input: Callable[[], str] | None = None,
     database: Database | None = None,
+    feed_transport: httpx.AsyncBaseTransport | None = None,
+    feed_resolver: Resolver | None = None,
 ) -> Wiring:
     settings = config.settings
     clock = clock or SystemClock()
@@ -96,6 +103,18 @@ async def build(
     )
     commands.extend(alert_commands.commands())
     commands.extend(ChannelCommands(vocabulary=vocabulary, translate=translate).commands())
+    feeds = build_feeds(
+        settings,
+        database=database,
+        clock=clock,
+        vocabulary=vocabulary,
+        translate=translate,
+        outbox=outbox,
+        signal=outbox_signal,
+        transport=feed_transport,
+        resolver=feed_resolver,
+    )
+    commands.extend(feeds.commands.commands())
     router = MessageRouter(
         database=database,
         commands=commands,
@@ -137,6 +156,7 @@ async def build(
         relays=relays,
         console=console,
         commands=commands,
+        feeds=feeds,
     )
 
 
@@ -165,6 +185,8 @@ class Application:
                 started.append(relay)
                 log.info("relay %s started", name)
             self._supervisor.start("dispatcher", wiring.dispatcher.run)
+            if self._receive and wiring.feeds is not None:
+                self._supervisor.start("feed-watcher", wiring.feeds.watcher.run)
             if (
                 self._receive
                 and wiring.console is not None
@@ -174,9 +196,13 @@ class Application:
             await self._stop.wait()
         finally:
             wiring.dispatcher.stop()
+            if wiring.feeds is not None:
+                wiring.feeds.watcher.stop()
             for relay in started:
                 await relay.stop()
             await self._supervisor.stop()
+            if wiring.feeds is not None:
+                await wiring.feeds.close()
             await wiring.database.close()
 
     async def _stop_when_console_done(self) -> None:

@@ -67,13 +67,13 @@ class ItemClassifier:
     def classify(self, title: str, summary: str) -> Classification:
         text = f"{title}\n{summary}"
         folded = fold(text)
-        matched = tuple(keyword for pattern, keyword in self._keyword_patterns
-                        if pattern.search(folded))
+        matched = tuple(
+            keyword for pattern, keyword in self._keyword_patterns if pattern.search(folded)
+        )
         kept = not self._keyword_patterns or bool(matched)
         found_borders = [place.border_id for place in self.vocabulary.places_in(text)]
         found_borders += [
-            border_id for pattern, border_id in self._border_name_patterns
-            if pattern.search(folded)
+            border_id for pattern, border_id in self._border_name_patterns if pattern.search(folded)
         ]
         return Classification(
             borders=_unique([*self.labels.borders, *found_borders]),
@@ -81,4 +81,3 @@ class ItemClassifier:
             kept=kept,
             matched_keywords=matched,
         )
-

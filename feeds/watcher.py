@@ -69,7 +69,7 @@ NOTICE_TEXTS_FR = {
 NOTICE_TEXTS_EN = {
     "feed.paused": (
         "⚠️ Feed {feed} ({url}) is paused after {failures} failures in a row. Last error: "
-        "{reason}. Fix the address or remove the feed; the command \"feed resume {feed}\" "
+        '{reason}. Fix the address or remove the feed; the command "feed resume {feed}" '
         "restarts it."
     ),
 }
@@ -229,7 +229,6 @@ class FeedWatcher:
 
     async def run(self) -> None:
         """Sync, then poll due feeds until ``stop()``; meant to run under the Supervisor."""
-        self._stop.clear()
         await self.sync()
         polls: set[asyncio.Task[PollReport]] = set()
         try:

@@ -1,0 +1,80 @@
+"""Builds the feed watcher and its chat commands from the settings (used by `bot/app.py`).
+
+One shared HTTP client for every feed; the transport and the resolver can be injected so
+tests send "public" hosts to the local test server.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+import httpx
+
+from alerts.announcements import AnnouncementRenderer, AnnouncementService
+from alerts.clock import Clock
+from alerts.i18n import Translator
+from alerts.outbox import Outbox, OutboxSignal
+from alerts.vocabulary import Vocabulary
+from bot.feed_commands import FeedCommands
+from config.schema import Settings
+from feeds.addresses import Resolver
+from feeds.fetch import FeedFetcher, FetchSettings, HostLimiter, make_feed_http_client
+from feeds.watcher import FeedWatcher, WatcherSettings
+from storage.database import Database
+
+
+@dataclass(frozen=True)
+class FeedParts:
+    watcher: FeedWatcher
+    commands: FeedCommands
+    client: httpx.AsyncClient
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+
+def build_feeds(
+    settings: Settings,
+    *,
+    database: Database,
+    clock: Clock,
+    vocabulary: Vocabulary,
+    translate: Translator,
+    outbox: Outbox,
+    signal: OutboxSignal,
+    transport: httpx.AsyncBaseTransport | None = None,
+    resolver: Resolver | None = None,
+    rng: random.Random | None = None,
+) -> FeedParts:
+    watch = settings.feed_watch
+    client = make_feed_http_client(transport)
+    fetcher = FeedFetcher(
+        client,
+        FetchSettings(max_bytes=watch.max_bytes, allow_private=watch.allow_private),
+        resolver,
+    )
+    watcher = FeedWatcher(
+        database=database,
+        fetcher=fetcher,
+        limiter=HostLimiter(per_host=watch.per_host, overall=watch.concurrency),
+        vocabulary=vocabulary,
+        clock=clock,
+        rng=rng or random.Random(),
+        signal=signal,
+        settings=WatcherSettings.from_settings(settings),
+        announcements=AnnouncementService(
+            renderer=AnnouncementRenderer(vocabulary, translate), outbox=outbox
+        ),
+        outbox=outbox,
+        translate=translate,
+        resolver=resolver,
+    )
+    commands = FeedCommands(
+        vocabulary=vocabulary,
+        translate=translate,
+        allow_private=watch.allow_private,
+        resolver=resolver,
+        timezone=settings.digest.timezone,
+    )
+    return FeedParts(watcher=watcher, commands=commands, client=client)
