@@ -9,6 +9,7 @@ import logging
 import sys
 from importlib.metadata import PackageNotFoundError, version
 
+from bot import feeds_check
 from bot.app import Application, build
 from bot.routing_table import routing_table
 from config.loader import ConfigError, LoadedConfig, load_config
@@ -57,6 +58,7 @@ def parser() -> argparse.ArgumentParser:
     db_sub = db.add_subparsers(dest="db_command", required=True)
     db_upgrade = db_sub.add_parser("upgrade", help="apply the migrations")
     db_upgrade.add_argument("--config", help="TOML file (default: $TOCSIN_CONFIG)")
+    feeds_check.add_arguments(sub.add_parser("feeds", help="feed tools"))
     return root
 
 
@@ -79,6 +81,12 @@ def _dispatch(args: argparse.Namespace) -> int:
         for line in routing_table(config.settings):
             print(line)
         return 0
+    if args.command == "feeds":
+        return asyncio.run(
+            feeds_check.check_feed(
+                config.settings, args.url, sys.stdout, sys.stderr, keywords=args.keywords
+            )
+        )
     if args.command == "db":
         revision = asyncio.run(upgrade(config.settings.storage.url))
         print(f"database at revision {revision}")
