@@ -22,6 +22,8 @@ from bot.channel_commands import ChannelCommands
 from bot.context import Command
 from bot.directory import sync_directory
 from bot.feed_wiring import FeedParts, build_feeds
+from bot.matrix_setup import matrix_relay
+from bot.platform_events import PlatformEvents
 from bot.router import MessageRouter
 from bot.supervisor import Supervisor
 from bot.vocabulary import vocabulary_from
@@ -123,6 +125,7 @@ async def build(
         signal=outbox_signal,
         clock=clock,
         default_language=settings.language,
+        fallbacks=[PlatformEvents(translate)],
     )
 
     relays: dict[str, Relay] = {}
@@ -133,6 +136,9 @@ async def build(
         interactive=settings.console.interactive,
     )
     relays["console"] = console
+    matrix = matrix_relay(config, database=database, clock=clock)
+    if matrix is not None:
+        relays["matrix"] = matrix
 
     dispatcher = Dispatcher(
         database=database,

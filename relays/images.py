@@ -9,6 +9,7 @@ partner channels must not reveal it. Every relay that forwards an image calls
 from __future__ import annotations
 
 import io
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -20,6 +21,15 @@ DEFAULT_MAX_BYTES = 25 * 1024 * 1024
 
 class ImageError(ValueError):
     """The bytes are not an image we can clean (unknown format, truncated, too large)."""
+
+
+class PhotoUnavailable(Exception):
+    """The platform says the photo is gone or refused for good (not a passing failure)."""
+
+
+# How one relay fetches a photo another relay references (`PhotoRef.ref` → bytes): raises
+# `PhotoUnavailable` when it never will, anything else when it may work later.
+PhotoSource = Callable[[str], Awaitable[bytes]]
 
 
 @dataclass(frozen=True)

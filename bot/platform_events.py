@@ -1,0 +1,111 @@
+"""Platform events that are not messages, answered so that nobody meets silence.
+
+- `undecryptable`: a message (or a whole room) the bot cannot read because it is
+  end-to-end encrypted. The room gets a clear notice — at most one per room per
+  `notice_every`, so a busy encrypted room is told without being flooded.
+- `redacted`: a message was deleted. Nothing to relay; when the deleted message had
+  raised an alert, the room is told that the relayed copies stay where they are.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+
+from alerts.i18n import Translator
+from bot.context import Fallback, Request
+from storage import queries
+from storage.models import Alert, Channel
+
+log = logging.getLogger(__name__)
+
+TEXTS: dict[str, dict[str, str]] = {
+    "fr": {
+        "event.undecryptable": (
+            "🔒 Ce salon est chiffré de bout en bout : Tocsin ne peut pas encore y lire les "
+            "messages. Rien de ce qui est écrit ici n'est lu ni relayé. Pour une alerte, "
+            "écrivez dans un salon non chiffré où Tocsin est présent, ou à Tocsin en message "
+            "direct non chiffré."
+        ),
+        "event.redacted_alert": (
+            "🗑 Le message supprimé avait été relayé comme alerte #{id}. Les copies déjà "
+            "relayées ne sont pas retirées automatiquement : si elles doivent l'être, "
+            "prévenez un·e coordinateur·ice."
+        ),
+    },
+    "en": {
+        "event.undecryptable": (
+            "🔒 This room is end-to-end encrypted: Tocsin cannot read its messages yet. "
+            "Nothing written here is read or relayed. For an alert, write in an unencrypted "
+            "room where Tocsin is present, or to Tocsin in an unencrypted direct message."
+        ),
+        "event.redacted_alert": (
+            "🗑 The deleted message had been relayed as alert #{id}. Copies already relayed "
+            "are not withdrawn automatically: if they must be, tell a coordinator."
+        ),
+    },
+}
+
+
+class PlatformEvents(Fallback):
+    def __init__(self, translate: Translator, *, notice_every: timedelta = timedelta(hours=1)):
+        for language, texts in TEXTS.items():
+            translate.add(language, texts)
+        self._notice_every = notice_every
+
+    async def handle(self, request: Request) -> bool:
+        event = request.inbound.event
+        if event == "undecryptable":
+            await self._undecryptable(request)
+            return True
+        if event == "redacted":
+            await self._redacted(request)
+            return True
+        return False
+
+    async def _undecryptable(self, request: Request) -> None:
+        inbound = request.inbound
+        digest = hashlib.sha256(inbound.chat.encode()).hexdigest()[:32]
+        key = f"{inbound.platform}.undecryptable-notice:{digest}"
+        last = await queries.get_state(request.session, key)
+        if last is not None and request.now - datetime.fromisoformat(last) < self._notice_every:
+            log.info("%s: unreadable message; the room was told recently", inbound.platform)
+            return
+        await queries.set_state(request.session, key, request.now.isoformat(), request.now)
+        await self._use_channel_language(request)
+        log.info("%s: unreadable (encrypted) message; notice sent to the room", inbound.platform)
+        request.reply(request.t("event.undecryptable"))
+
+    async def _redacted(self, request: Request) -> None:
+        inbound = request.inbound
+        if inbound.reply_to is None:
+            return  # seen only after its deletion: there is nothing left to handle
+        alert_id = await request.session.scalar(
+            select(Alert.id).where(
+                Alert.source_platform == inbound.platform,
+                Alert.source_chat == inbound.chat,
+                Alert.source_message_id == inbound.reply_to,
+            )
+        )
+        if alert_id is None:
+            return
+        log.info("%s: the source message of alert %s was deleted", inbound.platform, alert_id)
+        await self._use_channel_language(request)
+        request.reply(request.t("event.redacted_alert", id=alert_id))
+
+    @staticmethod
+    async def _use_channel_language(request: Request) -> None:
+        """A room notice speaks the channel's language when the room is a channel."""
+        if request.member is not None:
+            return
+        language = await request.session.scalar(
+            select(Channel.language).where(
+                Channel.platform == request.inbound.platform,
+                Channel.address == request.inbound.chat,
+            )
+        )
+        if language:
+            request.language = language

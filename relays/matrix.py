@@ -1,0 +1,656 @@
+"""The Matrix relay, on matrix-nio: a supervised sync loop in, idempotent sends out.
+
+Receiving: one long-polling `/sync` at a time. Its `next_batch` token is stored after the
+batch was handed to the sink, so a crash re-reads at most one batch, which the router
+recognises by event id; a restart neither loses nor replays. The very first sync (no
+stored token) only learns the rooms and pending invites: old history is not replayed. A
+gap longer than the timeline limit (a long stop) is filled from `/messages`.
+
+Sending: each delivery's stored transaction id is the Matrix `txn_id`, on the same device
+every time, so the homeserver answers a resend with the event it already has. The relay
+reports 429s, refusals and failures; the dispatcher decides what follows. nio is told never
+to retry a 429 itself (`max_limit_exceeded=0`), which would hide rate limits for ever.
+
+No matrix-nio type leaves this module and `relays.matrix_session`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+import random
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any, Literal
+
+import nio
+
+from alerts.clock import Clock
+from alerts.messages import (
+    ButtonPress,
+    DeliveryResult,
+    InboundMessage,
+    OutboundMessage,
+    SendContext,
+)
+from alerts.notices import DM_STATE_PREFIX
+from relays.base import ChatClass, InboundSink
+from relays.images import ImageError, PhotoSource, PhotoUnavailable, strip_metadata
+from relays.matrix_content import (
+    CHOICES_KEY,
+    DEFAULT_CHOICE_HINT,
+    PLATFORM,
+    RoomView,
+    caption_of,
+    choice_number,
+    event_kind,
+    image_content,
+    inbound_message,
+    invite_details,
+    message_content,
+    reaction_target,
+    redacted_event_id,
+)
+from relays.matrix_session import (
+    TRANSPORT_ERRORS,
+    MatrixAccount,
+    MatrixLoginError,
+    MatrixUnavailable,
+    SessionKeeper,
+)
+from storage import queries
+from storage.database import Database
+
+log = logging.getLogger(__name__)
+
+NEXT_BATCH_KEY = "matrix.next_batch"
+LATEST_CHOICES_PREFIX = "matrix.choices:"
+Event = Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class MatrixOptions:
+    auto_join: Literal["members", "never"] = "members"
+    decline_strangers: bool = False
+    sync_timeout_ms: int = 30_000
+    timeline_limit: int = 50  # per room and sync; a longer gap is paged from /messages
+    backfill_pages: int = 50  # at most this many pages of 100 events per room and gap
+    request_timeout: float = 30.0
+    first_backoff: float = 1.0
+    max_backoff: float = 60.0
+    choice_hint: str = DEFAULT_CHOICE_HINT
+    max_photo_bytes: int = 25 * 1024 * 1024
+
+
+class MatrixRelay:
+    platform = PLATFORM
+
+    def __init__(
+        self,
+        account: MatrixAccount,
+        *,
+        database: Database,
+        clock: Clock,
+        options: MatrixOptions | None = None,
+        photo_sources: Mapping[str, PhotoSource] | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._account = account
+        self._db = database
+        self._clock = clock
+        self._options = options or MatrixOptions()
+        self._session = SessionKeeper(account, database, clock)
+        self.photo_sources: dict[str, PhotoSource] = dict(photo_sources or {})
+        self._rng = rng or random.Random()
+        self._client: nio.AsyncClient | None = None
+        self._login_lock = asyncio.Lock()
+        self._receiver: asyncio.Task[None] | None = None
+        self._next_batch: str | None = None
+        self._next_batch_loaded = False
+        self._choices: OrderedDict[str, tuple[str, ...]] = OrderedDict()
+        self._dm_rooms: dict[str, str] = {}
+        self.synced = asyncio.Event()  # set after each completed sync (tests wait on it)
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    @property
+    def user_id(self) -> str:
+        return self._account.user_id
+
+    @property
+    def device_id(self) -> str | None:
+        return self._client.device_id if self._client else None
+
+    def _new_client(self) -> nio.AsyncClient:
+        config = nio.AsyncClientConfig(
+            max_limit_exceeded=0,  # report 429s; never sleep on them silently
+            max_timeouts=0,  # a timeout is reported too: the dispatcher or loop retries
+            request_timeout=self._options.request_timeout,
+            store_sync_tokens=False,  # the token lives in our database
+            encryption_enabled=False,
+        )
+        return nio.AsyncClient(
+            self._account.homeserver,
+            self._account.user_id,
+            device_id=self._account.device_id or "",
+            config=config,
+        )
+
+    async def start(self, sink: InboundSink | None) -> None:
+        """Sign in (an unreachable homeserver is retried in the background), then sync."""
+        self._client = self._client or self._new_client()
+        try:
+            await self._ready_client()
+        except MatrixLoginError as error:
+            log.error("Matrix: %s; the relay keeps retrying", error)
+        except MatrixUnavailable as error:
+            log.warning("Matrix: homeserver not ready yet (%s); retrying", error)
+        except TRANSPORT_ERRORS as error:
+            log.warning("Matrix: homeserver not reachable yet (%s); retrying", _describe(error))
+        if sink is not None:
+            self._receiver = asyncio.create_task(self._receive(sink), name="matrix-sync")
+
+    async def stop(self) -> None:
+        receiver, self._receiver = self._receiver, None
+        if receiver is not None:
+            receiver.cancel()
+            await asyncio.gather(receiver, return_exceptions=True)
+        client, self._client = self._client, None
+        if client is not None:
+            await client.close()
+
+    async def _ready_client(self) -> nio.AsyncClient:
+        if self._client is None:
+            self._client = self._new_client()
+        client = self._client
+        if not client.access_token:
+            async with self._login_lock:
+                if not client.access_token:
+                    await self._session.connect(client)
+        return client
+
+    async def _renew(self, client: nio.AsyncClient, refused: str) -> None:
+        """The homeserver forgot our token: take the stored one or sign in again."""
+        async with self._login_lock:
+            if client.access_token == refused:
+                client.access_token = ""
+                await self._session.connect(client, refused_token=refused)
+
+    def chat_class(self, address: str) -> ChatClass:
+        return self._chat_type(address)
+
+    def _chat_type(self, room_id: str) -> ChatClass:
+        room = self._client.rooms.get(room_id) if self._client else None
+        return "private" if room is not None and 0 < room.member_count <= 2 else "group"
+
+    # -- receiving ---------------------------------------------------------------------
+
+    async def _receive(self, sink: InboundSink) -> None:
+        """Sync for ever; every failure waits with exponential backoff and jitter."""
+        failures = 0
+        while True:
+            try:
+                client = await self._ready_client()
+                await self._sync_once(client, sink)
+                failures = 0
+                continue
+            except asyncio.CancelledError:
+                raise
+            except MatrixLoginError as error:
+                failures += 1
+                log.error("Matrix: %s", error)
+                delay = self._options.max_backoff
+            except MatrixUnavailable as error:
+                failures += 1
+                delay = error.retry_after or self._backoff(failures)
+                log.warning("Matrix sync: %s; retrying in %.1fs", error, delay)
+            except TRANSPORT_ERRORS as error:
+                failures += 1
+                delay = self._backoff(failures)
+                log.warning("Matrix sync: %s; retrying in %.1fs", _describe(error), delay)
+            except Exception:
+                failures += 1
+                delay = self._backoff(failures)
+                log.exception("Matrix sync failed; retrying in %.1fs", delay)
+            await asyncio.sleep(delay)
+
+    def _backoff(self, failures: int) -> float:
+        base = min(self._options.max_backoff, self._options.first_backoff * 2.0 ** (failures - 1))
+        return base * self._rng.uniform(0.5, 1.0)
+
+    def _sync_filter(self) -> dict[str, Any]:
+        nothing = {"not_types": ["*"]}
+        return {
+            "presence": nothing,
+            "account_data": nothing,
+            "room": {
+                "timeline": {"limit": self._options.timeline_limit},
+                "ephemeral": nothing,
+                "account_data": nothing,
+                "state": {"lazy_load_members": False},
+            },
+        }
+
+    async def _sync_once(self, client: nio.AsyncClient, sink: InboundSink) -> None:
+        since = await self._stored_batch()
+        if since is None:
+            client.next_batch = None  # nio must not substitute a token of its own
+        answer = await client.sync(
+            timeout=self._options.sync_timeout_ms if since else 0,
+            sync_filter=self._sync_filter(),
+            since=since,
+        )
+        if not isinstance(answer, nio.SyncResponse):
+            if _code(answer) == "M_UNKNOWN_TOKEN":
+                await self._renew(client, client.access_token)
+                return
+            raise _unavailable(answer, "sync")
+        await self._handle_invites(client, answer.rooms.invite)
+        if since is None:
+            log.info("Matrix: first sync; earlier room history is not replayed")
+        else:
+            for room_id, room in answer.rooms.join.items():
+                await self._handle_room(client, room_id, room, since, sink)
+        for room_id in answer.rooms.leave:
+            log.info("Matrix: no longer in room %s", room_id)
+        await self._store_batch(answer.next_batch)
+        self.synced.set()
+
+    async def _stored_batch(self) -> str | None:
+        if not self._next_batch_loaded:
+            async with self._db.sessions() as session:
+                self._next_batch = await queries.get_state(session, NEXT_BATCH_KEY)
+            self._next_batch_loaded = True
+        return self._next_batch
+
+    async def _store_batch(self, token: str) -> None:
+        if token == self._next_batch:
+            return
+        async with self._db.transaction() as session:
+            await queries.set_state(session, NEXT_BATCH_KEY, token, self._clock.now())
+        self._next_batch = token
+
+    # invites
+
+    async def _handle_invites(self, client: nio.AsyncClient, invites: Mapping[str, Any]) -> None:
+        for room_id, invite in invites.items():
+            state = [event.source for event in invite.invite_state if _has_source(event)]
+            inviter, direct = invite_details(state, client.user_id)
+            if self._options.auto_join == "never":
+                log.info("Matrix: invite to %s ignored (auto_join = never)", room_id)
+                continue
+            if not inviter or not await self._is_member(inviter):
+                await self._refuse_invite(client, room_id)
+                continue
+            answer = await client.join(room_id)
+            if not isinstance(answer, nio.JoinResponse):
+                if _code(answer) in ("M_FORBIDDEN", "M_NOT_FOUND"):
+                    log.warning("Matrix: could not join %s (%s)", room_id, _code(answer))
+                    continue
+                raise _unavailable(answer, "join")  # the sync is retried, invite included
+            log.info("Matrix: joined %s on a member's invitation", room_id)
+            if direct:
+                await self._remember_dm(inviter, room_id)
+
+    async def _refuse_invite(self, client: nio.AsyncClient, room_id: str) -> None:
+        if not self._options.decline_strangers:
+            log.info("Matrix: invite to %s from a non-member ignored", room_id)
+            return
+        answer = await client.room_leave(room_id)
+        if isinstance(answer, nio.RoomLeaveResponse):
+            log.info("Matrix: invite to %s from a non-member declined", room_id)
+        else:
+            log.warning("Matrix: could not decline the invite to %s (%s)", room_id, _code(answer))
+
+    async def _is_member(self, user_id: str) -> bool:
+        async with self._db.sessions() as session:
+            return await queries.member_by_account(session, PLATFORM, user_id) is not None
+
+    async def _remember_dm(self, user_id: str, room_id: str) -> None:
+        """Where admins on Matrix are told things (see `alerts.notices.private_address`)."""
+        if self._dm_rooms.get(user_id) == room_id:
+            return
+        async with self._db.transaction() as session:
+            await queries.set_state(
+                session, f"{PLATFORM}.{DM_STATE_PREFIX}{user_id}", room_id, self._clock.now()
+            )
+        self._dm_rooms[user_id] = room_id
+
+    # rooms and events
+
+    async def _handle_room(
+        self, client: nio.AsyncClient, room_id: str, room: Any, since: str, sink: InboundSink
+    ) -> None:
+        events = [event.source for event in room.timeline.events if _has_source(event)]
+        joined = _own_join(events, client.user_id)
+        if joined is not None:
+            # Newly joined: what was said before the bot arrived is not for it.
+            join_event, events = events[joined], events[joined + 1 :]
+            if self._is_encrypted(room_id):
+                await sink(self._undecryptable(room_id, join_event))
+        elif room.timeline.limited and room.timeline.prev_batch:
+            missed = await self._backfill(client, room_id, room.timeline.prev_batch, since)
+            known = {event.get("event_id") for event in events}
+            events = [event for event in missed if event.get("event_id") not in known] + events
+        for event in events:
+            await self._handle_event(client, room_id, event, sink)
+
+    async def _backfill(
+        self, client: nio.AsyncClient, room_id: str, prev_batch: str, since: str
+    ) -> list[Event]:
+        """Events between our last sync and the start of a limited timeline, oldest first."""
+        found: list[Event] = []
+        token = prev_batch
+        for _ in range(self._options.backfill_pages):
+            answer = await client.room_messages(
+                room_id, start=token, end=since, direction=nio.MessageDirection.back, limit=100
+            )
+            if not isinstance(answer, nio.RoomMessagesResponse):
+                raise _unavailable(answer, "backfill")
+            found.extend(event.source for event in answer.chunk if _has_source(event))
+            if not answer.chunk or not answer.end or answer.end == token:
+                break
+            token = answer.end
+        else:
+            log.warning(
+                "Matrix: more than %d pages missed in %s; older ones skipped",
+                self._options.backfill_pages,
+                room_id,
+            )
+        log.info("Matrix: %d missed events fetched for %s", len(found), room_id)
+        return list(reversed(found))
+
+    def _is_encrypted(self, room_id: str) -> bool:
+        room = self._client.rooms.get(room_id) if self._client else None
+        return bool(room and room.encrypted)
+
+    def _room_view(self, room_id: str, sender: str) -> RoomView:
+        room = self._client.rooms.get(room_id) if self._client else None
+        name = room.user_name(sender) if room is not None else None
+        return RoomView(room_id, self._chat_type(room_id), name)
+
+    def _undecryptable(self, room_id: str, event: Event) -> InboundMessage:
+        return InboundMessage(
+            platform=PLATFORM,
+            update_id=str(event.get("event_id", "")),
+            chat=room_id,
+            chat_type=self._chat_type(room_id),
+            sender=str(event.get("sender", "")),
+            message_id=str(event.get("event_id", "")),
+            event="undecryptable",
+        )
+
+    async def _handle_event(
+        self, client: nio.AsyncClient, room_id: str, event: Event, sink: InboundSink
+    ) -> None:
+        sender, event_id = event.get("sender"), event.get("event_id")
+        if not isinstance(sender, str) or not isinstance(event_id, str):
+            return
+        if sender == client.user_id:
+            return  # our own echo
+        kind = event_kind(event)
+        view = self._room_view(room_id, sender)
+        if kind == "message":
+            inbound = inbound_message(event, view)
+            if inbound is None:
+                return
+            if inbound.chat_type == "private" and await self._is_member(sender):
+                await self._remember_dm(sender, room_id)
+            await sink(await self._as_choice(client, inbound))
+        elif kind in ("encrypted", "encryption_enabled"):
+            await sink(self._undecryptable(room_id, event))
+        elif kind in ("redaction", "redacted"):
+            target = redacted_event_id(event) if kind == "redaction" else None
+            await sink(
+                InboundMessage(
+                    platform=PLATFORM,
+                    update_id=event_id,
+                    chat=room_id,
+                    chat_type=view.chat_type,
+                    sender=sender,
+                    sender_name=view.sender_name,
+                    message_id=event_id,
+                    reply_to=target,
+                    event="redacted",
+                )
+            )
+        elif kind == "reaction":
+            press = await self._reaction_press(client, room_id, event)
+            if press is not None:
+                await sink(
+                    InboundMessage(
+                        platform=PLATFORM,
+                        update_id=event_id,
+                        chat=room_id,
+                        chat_type=view.chat_type,
+                        sender=sender,
+                        sender_name=view.sender_name,
+                        message_id=event_id,
+                        button=press,
+                    )
+                )
+        # Edits are not re-read (an edited "!alert" must not raise a second alert); notices
+        # come from other bots, which by Matrix convention are never answered.
+
+    # numbered choices (Telegram's buttons)
+
+    async def _as_choice(self, client: nio.AsyncClient, inbound: InboundMessage) -> InboundMessage:
+        number = choice_number(inbound.text) if inbound.text else None
+        if number is None:
+            return inbound
+        target = inbound.reply_to
+        if target is None and inbound.chat_type == "private":
+            async with self._db.sessions() as session:
+                target = await queries.get_state(session, LATEST_CHOICES_PREFIX + inbound.chat)
+        if target is None:
+            return inbound
+        data = await self._choice(client, inbound.chat, target, number)
+        if data is None:
+            return inbound
+        press = ButtonPress(data=data, press_id=inbound.update_id, message_id=target)
+        return replace(inbound, text="", button=press)
+
+    async def _reaction_press(
+        self, client: nio.AsyncClient, room_id: str, event: Event
+    ) -> ButtonPress | None:
+        reaction = reaction_target(event)
+        number = choice_number(reaction[1]) if reaction else None
+        if reaction is None or number is None:
+            return None
+        data = await self._choice(client, room_id, reaction[0], number)
+        if data is None:
+            return None
+        return ButtonPress(data=data, press_id=str(event["event_id"]), message_id=reaction[0])
+
+    async def _choice(
+        self, client: nio.AsyncClient, room_id: str, event_id: str, number: int
+    ) -> str | None:
+        choices = self._choices.get(event_id)
+        if choices is None:
+            answer = await client.room_get_event(room_id, event_id)
+            if not isinstance(answer, nio.RoomGetEventResponse):
+                return None
+            source = answer.event.source
+            content = source.get("content", {})
+            listed = content.get(CHOICES_KEY) if source.get("sender") == client.user_id else None
+            choices = tuple(str(item) for item in listed) if isinstance(listed, list) else ()
+            self._remember_choices(event_id, choices)
+        return choices[number - 1] if 1 <= number <= len(choices) else None
+
+    def _remember_choices(self, event_id: str, choices: Sequence[str]) -> None:
+        self._choices[event_id] = tuple(choices)
+        while len(self._choices) > 512:
+            self._choices.popitem(last=False)
+
+    # -- sending -----------------------------------------------------------------------
+
+    async def send(
+        self, address: str, message: OutboundMessage, context: SendContext
+    ) -> DeliveryResult:
+        try:
+            client = await self._ready_client()
+            content = message_content(
+                message,
+                reply_to=context.reply_to_message_id,
+                edit_of=context.edit_message_id,
+                choice_hint=self._options.choice_hint,
+            )
+            answer = await client.room_send(
+                address, "m.room.message", content, tx_id=context.txn_id
+            )
+            result = await self._send_result(client, answer)
+            if result.outcome != "sent":
+                return result
+            if message.photo is not None and not context.edit_message_id:
+                photo_failure = await self._send_photo(client, address, message, context)
+                if photo_failure is not None:
+                    return photo_failure
+        except MatrixLoginError as error:
+            return DeliveryResult.retry(f"not signed in to Matrix: {error}")
+        except MatrixUnavailable as error:
+            limited = error.retry_after is not None
+            return DeliveryResult.retry(str(error), after=error.retry_after, rate_limited=limited)
+        except TRANSPORT_ERRORS as error:
+            return DeliveryResult.retry(f"homeserver unreachable ({_describe(error)})")
+        if CHOICES_KEY in content and result.platform_message_id:
+            await self._record_choices(address, result.platform_message_id, content[CHOICES_KEY])
+        return result
+
+    async def _send_result(self, client: nio.AsyncClient, answer: Any) -> DeliveryResult:
+        if isinstance(answer, nio.RoomSendResponse):
+            return DeliveryResult.sent(answer.event_id)
+        code = _code(answer)
+        status = _http_status(answer)
+        if code == "M_LIMIT_EXCEEDED" or status == 429:
+            retry_after_ms = getattr(answer, "retry_after_ms", None) or 5000
+            return DeliveryResult.retry(
+                "rate limited by the homeserver (M_LIMIT_EXCEEDED)",
+                after=retry_after_ms / 1000,
+                rate_limited=True,
+            )
+        if code == "M_UNKNOWN_TOKEN":
+            await self._renew(client, client.access_token)
+            return DeliveryResult.retry("access token refused; signed in again", after=0)
+        if code in ("M_FORBIDDEN", "M_NOT_FOUND"):
+            return DeliveryResult.failed(
+                f"the bot is not in this room or may not post there ({code}: {answer.message})",
+                channel_gone=True,
+            )
+        if status is None or status >= 500 or code == "unknown":
+            return DeliveryResult.retry(f"homeserver error ({code}, HTTP {status})")
+        return DeliveryResult.failed(f"refused by the homeserver ({code}: {answer.message})")
+
+    async def _record_choices(self, room_id: str, event_id: str, choices: Sequence[str]) -> None:
+        self._remember_choices(event_id, choices)
+        async with self._db.transaction() as session:
+            await queries.set_state(
+                session, LATEST_CHOICES_PREFIX + room_id, event_id, self._clock.now()
+            )
+
+    async def _send_photo(
+        self,
+        client: nio.AsyncClient,
+        room_id: str,
+        message: OutboundMessage,
+        context: SendContext,
+    ) -> DeliveryResult | None:
+        """The alert's photo after its text, metadata stripped; None when done or skipped."""
+        photo = message.photo
+        assert photo is not None
+        try:
+            raw = await self._fetch_photo(photo.platform, photo.ref)
+            clean = strip_metadata(raw, max_bytes=self._options.max_photo_bytes)
+        except (PhotoUnavailable, ImageError) as error:
+            log.warning("delivery %s: photo left out (%s)", context.delivery_id, error)
+            return None
+        uploaded, _ = await client.upload(
+            io.BytesIO(clean.data),
+            content_type=clean.mime_type,
+            filename=f"photo.{clean.extension}",
+            filesize=clean.size,
+        )
+        if not isinstance(uploaded, nio.UploadResponse):
+            if _code(uploaded) == "M_TOO_LARGE":
+                log.warning("delivery %s: photo too large for the homeserver", context.delivery_id)
+                return None
+            raise _unavailable(uploaded, "upload")
+        content = image_content(
+            url=uploaded.content_uri,
+            mime_type=clean.mime_type,
+            size=clean.size,
+            width=clean.width,
+            height=clean.height,
+            filename=f"photo.{clean.extension}",
+            caption=caption_of(message),
+        )
+        answer = await client.room_send(
+            room_id, "m.room.message", content, tx_id=f"{context.txn_id}-photo"
+        )
+        result = await self._send_result(client, answer)
+        return None if result.outcome == "sent" else result
+
+    async def _fetch_photo(self, platform: str, ref: str) -> bytes:
+        if platform == PLATFORM:
+            return await self.fetch_photo(ref)
+        source = self.photo_sources.get(platform)
+        if source is None:
+            raise PhotoUnavailable(f"no way to fetch a {platform} photo from Matrix")
+        return await source(ref)
+
+    async def fetch_photo(self, ref: str) -> bytes:
+        """Download an `mxc://` URI (a `PhotoSource` for the other relays)."""
+        if not ref.startswith("mxc://"):
+            raise PhotoUnavailable("not an mxc:// URI")
+        client = await self._ready_client()
+        answer = await client.download(mxc=ref)
+        if isinstance(answer, nio.MemoryDownloadResponse):
+            if len(answer.body) > self._options.max_photo_bytes:
+                raise PhotoUnavailable(f"photo too large ({len(answer.body)} bytes)")
+            return bytes(answer.body)
+        if _code(answer) in ("M_NOT_FOUND", "M_TOO_LARGE", "M_FORBIDDEN"):
+            raise PhotoUnavailable(f"the homeserver refused the download ({_code(answer)})")
+        raise _unavailable(answer, "download")
+
+
+# -- helpers ------------------------------------------------------------------------------
+
+
+def _has_source(event: object) -> bool:
+    return isinstance(getattr(event, "source", None), dict)
+
+
+def _own_join(events: Sequence[Event], user_id: str) -> int | None:
+    """Index of the bot's own join in a timeline (a real join, not a profile change)."""
+    for index in range(len(events) - 1, -1, -1):
+        event = events[index]
+        if event.get("type") != "m.room.member" or event.get("state_key") != user_id:
+            continue
+        content = event.get("content") or {}
+        unsigned = event.get("unsigned") or {}
+        previous = (unsigned.get("prev_content") or {}).get("membership")
+        if content.get("membership") == "join" and previous != "join":
+            return index
+    return None
+
+
+def _code(answer: object) -> str:
+    code = getattr(answer, "status_code", None)
+    return str(code) if code else "unknown"
+
+
+def _http_status(answer: object) -> int | None:
+    transport = getattr(answer, "transport_response", None)
+    status = getattr(transport, "status", None)
+    return status if isinstance(status, int) else None
+
+
+def _unavailable(answer: object, what: str) -> MatrixUnavailable:
+    retry_after_ms = getattr(answer, "retry_after_ms", None)
+    after = retry_after_ms / 1000 if isinstance(retry_after_ms, int) else None
+    return MatrixUnavailable(f"{what}: {_code(answer)} (HTTP {_http_status(answer)})", after)
+
+
+def _describe(error: BaseException) -> str:
+    return type(error).__name__
