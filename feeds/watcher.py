@@ -289,12 +289,17 @@ class FeedWatcher:
         return claimed
 
     async def _poll_claimed(self, snapshots: Sequence[FeedSnapshot]) -> PollReport:
-        try:
-            outcomes = await asyncio.gather(*(self._poll_guarded(s) for s in snapshots))
-        finally:
-            self._in_flight.difference_update(snapshot.id for snapshot in snapshots)
-        self._wake.set()  # new schedules: let the run loop recompute its sleep
+        outcomes = await asyncio.gather(*(self._poll_released(s) for s in snapshots))
         return PollReport(tuple(outcomes))
+
+    async def _poll_released(self, snapshot: FeedSnapshot) -> PollOutcome:
+        # Each feed leaves the in-flight set as soon as its own poll ends: a feed hanging
+        # until its timeout must not keep the feeds claimed with it from their next poll.
+        try:
+            return await self._poll_guarded(snapshot)
+        finally:
+            self._in_flight.discard(snapshot.id)
+            self._wake.set()  # a new schedule: let the run loop recompute its sleep
 
     async def _seconds_until_next(self) -> float:
         async with self._db.transaction() as session:
