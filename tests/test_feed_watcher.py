@@ -392,7 +392,7 @@ async def test_a_hanging_feed_does_not_hold_up_the_others(
 ) -> None:
     publish(server, "ce", rss())
     feeds = [feed_entry("slow", server.url("/hang")), feed_entry("ce", server.url("/feeds/ce"))]
-    async with watch_harness(database, server, feeds, total_timeout=5) as h:
+    async with watch_harness(database, server, feeds, total_timeout=2) as h:
         first = asyncio.create_task(h.watcher.poll_due())
 
         async def good_feed_polled() -> bool:
