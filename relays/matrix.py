@@ -109,6 +109,7 @@ class MatrixRelay:
         self._receiver: asyncio.Task[None] | None = None
         self._next_batch: str | None = None
         self._next_batch_loaded = False
+        self._caught_up = False
         self._choices: OrderedDict[str, tuple[str, ...]] = OrderedDict()
         self._dm_rooms: dict[str, str] = {}
         self.synced = asyncio.Event()  # set after each completed sync (tests wait on it)
@@ -237,8 +238,9 @@ class MatrixRelay:
         since = await self._stored_batch()
         if since is None:
             client.next_batch = None  # nio must not substitute a token of its own
+        # The first sync of a run catches up at once; later ones wait for news (long poll).
         answer = await client.sync(
-            timeout=self._options.sync_timeout_ms if since else 0,
+            timeout=self._options.sync_timeout_ms if since and self._caught_up else 0,
             sync_filter=self._sync_filter(),
             since=since,
         )
@@ -256,6 +258,7 @@ class MatrixRelay:
         for room_id in answer.rooms.leave:
             log.info("Matrix: no longer in room %s", room_id)
         await self._store_batch(answer.next_batch)
+        self._caught_up = True
         self.synced.set()
 
     async def _stored_batch(self) -> str | None:
@@ -276,8 +279,7 @@ class MatrixRelay:
 
     async def _handle_invites(self, client: nio.AsyncClient, invites: Mapping[str, Any]) -> None:
         for room_id, invite in invites.items():
-            state = [event.source for event in invite.invite_state if _has_source(event)]
-            inviter, direct = invite_details(state, client.user_id)
+            inviter, direct = invite_details(_invite_state(invite.invite_state), client.user_id)
             if self._options.auto_join == "never":
                 log.info("Matrix: invite to %s ignored (auto_join = never)", room_id)
                 continue
@@ -619,6 +621,20 @@ class MatrixRelay:
 
 def _has_source(event: object) -> bool:
     return isinstance(getattr(event, "source", None), dict)
+
+
+def _invite_state(events: Sequence[Any]) -> list[Event]:
+    """nio keeps invite membership events as attributes (their `source` loses `content`)."""
+    return [
+        {
+            "type": "m.room.member",
+            "state_key": event.state_key,
+            "sender": event.sender,
+            "content": event.content,
+        }
+        for event in events
+        if isinstance(getattr(event, "membership", None), str)
+    ]
 
 
 def _own_join(events: Sequence[Event], user_id: str) -> int | None:

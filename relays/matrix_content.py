@@ -328,7 +328,3 @@ def invite_details(invite_state: list[Mapping[str, Any]], own_user_id: str) -> t
             sender = event.get("sender")
             return (sender if isinstance(sender, str) else ""), bool(content.get("is_direct"))
     return "", False
-
-
-def invite_is_encrypted(invite_state: list[Mapping[str, Any]]) -> bool:
-    return any(event.get("type") == "m.room.encryption" for event in invite_state)
