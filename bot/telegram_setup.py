@@ -1,0 +1,21 @@
+"""Building the Telegram relay from the settings, when the deployment has a token."""
+
+from __future__ import annotations
+
+from config.loader import LoadedConfig
+from relays.telegram import TelegramOptions, TelegramRelay
+
+
+def telegram_relay(config: LoadedConfig, *, concurrency: int = 64) -> TelegramRelay | None:
+    """The relay when `TOCSIN_TELEGRAM_TOKEN` is set; `concurrency` sizes its HTTP pool."""
+    token = config.secrets.telegram_token
+    if not token:
+        return None
+    settings = config.settings.telegram
+    options = TelegramOptions(
+        base_url=settings.base_url,
+        base_file_url=settings.base_file_url,
+        poll_timeout=settings.poll_timeout,
+        connection_pool_size=concurrency,
+    )
+    return TelegramRelay(token, options=options)
