@@ -26,6 +26,7 @@ from bot.matrix_setup import matrix_relay
 from bot.platform_events import PlatformEvents
 from bot.router import MessageRouter
 from bot.supervisor import Supervisor
+from bot.telegram_setup import telegram_relay
 from bot.vocabulary import vocabulary_from
 from config.loader import LoadedConfig
 from feeds.addresses import Resolver
@@ -139,6 +140,12 @@ async def build(
     matrix = matrix_relay(config, database=database, clock=clock)
     if matrix is not None:
         relays["matrix"] = matrix
+    telegram = telegram_relay(config)
+    if telegram is not None:
+        relays["telegram"] = telegram
+        if matrix is not None:  # photos cross platforms, metadata stripped on the way
+            telegram.photo_sources["matrix"] = matrix.fetch_photo
+            matrix.photo_sources["telegram"] = telegram.fetch_photo
 
     dispatcher = Dispatcher(
         database=database,
