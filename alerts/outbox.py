@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -51,6 +52,13 @@ class OutboxSignal:
 class Outbox:
     def __init__(self, budgets: dict[str, TextBudget] | None = None) -> None:
         self._budgets = budgets or BUDGETS
+        # A fan-out enqueues one message for many chats: split and serialise it once.
+        self._payloads = functools.lru_cache(maxsize=64)(self._split_and_serialise)
+
+    def _split_and_serialise(self, message: OutboundMessage, platform: str) -> list[str]:
+        budget = self._budgets.get(platform)
+        parts = split_message(message, budget) if budget else [message]
+        return [part.to_json() for part in parts]
 
     def enqueue(
         self,
@@ -66,10 +74,8 @@ class Outbox:
         edit_of_delivery_id: int | None = None,
     ) -> list[Delivery]:
         """Add the delivery rows (one per part, in order) to the session; caller commits."""
-        budget = self._budgets.get(target.platform)
-        parts = (
-            split_message(message, budget) if budget and edit_of_delivery_id is None else [message]
-        )
+        # An edit replaces one message: it is never split.
+        parts = self._payloads(message, "" if edit_of_delivery_id else target.platform)
         rows = [
             Delivery(
                 platform=target.platform,
@@ -80,7 +86,7 @@ class Outbox:
                 kind=fact.kind,
                 priority=priority,
                 part=index,
-                payload=part.to_json(),
+                payload=part,
                 status="pending",
                 attempts=0,
                 next_attempt_at=deliver_at or now,

@@ -11,8 +11,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from alerts.clock import Clock
-from alerts.directory import load_targets
-from alerts.messages import Location, PhotoRef
+from alerts.directory import ChannelDirectory
+from alerts.messages import Location, OutboundMessage, PhotoRef
 from alerts.outbox import FactRef, Outbox, Target
 from alerts.parsing import AlertDraft, place_key
 from alerts.rendering import AlertRenderer, AlertView
@@ -51,11 +51,13 @@ class AlertService:
         *,
         renderer: AlertRenderer,
         outbox: Outbox,
+        directory: ChannelDirectory,
         clock: Clock,
         group_window: timedelta,
     ) -> None:
         self._renderer = renderer
         self._outbox = outbox
+        self._directory = directory
         self._clock = clock
         self._group_window = group_window
 
@@ -115,10 +117,10 @@ class AlertService:
             photo=photo,
         )
         fact = RoutableFact(draft.kind, draft.border, frozenset(draft.themes), draft.urgency)
-        channels = route(fact, await load_targets(session))
+        channels = route(fact, await self._directory.targets(session))
         replies = await queries.first_parts_of(session, "alert", parent_id) if parent_id else {}
         priority = delivery_priority(draft.kind, draft.urgency)
-        rendered: dict[tuple[str, bool], object] = {}
+        rendered: dict[tuple[str, bool], OutboundMessage] = {}
         held = 0
         for channel in channels:
             shares = channel.share_locations and location is not None
@@ -132,7 +134,7 @@ class AlertService:
             self._outbox.enqueue(
                 session,
                 Target(channel.platform, channel.address, channel.id),
-                message,  # type: ignore[arg-type]
+                message,
                 fact=FactRef("alert", alert.id, draft.kind.value),
                 priority=priority,
                 now=now,
@@ -148,8 +150,8 @@ class AlertService:
         if key is None or draft.kind is not Kind.ALERT:
             return None
         since = self._clock.now() - self._group_window
-        candidates = await session.scalars(
-            select(Alert)
+        candidates = await session.execute(
+            select(Alert.id, Alert.themes)
             .where(
                 Alert.place_key == key,
                 Alert.kind == Kind.ALERT.value,
@@ -159,8 +161,8 @@ class AlertService:
             .order_by(Alert.id.desc())
             .limit(5)
         )
-        for candidate in candidates:
-            themes = set(json.loads(candidate.themes))
+        for candidate_id, candidate_themes in candidates:
+            themes = set(json.loads(candidate_themes))
             if not themes or not draft.themes or themes.intersection(draft.themes):
-                return candidate.id
+                return int(candidate_id)
         return None

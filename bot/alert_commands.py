@@ -10,7 +10,6 @@ from alerts.service import AcceptedAlert, AlertService, Author, Origin
 from alerts.types import Kind, Role, Urgency
 from alerts.vocabulary import Vocabulary
 from bot.context import Command, Request
-from storage import queries
 
 
 class AlertCommands:
@@ -92,12 +91,7 @@ class AlertCommands:
         """Raise the alert in the request's transaction (shared with the guided flow)."""
         member = request.member
         assert member is not None  # the router only runs commands for members
-        organisation = await queries.organisation(request.session, member.organisation_id)
-        author = Author(
-            member.id,
-            member.organisation_id,
-            organisation.name if organisation else member.organisation_id,
-        )
+        author = Author(member.id, member.organisation_id, member.organisation.name)
         origin = Origin(request.inbound.platform, request.inbound.chat, request.inbound.message_id)
         return await self._service.raise_alert(
             request.session, draft, author, origin, photo=photo, location=location

@@ -13,6 +13,7 @@ from typing import TextIO
 import httpx
 
 from alerts.clock import Clock, SystemClock
+from alerts.directory import ChannelDirectory
 from alerts.i18n import Translator
 from alerts.outbox import Outbox, OutboxSignal
 from alerts.rendering import AlertRenderer
@@ -91,9 +92,11 @@ async def build(
     translate = Translator()
     outbox = Outbox()
     outbox_signal = OutboxSignal()
+    directory = ChannelDirectory()
     service = AlertService(
         renderer=AlertRenderer(vocabulary, translate),
         outbox=outbox,
+        directory=directory,
         clock=clock,
         group_window=settings.alerts.group_window,
     )
@@ -105,7 +108,10 @@ async def build(
         help_lines=lambda: commands,
     )
     commands.extend(alert_commands.commands())
-    commands.extend(ChannelCommands(vocabulary=vocabulary, translate=translate).commands())
+    channel_commands = ChannelCommands(
+        vocabulary=vocabulary, translate=translate, directory=directory
+    )
+    commands.extend(channel_commands.commands())
     feeds = build_feeds(
         settings,
         database=database,
@@ -149,6 +155,7 @@ async def build(
 
     dispatcher = Dispatcher(
         database=database,
+        directory=directory,
         relays=relays,
         limits=delivery_limits(config),
         clock=clock,

@@ -11,6 +11,7 @@ import re
 
 from sqlalchemy import delete, select
 
+from alerts.directory import ChannelDirectory
 from alerts.i18n import Translator
 from alerts.routing import ALL, SubscriptionSpec
 from alerts.types import Kind, Role, Urgency
@@ -78,8 +79,11 @@ _URGENCY = re.compile(r"^!(info|normal|urgent|vital)$", re.IGNORECASE)
 
 
 class ChannelCommands:
-    def __init__(self, *, vocabulary: Vocabulary, translate: Translator) -> None:
+    def __init__(
+        self, *, vocabulary: Vocabulary, translate: Translator, directory: ChannelDirectory
+    ) -> None:
         self._vocabulary = vocabulary
+        self._directory = directory
         for language, texts in TEXTS.items():
             translate.add(language, texts)
 
@@ -189,6 +193,7 @@ class ChannelCommands:
             min_urgency=urgency,
         )
         request.session.add(Subscription(channel_id=channel.id, spec=spec.to_json(), source="chat"))
+        self._directory.invalidate()
         request.reply(request.t("sub.done", spec=self._describe(request, spec)))
 
     def _unknown(self, request: Request, key: str, value: str, known: list[str]) -> None:
@@ -261,6 +266,7 @@ class ChannelCommands:
                     continue
             await request.session.execute(delete(Subscription).where(Subscription.id == row.id))
             removed += 1
+        self._directory.invalidate()
         text = request.t("sub.removed", count=removed)
         if from_config:
             text += request.t("sub.config_kept", count=from_config)
@@ -278,6 +284,7 @@ class ChannelCommands:
         except ValueError:
             request.reply(request.t("mute.usage"))
             return
+        self._directory.invalidate()
         channel.muted_until = request.now + duration
         until = channel.muted_until.strftime("%Y-%m-%d %H:%M")
         request.reply(request.t("mute.done", until=until, duration=format_duration(duration)))
@@ -289,6 +296,7 @@ class ChannelCommands:
             return
         if not self._may_manage(request, channel):
             return
+        self._directory.invalidate()
         channel.muted_until = None
         request.reply(request.t("unmute.done"))
         # Deliveries held by the silence become due now.

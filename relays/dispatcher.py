@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from alerts.clock import Clock
+from alerts.directory import ChannelDirectory
 from alerts.i18n import Translator
 from alerts.messages import DeliveryResult, OutboundMessage, SendContext
 from alerts.notices import notify_admins
@@ -63,6 +64,7 @@ class Dispatcher:
         signal: OutboxSignal,
         outbox: Outbox,
         translate: Translator,
+        directory: ChannelDirectory | None = None,
         retry: RetryPolicy | None = None,
         settings: DispatcherSettings | None = None,
         rng: random.Random | None = None,
@@ -75,6 +77,7 @@ class Dispatcher:
         self._signal = signal
         self._outbox = outbox
         self._translate = translate
+        self._directory = directory
         self._retry = retry or RetryPolicy()
         self._settings = settings or DispatcherSettings()
         self._rng = rng or random.Random()
@@ -218,6 +221,7 @@ class Dispatcher:
             if result.outcome == "moved" and result.moved_to:
                 log.info("chat %s moved to %s", row.address, result.moved_to)
                 await store.move_chat(session, chat, result.moved_to)
+                self._directory_changed()
                 await store.schedule_retry(session, row.id, now, result.reason, False)
                 return
             if result.outcome == "retry":
@@ -276,6 +280,7 @@ class Dispatcher:
         pending = await store.pending_ids_of_chat(session, chat)
         await store.mark_final(session, pending, "cancelled", reason)
         channels = await store.deactivate_channel(session, chat, reason)
+        self._directory_changed()
         for channel in channels:
             await notify_admins(
                 session,
@@ -288,6 +293,10 @@ class Dispatcher:
                 platform=channel.platform,
                 reason=reason,
             )
+
+    def _directory_changed(self) -> None:
+        if self._directory is not None:
+            self._directory.invalidate()
 
     async def _tell_admins(
         self, session: AsyncSession, row: Delivery, key: str, now: datetime, **params: object

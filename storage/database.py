@@ -96,11 +96,12 @@ async def open_database(url: str, *, migrate: bool = True, pool_size: int = 10) 
         parsed = make_url(url)
     except ArgumentError as error:
         raise StorageError(f"invalid database URL {url!r}: {error}") from None
-    options: dict[str, Any] = {"pool_pre_ping": True}
+    options: dict[str, Any] = {}
     if parsed.get_backend_name() == "sqlite":
         options["connect_args"] = _prepare_sqlite(url)
     elif parsed.get_backend_name() == "postgresql":
-        options.update(pool_size=pool_size, max_overflow=pool_size)
+        # A network server may drop idle connections: check each one as it is taken.
+        options.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
     else:
         raise StorageError(
             f"unsupported database {shown_url(url)}: use sqlite+aiosqlite:// or postgresql+asyncpg://"

@@ -22,7 +22,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 # SQLite cannot hold a 64-bit autoincrement BIGINT primary key; PostgreSQL gets BIGINT.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
@@ -70,6 +70,8 @@ class Member(Base):
     display_name: Mapped[str | None] = mapped_column(String(200))
     source: Mapped[str] = mapped_column(String(16), default="config")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    # Loaded with the member in one query: every command needs the organisation's name.
+    organisation: Mapped[Organisation] = relationship(lazy="joined")
 
 
 class Channel(Base):
@@ -167,7 +169,8 @@ class Delivery(Base):
     next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime())
     claimed_by: Mapped[str | None] = mapped_column(String(64))
     claimed_until: Mapped[datetime | None] = mapped_column(UtcDateTime())
-    txn_id: Mapped[str] = mapped_column(String(64))
+    # A client-made unique value lets SQLite batch the fan-out INSERT (insertmanyvalues).
+    txn_id: Mapped[str] = mapped_column(String(64), insert_sentinel=True)
     reply_to_delivery_id: Mapped[int | None] = mapped_column(BigInteger)
     edit_of_delivery_id: Mapped[int | None] = mapped_column(BigInteger)
     platform_message_id: Mapped[str | None] = mapped_column(String(128))

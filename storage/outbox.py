@@ -176,10 +176,13 @@ async def move_chat(session: AsyncSession, chat: Chat, new_address: str) -> None
 
 
 async def deactivate_channel(session: AsyncSession, chat: Chat, reason: str) -> list[Channel]:
+    """Deactivate the chat's channels; returns those that were active (tell admins once)."""
     platform, address = chat
     channels = list(
         await session.scalars(
-            select(Channel).where(Channel.platform == platform, Channel.address == address)
+            select(Channel).where(
+                Channel.platform == platform, Channel.address == address, Channel.active.is_(True)
+            )
         )
     )
     for channel in channels:
@@ -221,8 +224,12 @@ async def release_held(session: AsyncSession, chat: Chat, now: datetime) -> None
     platform, address = chat
     await session.execute(
         update(Delivery)
-        .where(Delivery.platform == platform, Delivery.address == address,
-               Delivery.status == "pending", Delivery.next_attempt_at > now,
-               Delivery.attempts == 0)
+        .where(
+            Delivery.platform == platform,
+            Delivery.address == address,
+            Delivery.status == "pending",
+            Delivery.next_attempt_at > now,
+            Delivery.attempts == 0,
+        )
         .values(next_attempt_at=now)
     )
