@@ -294,7 +294,7 @@ class MatrixRelay:
                 raise _unavailable(answer, "join")  # the sync is retried, invite included
             log.info("Matrix: joined %s on a member's invitation", room_id)
             if direct:
-                await self._remember_dm(inviter, room_id)
+                await self._remember_dm(inviter, room_id, explicit=True)
 
     async def _refuse_invite(self, client: nio.AsyncClient, room_id: str) -> None:
         if not self._options.decline_strangers:
@@ -310,15 +310,21 @@ class MatrixRelay:
         async with self._db.sessions() as session:
             return await queries.member_by_account(session, PLATFORM, user_id) is not None
 
-    async def _remember_dm(self, user_id: str, room_id: str) -> None:
-        """Where admins on Matrix are told things (see `alerts.notices.private_address`)."""
+    async def _remember_dm(self, user_id: str, room_id: str, *, explicit: bool) -> None:
+        """Where admins on Matrix are told things (see `alerts.notices.private_address`).
+
+        An invite marked `is_direct` names the direct room; a room where the member and the
+        bot are alone only serves when no direct room is known yet.
+        """
         if self._dm_rooms.get(user_id) == room_id:
             return
+        key = f"{PLATFORM}.{DM_STATE_PREFIX}{user_id}"
         async with self._db.transaction() as session:
-            await queries.set_state(
-                session, f"{PLATFORM}.{DM_STATE_PREFIX}{user_id}", room_id, self._clock.now()
-            )
-        self._dm_rooms[user_id] = room_id
+            known = await queries.get_state(session, key)
+            if explicit or known is None:
+                await queries.set_state(session, key, room_id, self._clock.now())
+                known = room_id
+        self._dm_rooms[user_id] = known
 
     # rooms and events
 
@@ -327,6 +333,13 @@ class MatrixRelay:
     ) -> None:
         events = [event.source for event in room.timeline.events if _has_source(event)]
         joined = _own_join(events, client.user_id)
+        log.debug(
+            "Matrix: %s: %d events, new join: %s, limited: %s",
+            room_id,
+            len(events),
+            joined is not None,
+            room.timeline.limited,
+        )
         if joined is not None:
             # Newly joined: what was said before the bot arrived is not for it.
             join_event, events = events[joined], events[joined + 1 :]
@@ -398,8 +411,12 @@ class MatrixRelay:
             inbound = inbound_message(event, view)
             if inbound is None:
                 return
-            if inbound.chat_type == "private" and await self._is_member(sender):
-                await self._remember_dm(sender, room_id)
+            if (
+                inbound.chat_type == "private"
+                and sender not in self._dm_rooms
+                and await self._is_member(sender)
+            ):
+                await self._remember_dm(sender, room_id, explicit=False)
             await sink(await self._as_choice(client, inbound))
         elif kind in ("encrypted", "encryption_enabled"):
             await sink(self._undecryptable(room_id, event))
