@@ -169,12 +169,10 @@ class AnnouncementService:
     ) -> list[RecordedItem]:
         """Store ``items`` (new to this feed, in the order to announce them) and queue the
         announcements, all in ``session``'s transaction; the caller commits."""
-        recorded: list[RecordedItem] = []
-        targets: list[ChannelTarget] | None = None
         feed_name = clean_text(feed.name) or feed.id
         priority = delivery_priority(Kind.ANNOUNCEMENT, Urgency.INFO)
-        for item in items:
-            row = FeedItem(
+        rows = [
+            FeedItem(
                 feed_id=feed.id,
                 item_key=storable_key(item.key),
                 title=clean_text(item.title),
@@ -186,8 +184,13 @@ class AnnouncementService:
                 announced=item.announce,
                 created_at=now,
             )
-            session.add(row)
-            await session.flush()
+            for item in items
+        ]
+        session.add_all(rows)
+        await session.flush()  # one INSERT for the batch; the rows get their ids
+        recorded: list[RecordedItem] = []
+        targets: list[ChannelTarget] | None = None
+        for item, row in zip(items, rows, strict=True):
             if not item.announce:
                 recorded.append(RecordedItem(row.id, row.item_key, False, 0))
                 continue

@@ -8,6 +8,15 @@ from dataclasses import dataclass, field
 
 from alerts.text import fold, word_pattern
 
+_WORD = re.compile(r"\w+")
+
+
+def _leading_word(phrase: str) -> str | None:
+    """The first word of a phrase as folded text splits it: a text can only match the
+    phrase if it holds that word, so most patterns are skipped without a regex search."""
+    match = _WORD.match(fold(phrase).strip())
+    return match.group(0) if match else None
+
 
 @dataclass(frozen=True)
 class Place:
@@ -42,16 +51,16 @@ class PlaceMatch:
 class Vocabulary:
     borders: tuple[Border, ...]
     themes: tuple[Theme, ...]
-    _place_patterns: tuple[tuple[re.Pattern[str], Place], ...] = field(
+    _place_patterns: tuple[tuple[re.Pattern[str], str | None, Place], ...] = field(
         init=False, repr=False, compare=False
     )
-    _theme_patterns: tuple[tuple[re.Pattern[str], str], ...] = field(
+    _theme_patterns: tuple[tuple[re.Pattern[str], str | None, str], ...] = field(
         init=False, repr=False, compare=False
     )
 
     def __post_init__(self) -> None:
         places = [
-            (word_pattern(name), place)
+            (word_pattern(name), _leading_word(name), place)
             for border in self.borders
             for place in border.places
             for name in (place.name, *place.aliases)
@@ -59,7 +68,7 @@ class Vocabulary:
         # Longest names first, so "Lyon Saint-Exupéry" wins over a shorter overlapping one.
         places.sort(key=lambda entry: -len(entry[0].pattern))
         themes = [
-            (word_pattern(keyword), theme.id)
+            (word_pattern(keyword), _leading_word(keyword), theme.id)
             for theme in self.themes
             for keyword in (theme.id, *theme.keywords)
         ]
@@ -97,17 +106,19 @@ class Vocabulary:
 
     def places_in(self, text: str) -> list[Place]:
         folded = fold(text)
+        words = set(_WORD.findall(folded))
         found: list[Place] = []
-        for pattern, place in self._place_patterns:
-            if pattern.search(folded) and place not in found:
+        for pattern, lead, place in self._place_patterns:
+            if (lead is None or lead in words) and place not in found and pattern.search(folded):
                 found.append(place)
         return found
 
     def themes_in(self, text: str) -> list[str]:
         folded = fold(text)
+        words = set(_WORD.findall(folded))
         found: list[str] = []
-        for pattern, theme_id in self._theme_patterns:
-            if theme_id not in found and pattern.search(folded):
+        for pattern, lead, theme_id in self._theme_patterns:
+            if (lead is None or lead in words) and theme_id not in found and pattern.search(folded):
                 found.append(theme_id)
         return found
 

@@ -232,6 +232,9 @@ class FeedFetcher:
         content_type = response.headers.get("content-type")
         # A 304 is only meaningful as the answer to a conditional request.
         if status == 304 and sent:
+            # A 304 has no body: reading its (empty) end lets the connection be reused,
+            # where closing an unread response would drop it (most polls end here).
+            await response.aread()
             return FetchResult(
                 status="not_modified",
                 body=b"",

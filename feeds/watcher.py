@@ -25,7 +25,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Literal
 from urllib.parse import urlsplit
 
-from sqlalchemy import update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -44,6 +43,7 @@ from config.schema import FeedSettings, Settings
 from feeds.addresses import Resolver, refusal_reason, system_resolver
 from feeds.classify import FeedLabels, ItemClassifier
 from feeds.fetch import FeedFetcher, FeedFetchError, FetchResult, HostLimiter
+from feeds.grouped_writes import NotModified, NotModifiedWriter
 from feeds.health import (
     MAX_BACKOFF,
     backoff_after_failure,
@@ -217,6 +217,7 @@ class FeedWatcher:
         # SQLite has one writer at a time: queueing our own writes here beats failing on
         # a busy database. PostgreSQL takes a few in parallel.
         self._writes = asyncio.Semaphore(1 if database.dialect == "sqlite" else 4)
+        self._not_modified = NotModifiedWriter(database, self._writes)
         self._stop = asyncio.Event()
         self._wake = asyncio.Event()
 
@@ -392,19 +393,9 @@ class FeedWatcher:
         next_poll = next_poll_after_success(
             now, await self._interval(snapshot), self._settings.jitter_fraction, self._rng
         )
-        # One UPDATE, no ORM load: most polls end here.
-        async with self._writes, self._db.transaction() as session:
-            await session.execute(
-                update(Feed)
-                .where(Feed.id == snapshot.id, Feed.enabled.is_(True), Feed.paused.is_(False))
-                .values(
-                    etag=result.etag,
-                    last_modified=result.last_modified,
-                    last_success_at=now,
-                    consecutive_failures=0,
-                    next_poll_at=next_poll,
-                )
-            )
+        await self._not_modified.record(
+            NotModified(snapshot.id, result.etag, result.last_modified, now, next_poll)
+        )
         return PollOutcome(snapshot.id, "not_modified")
 
     async def _record_items(
