@@ -27,26 +27,35 @@ class Rate:
 
 
 class PriorityPacer:
-    """At most `rate.per_second` releases per second; highest priority, then FIFO."""
+    """Releases at most `rate.per_second` per second, evenly spaced, best priority first.
 
-    def __init__(self, rate: Rate | None, monotonic: Callable[[], float] = time.monotonic) -> None:
-        self._interval = 1.0 / rate.per_second if rate else 0.0
+    Sends are spaced evenly rather than in bursts: a burst queues inside the HTTP client
+    and reaches the platform spread out, so its window would see them later than we
+    released them. The cadence follows the schedule, not the moment the event loop woke
+    up, so small wake-up delays do not add up over a long fan-out; after an idle spell the
+    schedule restarts from now. `margin` widens each gap a little to absorb the jitter
+    between our release and the moment the platform stamps the request.
+    """
+
+    def __init__(
+        self,
+        rate: Rate | None,
+        monotonic: Callable[[], float] = time.monotonic,
+        margin: float = 0.01,
+    ) -> None:
+        self._interval = (1.0 + margin) / rate.per_second if rate else 0.0
         self._monotonic = monotonic
         self._next_free = 0.0
         self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
         self._order = itertools.count()
         self._pump: asyncio.Task[None] | None = None
 
-    @property
-    def interval(self) -> float:
-        return self._interval
-
     async def acquire(self, priority: int) -> None:
         if self._interval == 0:
             return
         now = self._monotonic()
         if not self._waiters and now >= self._next_free:
-            self._next_free = now + self._interval
+            self._advance(now)
             return
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         heapq.heappush(self._waiters, (-priority, next(self._order), future))
@@ -58,6 +67,11 @@ class PriorityPacer:
         """The platform asked everyone to wait (a global flood limit)."""
         self._next_free = max(self._next_free, self._monotonic() + seconds)
 
+    def _advance(self, now: float) -> None:
+        behind = now - self._next_free
+        start = now if behind > self._interval else self._next_free
+        self._next_free = start + self._interval
+
     async def _release_loop(self) -> None:
         while self._waiters:
             wait = self._next_free - self._monotonic()
@@ -67,7 +81,7 @@ class PriorityPacer:
             _, _, future = heapq.heappop(self._waiters)
             if future.cancelled():
                 continue
-            self._next_free = max(self._next_free, self._monotonic()) + self._interval
+            self._advance(self._monotonic())
             future.set_result(None)
 
 
