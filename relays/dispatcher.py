@@ -47,7 +47,8 @@ class RetryPolicy:
 
 @dataclass(frozen=True)
 class DispatcherSettings:
-    lease: timedelta = timedelta(minutes=2)
+    lease: timedelta = timedelta(minutes=2)  # a backstop; heartbeats free leases sooner
+    heartbeat: timedelta = timedelta(seconds=5)
     max_in_flight: int = 400
     poll_interval: float = 1.0
     send_timeout: float = 60.0
@@ -88,6 +89,7 @@ class Dispatcher:
         self._buckets = ChatBuckets()
         self._in_flight: dict[store.Chat, asyncio.Task[None]] = {}
         self._stopping = asyncio.Event()
+        self._next_beat = 0.0
         self.sent_count = 0
 
     @property
@@ -101,6 +103,7 @@ class Dispatcher:
                 await store.release_all_claims(session)
         try:
             while not self._stopping.is_set():
+                await self._beat()
                 claimed = await self._claim()
                 for row in claimed:
                     chat = (row.platform, row.address)
@@ -110,6 +113,21 @@ class Dispatcher:
                 await self._signal.wait(await self._idle_timeout(bool(claimed)))
         finally:
             await self._finish_in_flight()
+            async with self._db.transaction() as session:
+                await store.retire(session, self.worker_id)
+
+    async def _beat(self) -> None:
+        """Heartbeat, and take back the leases of dispatchers that stopped beating."""
+        now_monotonic = asyncio.get_running_loop().time()
+        if now_monotonic < self._next_beat:
+            return
+        self._next_beat = now_monotonic + self._settings.heartbeat.total_seconds()
+        now = self._clock.now()
+        async with self._db.transaction() as session:
+            await store.heartbeat(session, self.worker_id, now)
+            released = await store.release_dead_workers(session, now - 4 * self._settings.heartbeat)
+        if released:
+            log.warning("%d deliveries leased by a stopped dispatcher are queued again", released)
 
     def stop(self) -> None:
         self._stopping.set()

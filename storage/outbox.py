@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from datetime import datetime
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Channel, Delivery
+from storage.models import Channel, Delivery, PlatformState
 
 Chat = tuple[str, str]  # (platform, address)
 
@@ -80,6 +80,54 @@ async def release_all_claims(session: AsyncSession) -> None:
         .where(Delivery.status == "pending", Delivery.claimed_by.is_not(None))
         .values(claimed_by=None, claimed_until=None)
     )
+
+
+WORKER_PREFIX = "worker:"
+
+
+async def heartbeat(session: AsyncSession, worker: str, now: datetime) -> None:
+    """Say this dispatcher is alive (a row in platform_state, no extra table)."""
+    row = await session.get(PlatformState, WORKER_PREFIX + worker)
+    if row is None:
+        session.add(PlatformState(key=WORKER_PREFIX + worker, value="alive", updated_at=now))
+    else:
+        row.updated_at = now
+
+
+async def release_dead_workers(session: AsyncSession, stale_before: datetime) -> int:
+    """Give back the rows leased by dispatchers that stopped beating (killed, crashed).
+
+    Their sends that were in flight may have reached the platform: that is the at-least-once
+    window (Matrix resends reuse the stored transaction id, so they are not duplicated).
+    """
+    alive = select(func.substr(PlatformState.key, len(WORKER_PREFIX) + 1)).where(
+        PlatformState.key.like(WORKER_PREFIX + "%"), PlatformState.updated_at >= stale_before
+    )
+    result = await session.execute(
+        update(Delivery)
+        .where(
+            Delivery.status == "pending",
+            Delivery.claimed_by.is_not(None),
+            Delivery.claimed_by.not_in(alive),
+        )
+        .values(claimed_by=None, claimed_until=None)
+    )
+    await session.execute(
+        delete(PlatformState).where(
+            PlatformState.key.like(WORKER_PREFIX + "%"), PlatformState.updated_at < stale_before
+        )
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def retire(session: AsyncSession, worker: str) -> None:
+    """A clean stop: release this worker's leases and its heartbeat."""
+    await session.execute(
+        update(Delivery)
+        .where(Delivery.status == "pending", Delivery.claimed_by == worker)
+        .values(claimed_by=None, claimed_until=None)
+    )
+    await session.execute(delete(PlatformState).where(PlatformState.key == WORKER_PREFIX + worker))
 
 
 async def message_id_of(session: AsyncSession, delivery_id: int | None) -> str | None:
