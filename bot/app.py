@@ -162,7 +162,10 @@ async def build(
         signal=outbox_signal,
         outbox=outbox,
         translate=translate,
-        retry=RetryPolicy(give_up_after=settings.delivery.max_retry),
+        retry=RetryPolicy(
+            first_delay=settings.delivery.first_retry_delay.total_seconds(),
+            give_up_after=settings.delivery.max_retry,
+        ),
     )
     return Wiring(
         config=config,

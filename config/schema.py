@@ -159,7 +159,7 @@ class DeliverySettings(Section):
     telegram_private_per_second: float = Field(default=1.0, gt=0)
     telegram_group_per_minute: float = Field(default=20.0, gt=0)
     max_retry: Duration = timedelta(hours=24)
-    workers: int = Field(default=1, ge=1)
+    first_retry_delay: Duration = timedelta(seconds=2)  # then doubling, capped at 15 min
 
 
 class Settings(Section):
