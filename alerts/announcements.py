@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from alerts.directory import load_targets
+from alerts.directory import ChannelDirectory
 from alerts.i18n import Translator
 from alerts.messages import OutboundMessage, Paragraph, Span
 from alerts.outbox import FactRef, Outbox, Target
@@ -156,9 +156,12 @@ def channels_for(
 
 
 class AnnouncementService:
-    def __init__(self, *, renderer: AnnouncementRenderer, outbox: Outbox) -> None:
+    def __init__(
+        self, *, renderer: AnnouncementRenderer, outbox: Outbox, directory: ChannelDirectory
+    ) -> None:
         self._renderer = renderer
         self._outbox = outbox
+        self._directory = directory
 
     async def record(
         self,
@@ -195,7 +198,7 @@ class AnnouncementService:
                 recorded.append(RecordedItem(row.id, row.item_key, False, 0))
                 continue
             if targets is None:  # read the directory once per batch, and only if needed
-                targets = await load_targets(session)
+                targets = await self._directory.targets(session)
             channels, fact = channels_for(item.borders, item.themes, targets)
             view = AnnouncementView(
                 feed_name=feed_name,

@@ -120,6 +120,7 @@ async def build(
         translate=translate,
         outbox=outbox,
         signal=outbox_signal,
+        directory=directory,
         transport=feed_transport,
         resolver=feed_resolver,
     )

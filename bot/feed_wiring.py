@@ -13,6 +13,7 @@ import httpx
 
 from alerts.announcements import AnnouncementRenderer, AnnouncementService
 from alerts.clock import Clock
+from alerts.directory import ChannelDirectory
 from alerts.i18n import Translator
 from alerts.outbox import Outbox, OutboxSignal
 from alerts.vocabulary import Vocabulary
@@ -43,6 +44,7 @@ def build_feeds(
     translate: Translator,
     outbox: Outbox,
     signal: OutboxSignal,
+    directory: ChannelDirectory,
     transport: httpx.AsyncBaseTransport | None = None,
     resolver: Resolver | None = None,
     rng: random.Random | None = None,
@@ -64,7 +66,9 @@ def build_feeds(
         signal=signal,
         settings=WatcherSettings.from_settings(settings),
         announcements=AnnouncementService(
-            renderer=AnnouncementRenderer(vocabulary, translate), outbox=outbox
+            renderer=AnnouncementRenderer(vocabulary, translate),
+            outbox=outbox,
+            directory=directory,
         ),
         outbox=outbox,
         translate=translate,

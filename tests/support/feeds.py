@@ -21,6 +21,7 @@ from sqlalchemy import select
 
 from alerts.announcements import AnnouncementRenderer, AnnouncementService
 from alerts.clock import ManualClock
+from alerts.directory import ChannelDirectory
 from alerts.i18n import Translator
 from alerts.messages import OutboundMessage
 from alerts.outbox import Outbox, OutboxSignal
@@ -212,7 +213,9 @@ async def watch_harness(
             signal=signal,
             settings=WatcherSettings.from_settings(settings),
             announcements=AnnouncementService(
-                renderer=AnnouncementRenderer(vocabulary, translate), outbox=outbox
+                renderer=AnnouncementRenderer(vocabulary, translate),
+                outbox=outbox,
+                directory=ChannelDirectory(),
             ),
             outbox=outbox,
             translate=translate,
