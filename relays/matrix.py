@@ -584,6 +584,10 @@ class MatrixRelay:
         except (PhotoUnavailable, ImageError) as error:
             log.warning("delivery %s: photo left out (%s)", context.delivery_id, error)
             return None
+        except (MatrixUnavailable, MatrixLoginError):
+            raise
+        except Exception as error:  # another platform's passing failure: try again later
+            raise MatrixUnavailable(f"photo from {photo.platform}: {_describe(error)}") from error
         uploaded, _ = await client.upload(
             io.BytesIO(clean.data),
             content_type=clean.mime_type,
