@@ -147,7 +147,9 @@ async def build(
     matrix = matrix_relay(config, database=database, clock=clock)
     if matrix is not None:
         relays["matrix"] = matrix
-    telegram = telegram_relay(config)
+    telegram = telegram_relay(
+        config, database=database, clock=clock, on_username=router.add_bot_username
+    )
     if telegram is not None:
         relays["telegram"] = telegram
         if matrix is not None:  # photos cross platforms, metadata stripped on the way

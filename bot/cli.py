@@ -9,7 +9,7 @@ import logging
 import sys
 from importlib.metadata import PackageNotFoundError, version
 
-from bot import feeds_check
+from bot import feeds_check, redaction
 from bot.app import Application, build
 from bot.routing_table import routing_table
 from config.loader import ConfigError, LoadedConfig, load_config
@@ -40,6 +40,7 @@ def configure_logging(level: str) -> None:
         "alembic",
     ):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
+    redaction.install(redaction.SecretRedactor())  # token-shaped strings, whatever the level
 
 
 def parser() -> argparse.ArgumentParser:
@@ -76,6 +77,12 @@ def main(argv: list[str] | None = None) -> int:
 
 def _dispatch(args: argparse.Namespace) -> int:
     config = load_config(args.config)
+    secrets = config.secrets
+    redaction.install(
+        redaction.SecretRedactor(
+            [secrets.telegram_token, secrets.matrix_access_token, secrets.matrix_password]
+        )
+    )
     if args.command == "check":
         print(f"{config.source}: configuration valid")
         for line in routing_table(config.settings):

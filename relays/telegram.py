@@ -1,17 +1,30 @@
 """The Telegram relay on python-telegram-bot 22: neutral messages out as Telegram HTML with
-inline keyboards, and (see `relays.telegram_receive`) updates in as neutral messages.
+inline keyboards, updates in as neutral messages (`relays.telegram_inbound`).
 
-The relay reports and never retries: PTB is built without a rate limiter and every
-Telegram error becomes a `DeliveryResult` for the dispatcher to decide on.
+Sending: the relay reports and never retries. PTB is built without a rate limiter and
+every Telegram error becomes a `DeliveryResult` for the dispatcher to decide on.
+
+Receiving: PTB's `Updater` long-polls (or serves a webhook) into an update queue whose
+`put` hands the update to the sink and returns only once it was handled. PTB confirms an
+update to Telegram (the next getUpdates offset, or the webhook's 200) only after `put`
+returned, so a crash never loses one; the offset handled last is also stored, so a
+restart confirms what was handled before polling again, and the router's `inbound_seen`
+ignores an update that still comes twice.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
+import hashlib
 import logging
+import random
 import warnings
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from telegram import (
     Bot,
@@ -21,6 +34,7 @@ from telegram import (
     LinkPreviewOptions,
     Message,
     ReplyParameters,
+    Update,
 )
 from telegram.constants import ParseMode
 from telegram.error import (
@@ -33,13 +47,18 @@ from telegram.error import (
     TelegramError,
     TimedOut,
 )
+from telegram.ext import Updater
 from telegram.request import HTTPXRequest
 
-from alerts.messages import DeliveryResult, OutboundMessage, PhotoRef, SendContext
+from alerts.clock import Clock, SystemClock
+from alerts.messages import DeliveryResult, InboundMessage, OutboundMessage, PhotoRef, SendContext
 from alerts.splitting import utf16_length
 from relays.base import ChatClass, InboundSink
 from relays.images import ImageError, PhotoSource, PhotoUnavailable, strip_metadata
 from relays.markup import to_html, to_plain
+from relays.telegram_inbound import ALLOWED_UPDATES, to_inbound
+from storage import queries
+from storage.database import Database
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +76,11 @@ class TelegramOptions:
     connection_pool_size: int = 64  # sized for the dispatcher's concurrent sends
     request_timeout: float = 20.0
     max_photo_bytes: int = 20 * 1024 * 1024  # what the Bot API lets a bot download
+    mode: Literal["polling", "webhook"] = "polling"
+    webhook_url: str | None = None
+    listen: str = "127.0.0.1:8443"
+    first_backoff: float = 1.0
+    max_backoff: float = 300.0
 
     @property
     def file_url(self) -> str:
@@ -87,6 +111,40 @@ class ChatAddress:
         return f"{self.chat_id}:{self.topic_id}" if self.topic_id else str(self.chat_id)
 
 
+class TelegramSetupError(RuntimeError):
+    """The configuration cannot work (a refused token): said once, clearly, at start."""
+
+
+class _PollingBot(Bot):
+    """PTB's Bot noting when long polling fails for good: PTB's poll loop retries network
+    errors itself but ends silently on a refused token, which the relay must see."""
+
+    async def get_updates(self, *args: Any, **kwargs: Any) -> tuple[Update, ...]:
+        try:
+            return await super().get_updates(*args, **kwargs)
+        except InvalidToken:
+            self._token_refused.set()
+            raise
+
+    @property
+    def token_refused(self) -> asyncio.Event:
+        event: asyncio.Event | None = getattr(self, "_token_refused", None)
+        if event is None:
+            event = self._token_refused = asyncio.Event()
+        return event
+
+
+class _HandOverQueue(asyncio.Queue[object]):
+    """The Updater's update queue: `put` is the handling itself (see the module doc)."""
+
+    def __init__(self, handle: Callable[[object], Awaitable[None]]) -> None:
+        super().__init__()
+        self._handle = handle
+
+    async def put(self, item: object) -> None:
+        await self._handle(item)
+
+
 class TelegramRelay:
     platform = PLATFORM
 
@@ -95,23 +153,37 @@ class TelegramRelay:
         token: str,
         *,
         options: TelegramOptions | None = None,
+        database: Database | None = None,
+        clock: Clock | None = None,
         photo_sources: Mapping[str, PhotoSource] | None = None,
+        on_username: Callable[[str], None] | None = None,
+        rng: random.Random | None = None,
     ) -> None:
+        """`database` stores the update offset (needed to receive); `on_username` is told
+        the bot's @username once known (the router needs it for `/cmd@bot`)."""
         if not token:
             raise ValueError("a Telegram bot token is needed")
         self._token = token
         self._options = options or TelegramOptions()
+        self._db = database
+        self._clock = clock or SystemClock()
         self.photo_sources: dict[str, PhotoSource] = dict(photo_sources or {})
-        self._bot: Bot | None = None
+        self._on_username = on_username
+        self._rng = rng or random.Random()
+        self._bot: _PollingBot | None = None
+        self._updater: Updater | None = None
+        self._receiver: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
         self.username: str | None = None
         self.bot_id: int | None = None
+        self.receiving = asyncio.Event()  # set while updates are being fetched (tests wait)
 
     def __repr__(self) -> str:
         return f"TelegramRelay(bot={self.username or '?'})"  # never the token
 
     # -- lifecycle ---------------------------------------------------------------------
 
-    def _new_bot(self) -> Bot:
+    def _new_bot(self) -> _PollingBot:
         options = self._options
         timeout = options.request_timeout
         sending = HTTPXRequest(
@@ -129,7 +201,7 @@ class TelegramRelay:
             connect_timeout=timeout,
             pool_timeout=timeout,
         )
-        return Bot(
+        return _PollingBot(
             self._token,
             base_url=options.base_url,
             base_file_url=options.file_url,
@@ -138,23 +210,209 @@ class TelegramRelay:
         )
 
     @property
-    def bot(self) -> Bot:
+    def bot(self) -> _PollingBot:
         if self._bot is None:
             raise RuntimeError("the Telegram relay is not started")
         return self._bot
 
     async def start(self, sink: InboundSink | None) -> None:
-        bot = self._new_bot()
-        await bot.initialize()  # getMe: checks the token, learns the bot's username
-        self._bot = bot
-        self.username = bot.username
-        self.bot_id = bot.id
-        log.info("telegram: connected as @%s", self.username)
+        self._stopping.clear()
+        self._bot = self._new_bot()
+        try:
+            await self._identify()
+        except NetworkError as error:  # unreachable now: sending and receiving keep trying
+            log.warning("telegram: Bot API unreachable at start (%s)", type(error).__name__)
+        if sink is not None:
+            if self._db is None:
+                raise TelegramSetupError("receiving from Telegram needs the database")
+            self._receiver = asyncio.create_task(self._receive(sink), name="telegram-receive")
+
+    async def _identify(self) -> None:
+        bot = self.bot
+        try:
+            await bot.initialize()  # getMe: checks the token, learns the bot's username
+        except InvalidToken as error:
+            raise TelegramSetupError(
+                "the Bot API refused TOCSIN_TELEGRAM_TOKEN (revoked, mistyped, or a wrong "
+                "[telegram] base_url)"
+            ) from error
+        if self.username != bot.username:
+            self.username, self.bot_id = bot.username, bot.id
+            log.info("telegram: connected as @%s", self.username)
+            if self._on_username is not None:
+                self._on_username(bot.username)
 
     async def stop(self) -> None:
+        self._stopping.set()
+        receiver, self._receiver = self._receiver, None
+        if receiver is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await receiver
         bot, self._bot = self._bot, None
         if bot is not None:
             await bot.shutdown()
+
+    # -- receiving ---------------------------------------------------------------------
+
+    @property
+    def _offset_key(self) -> str:
+        return f"telegram.offset:{self.bot_id or self._token.partition(':')[0]}"
+
+    async def _receive(self, sink: InboundSink) -> None:
+        """Keep an Updater running until `stop()`: reconnect with backoff and jitter."""
+        failures = 0
+        while not self._stopping.is_set():
+            bot = self.bot
+            try:
+                if self.username is None:
+                    await self._identify()
+                await self._start_updater(sink)
+                failures = 0
+                waiting = asyncio.create_task(bot.token_refused.wait())
+                stopping = asyncio.create_task(self._stopping.wait())
+                await asyncio.wait({waiting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+                waiting.cancel()
+                stopping.cancel()
+                if bot.token_refused.is_set():
+                    bot.token_refused.clear()
+                    raise TelegramSetupError("the Bot API refused the token while polling")
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:
+                failures += 1
+                log.error("telegram: receiving failed (%s): %s", type(error).__name__, error)
+            finally:
+                await self._stop_updater()
+            if self._stopping.is_set():
+                break
+            delay = min(self._options.max_backoff, self._options.first_backoff * 2**failures)
+            delay *= self._rng.uniform(0.5, 1.0)
+            log.info("telegram: receiving again in %.1fs", delay)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), delay)
+
+    async def _start_updater(self, sink: InboundSink) -> None:
+        bot = self.bot
+        updater = Updater(bot, _HandOverQueue(lambda item: self._handle(item, sink)))
+        await updater.initialize()
+        self._updater = updater
+        options = self._options
+        if options.mode == "webhook":
+            await self._start_webhook(updater)
+        else:
+            await bot.delete_webhook()
+            await self._confirm_handled(bot)
+            await updater.start_polling(
+                timeout=options.poll_timeout,
+                allowed_updates=ALLOWED_UPDATES,
+                drop_pending_updates=False,
+                error_callback=_log_poll_error,
+            )
+        self.receiving.set()
+        log.info("telegram: receiving updates (%s)", options.mode)
+
+    async def _start_webhook(self, updater: Updater) -> None:
+        options = self._options
+        if not options.webhook_url:
+            raise TelegramSetupError('[telegram] mode = "webhook" needs webhook_url')
+        host, _, port = options.listen.rpartition(":")
+        path = urlsplit(options.webhook_url).path.lstrip("/")
+        await updater.start_webhook(
+            listen=host or "127.0.0.1",
+            port=int(port),
+            url_path=path,
+            webhook_url=options.webhook_url,
+            allowed_updates=ALLOWED_UPDATES,
+            drop_pending_updates=False,
+            secret_token=self._webhook_secret(),
+        )
+
+    def _webhook_secret(self) -> str:
+        """What Telegram sends back with each webhook call, so strangers cannot post updates;
+        derived from the token, hence stable across restarts and never the token itself."""
+        return hashlib.sha256(b"tocsin-webhook:" + self._token.encode()).hexdigest()[:48]
+
+    async def _stop_updater(self) -> None:
+        self.receiving.clear()
+        updater, self._updater = self._updater, None
+        if updater is None:
+            return
+        try:
+            if updater.running:
+                await updater.stop()
+            await updater.shutdown()
+        except Exception as error:  # a dead connection while stopping changes nothing
+            log.warning("telegram: stopping the updater: %s", type(error).__name__)
+
+    async def _confirm_handled(self, bot: Bot) -> None:
+        """Confirm to Telegram the updates handled before a restart, so they do not come
+        again (getUpdates with an offset confirms every earlier update)."""
+        assert self._db is not None
+        async with self._db.sessions() as session:
+            stored = await queries.get_state(session, self._offset_key)
+        if stored is not None:
+            await bot.get_updates(offset=int(stored), limit=1, timeout=0)
+
+    async def _handle(self, item: object, sink: InboundSink) -> None:
+        """One update, handled before PTB may confirm it. Never raises: PTB's poll loop
+        would end on an exception it does not know."""
+        if not isinstance(item, Update):
+            return
+        try:
+            inbound = to_inbound(item, bot_username=self.username)
+        except Exception:
+            log.exception("telegram: update %s unreadable; skipped", item.update_id)
+            inbound = None
+        if inbound is not None:
+            await self._hand_to(sink, inbound)
+            if inbound.button is not None:
+                await self._answer_button(inbound.button.press_id)
+        await self._save_offset(item.update_id + 1)
+
+    async def _hand_to(self, sink: InboundSink, inbound: InboundMessage) -> None:
+        failures = 0
+        while True:
+            try:
+                await sink(inbound)
+                return
+            except Exception as error:
+                # Not confirmed yet, so nothing is lost: try again after a pause.
+                failures += 1
+                delay = min(self._options.max_backoff, self._options.first_backoff * 2**failures)
+                log.error(
+                    "telegram: update %s not handled (%s); again in %.0fs",
+                    inbound.update_id,
+                    type(error).__name__,
+                    delay,
+                )
+                await asyncio.sleep(delay * self._rng.uniform(0.5, 1.0))
+
+    async def _answer_button(self, press_id: str) -> None:
+        """Stop the client's spinner; the answer itself comes as a message."""
+        try:
+            await self.bot.answer_callback_query(press_id)
+        except TelegramError as error:
+            log.debug("telegram: button press not acknowledged (%s)", type(error).__name__)
+
+    async def _save_offset(self, offset: int) -> None:
+        if self._db is None:
+            return
+        try:
+            async with self._db.transaction() as session:
+                await queries.set_state(session, self._offset_key, str(offset), self._clock.now())
+        except Exception as error:  # the router's inbound_seen still guards a replay
+            log.warning("telegram: offset not stored (%s)", type(error).__name__)
+
+    async def leave(self, address: str) -> bool:
+        """Leave a group (an unclaimed group's timeout). True when left or already gone."""
+        try:
+            await self.bot.leave_chat(ChatAddress.parse(address).chat_id)
+        except (Forbidden, BadRequest):
+            return True
+        except TelegramError as error:
+            log.warning("telegram: could not leave a group (%s)", type(error).__name__)
+            return False
+        return True
 
     def chat_class(self, address: str) -> ChatClass:
         """Private chats have positive ids; groups, supergroups and channels negative."""
@@ -368,6 +626,10 @@ def _keyboard(message: OutboundMessage) -> InlineKeyboardMarkup | None:
             for row in message.buttons
         ]
     )
+
+
+def _log_poll_error(error: TelegramError) -> None:
+    log.warning("telegram: polling error, PTB retries (%s: %s)", type(error).__name__, error)
 
 
 def _reply_parameters(message_id: str | None) -> ReplyParameters | None:
