@@ -111,6 +111,10 @@ class ChatAddress:
         return f"{self.chat_id}:{self.topic_id}" if self.topic_id else str(self.chat_id)
 
 
+class _PhotoNotYet(Exception):
+    """Another platform's photo could not be fetched now (not gone for good)."""
+
+
 class TelegramSetupError(RuntimeError):
     """The configuration cannot work (a refused token): said once, clearly, at start."""
 
@@ -437,6 +441,8 @@ class TelegramRelay:
             return await self._send_new(target, message, context)
         except TelegramError as error:
             return self._result_of(error, context)
+        except _PhotoNotYet as error:
+            return DeliveryResult.retry(str(error))
 
     async def _send_new(
         self, target: ChatAddress, message: OutboundMessage, context: SendContext
@@ -520,6 +526,9 @@ class TelegramRelay:
         except (PhotoUnavailable, ImageError) as error:
             log.warning("delivery %s: photo left out (%s)", context.delivery_id, error)
             return None
+        except Exception as error:  # the other platform may answer later: retry the whole
+            reason = f"{photo.platform} photo not fetched ({type(error).__name__})"
+            raise _PhotoNotYet(reason) from error
         return InputFile(clean.data, filename=f"photo.{clean.extension}")
 
     async def _edit(

@@ -280,3 +280,18 @@ async def test_server_errors_and_a_dead_server_are_retryable(server: BotApiServe
 
     assert bad_gateway.outcome == "retry" and not bad_gateway.rate_limited
     assert unreachable.outcome == "retry"
+
+
+async def test_a_photo_source_failing_for_now_is_a_retry(relay: TelegramRelay) -> None:
+    async def unreachable(ref: str) -> bytes:
+        raise ConnectionError("homeserver down")
+
+    relay.photo_sources["matrix"] = unreachable
+    message = OutboundMessage(
+        (Paragraph((Span("photo"),)),), photo=PhotoRef("matrix", "mxc://example.org/abc")
+    )
+
+    result = await relay.send(str(GROUP), message, context())
+
+    assert result.outcome == "retry"
+    assert "matrix photo not fetched" in result.reason
