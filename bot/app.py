@@ -23,6 +23,7 @@ from bot.channel_commands import ChannelCommands
 from bot.context import Command
 from bot.directory import sync_directory
 from bot.feed_wiring import FeedParts, build_feeds
+from bot.intake_wiring import IntakeParts, build_intake
 from bot.matrix_setup import matrix_relay
 from bot.platform_events import PlatformEvents
 from bot.router import MessageRouter
@@ -56,6 +57,7 @@ class Wiring:
     console: ConsoleRelay | None
     commands: list[Command] = field(default_factory=list)
     feeds: FeedParts | None = None
+    intake: IntakeParts | None = None
 
 
 def delivery_limits(config: LoadedConfig) -> dict[str, PlatformLimits]:
@@ -107,7 +109,17 @@ async def build(
         max_length=settings.alerts.max_length,
         help_lines=lambda: commands,
     )
-    commands.extend(alert_commands.commands())
+    intake = build_intake(
+        settings,
+        database=database,
+        clock=clock,
+        translate=translate,
+        outbox=outbox,
+        signal=outbox_signal,
+        vocabulary=vocabulary,
+        alerts=alert_commands,
+    )
+    commands.extend(intake.guided.commands(alert_commands.commands()))
     channel_commands = ChannelCommands(
         vocabulary=vocabulary, translate=translate, directory=directory
     )
@@ -133,7 +145,7 @@ async def build(
         signal=outbox_signal,
         clock=clock,
         default_language=settings.language,
-        fallbacks=[PlatformEvents(translate)],
+        fallbacks=[PlatformEvents(translate), *intake.fallbacks],
     )
 
     relays: dict[str, Relay] = {}
@@ -152,6 +164,7 @@ async def build(
     )
     if telegram is not None:
         relays["telegram"] = telegram
+        intake.chores.leave["telegram"] = telegram.leave
         if matrix is not None:  # photos cross platforms, metadata stripped on the way
             telegram.photo_sources["matrix"] = matrix.fetch_photo
             matrix.photo_sources["telegram"] = telegram.fetch_photo
@@ -183,6 +196,7 @@ async def build(
         console=console,
         commands=commands,
         feeds=feeds,
+        intake=intake,
     )
 
 
@@ -213,6 +227,8 @@ class Application:
             self._supervisor.start("dispatcher", wiring.dispatcher.run)
             if self._receive and wiring.feeds is not None:
                 self._supervisor.start("feed-watcher", wiring.feeds.watcher.run)
+            if self._receive and wiring.intake is not None:
+                self._supervisor.start("intake-chores", wiring.intake.chores.run)
             if (
                 self._receive
                 and wiring.console is not None
@@ -224,6 +240,8 @@ class Application:
             wiring.dispatcher.stop()
             if wiring.feeds is not None:
                 wiring.feeds.watcher.stop()
+            if wiring.intake is not None:
+                wiring.intake.chores.stop()
             for relay in started:
                 await relay.stop()
             await self._supervisor.stop()

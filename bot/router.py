@@ -89,7 +89,9 @@ class MessageRouter:
         inbound = request.inbound
         match = _COMMAND.match(inbound.text.strip()) if inbound.text else None
         expected_prefix = command_prefix(inbound.platform)
-        if match and inbound.text.strip().startswith(expected_prefix):
+        # An edited message is never run again as a command: the fallbacks treat it as a
+        # correction (or say it was not applied).
+        if match and not inbound.edited and inbound.text.strip().startswith(expected_prefix):
             name, target, args = match.group(1).lower(), match.group(2), match.group(3)
             if target and self._bot_usernames and target.lower() not in self._bot_usernames:
                 return  # `/alert@otherbot` in a group is not for us
