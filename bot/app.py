@@ -160,7 +160,12 @@ async def build(
     if matrix is not None:
         relays["matrix"] = matrix
     telegram = telegram_relay(
-        config, database=database, clock=clock, on_username=router.add_bot_username
+        config,
+        database=database,
+        clock=clock,
+        on_username=router.add_bot_username,
+        commands=router.commands,
+        translate=translate,
     )
     if telegram is not None:
         relays["telegram"] = telegram

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Sequence
 
 from alerts.clock import Clock
+from alerts.i18n import LANGUAGES, Translator
+from alerts.types import Role
+from bot.context import Command
 from config.loader import LoadedConfig
 from relays.telegram import TelegramOptions, TelegramRelay
 from storage.database import Database
@@ -16,6 +20,8 @@ def telegram_relay(
     database: Database | None = None,
     clock: Clock | None = None,
     on_username: Callable[[str], None] | None = None,
+    commands: Sequence[Command] = (),
+    translate: Translator | None = None,
     concurrency: int = 64,
 ) -> TelegramRelay | None:
     """The relay when `TOCSIN_TELEGRAM_TOKEN` is set; `concurrency` sizes its HTTP pool."""
@@ -32,6 +38,36 @@ def telegram_relay(
         webhook_url=settings.webhook_url,
         listen=settings.listen,
     )
+    menus: dict[str, list[tuple[str, str]]] = {}
+    if translate is not None and commands:
+        menus[""] = command_menu(commands, translate, config.settings.language)
+        for language in LANGUAGES:
+            menus[language] = command_menu(commands, translate, language)
     return TelegramRelay(
-        token, options=options, database=database, clock=clock, on_username=on_username
+        token,
+        options=options,
+        database=database,
+        clock=clock,
+        on_username=on_username,
+        menus=menus,
     )
+
+
+_NAME = re.compile(r"^[a-z0-9_]{1,32}$")
+
+
+def command_menu(
+    commands: Sequence[Command], translate: Translator, language: str
+) -> list[tuple[str, str]]:
+    """What every member may type, as (command, description) from the help texts."""
+    menu: list[tuple[str, str]] = []
+    for command in commands:
+        if command.min_role is not Role.OBSERVER or not command.help_key:
+            continue
+        if not _NAME.match(command.name):
+            continue
+        text = translate(language, command.help_key, prefix="/")
+        description = text.split(" — ", 1)[-1].strip()[:256]
+        if description and (command.name, description) not in menu:
+            menu.append((command.name, description))
+    return menu

@@ -21,7 +21,7 @@ import hashlib
 import logging
 import random
 import warnings
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -161,10 +161,13 @@ class TelegramRelay:
         clock: Clock | None = None,
         photo_sources: Mapping[str, PhotoSource] | None = None,
         on_username: Callable[[str], None] | None = None,
+        menus: Mapping[str, Sequence[tuple[str, str]]] | None = None,
         rng: random.Random | None = None,
     ) -> None:
         """`database` stores the update offset (needed to receive); `on_username` is told
-        the bot's @username once known (the router needs it for `/cmd@bot`)."""
+        the bot's @username once known (the router needs it for `/cmd@bot`); `menus`
+        are the commands shown in the clients' "/" menu, by language code ("" = default).
+        """
         if not token:
             raise ValueError("a Telegram bot token is needed")
         self._token = token
@@ -173,6 +176,7 @@ class TelegramRelay:
         self._clock = clock or SystemClock()
         self.photo_sources: dict[str, PhotoSource] = dict(photo_sources or {})
         self._on_username = on_username
+        self._menus = dict(menus or {})
         self._rng = rng or random.Random()
         self._bot: _PollingBot | None = None
         self._updater: Updater | None = None
@@ -245,6 +249,14 @@ class TelegramRelay:
             log.info("telegram: connected as @%s", self.username)
             if self._on_username is not None:
                 self._on_username(bot.username)
+            await self._publish_menus(bot)
+
+    async def _publish_menus(self, bot: Bot) -> None:
+        for language, commands in self._menus.items():
+            try:
+                await bot.set_my_commands(list(commands), language_code=language or None)
+            except TelegramError as error:  # a missing menu is no reason not to run
+                log.warning("telegram: command menu not set (%s)", type(error).__name__)
 
     async def stop(self) -> None:
         self._stopping.set()

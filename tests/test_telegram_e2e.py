@@ -106,6 +106,12 @@ async def test_a_guided_alert_by_buttons_fans_out_to_the_right_groups(
             left = await session.scalar(select(func.count()).select_from(Conversation))
 
     assert people.text is not None and "Combien" in people.text
+    menu = {entry["command"]: entry["description"] for entry in server.commands()}
+    english = {entry["command"]: entry["description"] for entry in server.commands(None, "en")}
+    assert {"alert", "urgent", "cancel", "help"} <= set(menu)
+    assert "mobilise" not in menu and "subscribe" not in menu  # the "/" menu: everyone's
+    assert menu["cancel"] == "abandonner l'alerte en cours"
+    assert english["cancel"] == "give up the alert in progress"
     assert receipt.text == "✅ Alerte #1 relayée à 3 canal(aux)."
     assert alerts == 1 and left == 0
     [italy] = server.sent_messages(ITALY)
