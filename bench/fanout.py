@@ -34,10 +34,11 @@ from sqlalchemy import func, select
 
 from alerts.messages import InboundMessage, text_message
 from alerts.outbox import FactRef, Target
-from bot.app import Application, Wiring, build
+from bot.app import Wiring, build
 from config.loader import LoadedConfig, Secrets, build_settings
 from storage.models import Delivery
 from tests.support.databases import private_postgres_url, reset_postgres
+from tests.support.running import RunningApp
 from tests.support.telegram_process import TelegramServerProcess
 
 GROUP_BASE = -1001000000000
@@ -48,52 +49,80 @@ def chat_id(index: int) -> int:
     return GROUP_BASE - index
 
 
-def make_config(database_url: str, server: TelegramServerProcess | None, channels: int,
-                scale: float) -> LoadedConfig:
+def make_config(
+    database_url: str, server: TelegramServerProcess | None, channels: int, scale: float
+) -> LoadedConfig:
     raw: dict[str, Any] = {
         "storage": {"url": database_url},
-        "telegram": {"base_url": server.api_url if server else "http://127.0.0.1:9/bot",
-                     "base_file_url": f"{server.base_url}/file/bot" if server else None},
-        "delivery": {"telegram_global_per_second": 30 * scale,
-                     "telegram_private_per_second": 1 * scale,
-                     "telegram_group_per_minute": 20 * scale},
+        "telegram": {
+            "base_url": server.api_url if server else "http://127.0.0.1:9/bot",
+            "base_file_url": f"{server.base_url}/file/bot" if server else None,
+        },
+        "delivery": {
+            "telegram_global_per_second": 30 * scale,
+            "telegram_private_per_second": 1 * scale,
+            "telegram_group_per_minute": 20 * scale,
+        },
         "organisations": [{"id": "bench", "name": "Banc d'essai"}],
-        "members": [{"platform": "console", "user": "bench", "organisation": "bench",
-                     "role": "admin"}],
+        "members": [
+            {"platform": "console", "user": "bench", "organisation": "bench", "role": "admin"}
+        ],
         "channels": [
-            {"id": f"g{index}", "platform": "telegram", "address": str(chat_id(index)),
-             "organisation": "bench", "min_urgency": "info",
-             "borders": ["franco-italienne", "franco-espagnole"]
-             if index < VITAL_CHANNELS else ["franco-italienne"]}
+            {
+                "id": f"g{index}",
+                "platform": "telegram",
+                "address": str(chat_id(index)),
+                "organisation": "bench",
+                "min_urgency": "info",
+                "borders": ["franco-italienne", "franco-espagnole"]
+                if index < VITAL_CHANNELS
+                else ["franco-italienne"],
+            }
             for index in range(channels)
         ],
     }
     if server is None:
         raw.pop("telegram")
     raw["telegram"] = {k: v for k, v in raw.get("telegram", {}).items() if v is not None}
-    return LoadedConfig(settings=build_settings(raw, "bench"),
-                        secrets=Secrets(telegram_token=server.token if server else None),
-                        source="bench", embedded=False)
+    return LoadedConfig(
+        settings=build_settings(raw, "bench"),
+        secrets=Secrets(telegram_token=server.token if server else None),
+        source="bench",
+        embedded=False,
+    )
 
 
 def inbound(text: str, number: int) -> InboundMessage:
-    return InboundMessage(platform="console", update_id=f"bench-{time.time_ns()}-{number}",
-                          chat="bench", chat_type="private", sender="bench", text=text)
+    return InboundMessage(
+        platform="console",
+        update_id=f"bench-{time.time_ns()}-{number}",
+        chat="bench",
+        chat_type="private",
+        sender="bench",
+        text=text,
+    )
 
 
 async def sent_count(wiring: Wiring, fact_type: str = "alert") -> int:
     async with wiring.database.sessions() as session:
-        return int(await session.scalar(
-            select(func.count()).select_from(Delivery).where(
-                Delivery.status == "sent", Delivery.platform == "telegram",
-                Delivery.fact_type == fact_type)) or 0)
+        return int(
+            await session.scalar(
+                select(func.count())
+                .select_from(Delivery)
+                .where(
+                    Delivery.status == "sent",
+                    Delivery.platform == "telegram",
+                    Delivery.fact_type == fact_type,
+                )
+            )
+            or 0
+        )
 
 
 async def fresh_url(kind: str, folder: Path) -> str:
     if kind == "sqlite":
         return f"sqlite+aiosqlite:///{folder}/bench-{time.time_ns()}.db"
-    url = os.environ.get("TOCSIN_BENCH_DATABASE_URL") or os.environ.get(
-        "TOCSIN_TEST_DATABASE_URL")
+    url = os.environ.get("TOCSIN_BENCH_DATABASE_URL") or os.environ.get("TOCSIN_TEST_DATABASE_URL")
     if not url:
         raise SystemExit("PostgreSQL figures need TOCSIN_BENCH_DATABASE_URL")
     url = await private_postgres_url(url)
@@ -101,32 +130,15 @@ async def fresh_url(kind: str, folder: Path) -> str:
     return url
 
 
-class Running:
-    """Tocsin's dispatcher (and relays) running in this process."""
-
-    def __init__(self, wiring: Wiring) -> None:
-        self.wiring = wiring
-        self.app = Application(wiring, receive=False)
-        self.task: asyncio.Task[None] | None = None
-
-    async def __aenter__(self) -> Running:
-        self.task = asyncio.create_task(self.app.run())
-        await asyncio.sleep(0.3)  # relays connected (getMe)
-        return self
-
-    async def __aexit__(self, *_: object) -> None:
-        self.app.stop()
-        assert self.task is not None
-        await self.task
-
-
 async def fanout(channels: int, scale: float, folder: Path) -> dict[str, float]:
     with TelegramServerProcess(rate_scale=scale) as server:
         for index in range(channels):
             server.add_chat(chat_id(index), title=f"Groupe {index}")
-        wiring = await build(make_config(await fresh_url("sqlite", folder), server, channels,
-                                         scale), console_output=io.StringIO())
-        async with Running(wiring):
+        wiring = await build(
+            make_config(await fresh_url("sqlite", folder), server, channels, scale),
+            console_output=io.StringIO(),
+        )
+        async with RunningApp(wiring, settle=0.3):
             started = time.perf_counter()
             await wiring.router(inbound("/alert contrôle à Menton, 12 personnes !info", 0))
             while await sent_count(wiring) < channels:  # noqa: ASYNC110 (polls the DB)
@@ -138,7 +150,10 @@ async def fanout(channels: int, scale: float, folder: Path) -> dict[str, float]:
     floor = channels / (30 * scale)
     sends = stats["sends_accepted"] + stats["too_many_requests"]
     return {
-        "channels": channels, "seconds": elapsed, "floor": floor, "ratio": elapsed / floor,
+        "channels": channels,
+        "seconds": elapsed,
+        "floor": floor,
+        "ratio": elapsed / floor,
         "429s": stats["too_many_requests"],
         "429_share": stats["too_many_requests"] / max(sends, 1),
         "lost": sum(1 for i in range(channels) if per_chat[chat_id(i)] == 0),
@@ -149,10 +164,12 @@ async def fanout(channels: int, scale: float, folder: Path) -> dict[str, float]:
 async def latency(samples: int, folder: Path) -> dict[str, float]:
     with TelegramServerProcess(limits=False) as server:
         server.add_chat(chat_id(0), title="Groupe 0")
-        wiring = await build(make_config(await fresh_url("sqlite", folder), server, 1, 1.0),
-                             console_output=io.StringIO())
+        wiring = await build(
+            make_config(await fresh_url("sqlite", folder), server, 1, 1.0),
+            console_output=io.StringIO(),
+        )
         timings: list[float] = []
-        async with Running(wiring):
+        async with RunningApp(wiring, settle=0.3):
             for number in range(samples):
                 started = time.perf_counter()
                 await wiring.router(inbound(f"/alert latence {number} à Menton !info", number))
@@ -160,13 +177,18 @@ async def latency(samples: int, folder: Path) -> dict[str, float]:
                 await asyncio.to_thread(server.sent, chat_id(0), number + 1, 10)
                 timings.append(time.perf_counter() - started)
     timings.sort()
-    return {"samples": samples, "p50_ms": statistics.median(timings) * 1000,
-            "p99_ms": timings[int(len(timings) * 0.99) - 1] * 1000}
+    return {
+        "samples": samples,
+        "p50_ms": statistics.median(timings) * 1000,
+        "p99_ms": timings[int(len(timings) * 0.99) - 1] * 1000,
+    }
 
 
 async def intake(kind: str, alerts: int, channels: int, folder: Path) -> dict[str, float]:
-    wiring = await build(make_config(await fresh_url(kind, folder), None, channels, 1.0),
-                         console_output=io.StringIO())
+    wiring = await build(
+        make_config(await fresh_url(kind, folder), None, channels, 1.0),
+        console_output=io.StringIO(),
+    )
     started = time.perf_counter()
     for number in range(alerts):
         await wiring.router(inbound(f"/alert intake {number} à Menton !info", number))
@@ -174,24 +196,35 @@ async def intake(kind: str, alerts: int, channels: int, folder: Path) -> dict[st
     async with wiring.database.sessions() as session:
         rows = await session.scalar(select(func.count()).select_from(Delivery))
     await wiring.database.close()
-    return {"database": kind, "alerts": alerts, "channels_each": channels,
-            "alerts_per_s": alerts / elapsed, "deliveries_written": float(rows or 0)}
+    return {
+        "database": kind,
+        "alerts": alerts,
+        "channels_each": channels,
+        "alerts_per_s": alerts / elapsed,
+        "deliveries_written": float(rows or 0),
+    }
 
 
 async def vital_during_backlog(channels: int, scale: float, folder: Path) -> dict[str, float]:
     with TelegramServerProcess(rate_scale=scale) as server:
         for index in range(channels):
             server.add_chat(chat_id(index), title=f"Groupe {index}")
-        wiring = await build(make_config(await fresh_url("sqlite", folder), server, channels,
-                                         scale), console_output=io.StringIO())
+        wiring = await build(
+            make_config(await fresh_url("sqlite", folder), server, channels, scale),
+            console_output=io.StringIO(),
+        )
         now = wiring.clock.now()
         async with wiring.database.transaction() as session:
             for index in range(channels):
                 wiring.outbox.enqueue(
-                    session, Target("telegram", str(chat_id(index)), f"g{index}"),
+                    session,
+                    Target("telegram", str(chat_id(index)), f"g{index}"),
                     text_message(f"Annonce hebdomadaire {index}"),
-                    fact=FactRef("feed_item", 1, "announcement"), priority=0, now=now)
-        async with Running(wiring):
+                    fact=FactRef("feed_item", 1, "announcement"),
+                    priority=0,
+                    now=now,
+                )
+        async with RunningApp(wiring, settle=0.3):
             await asyncio.sleep(2.0 / scale)  # the backlog is draining
             backlog_sent = await sent_count(wiring, "feed_item")
             started = time.perf_counter()
@@ -204,9 +237,15 @@ async def vital_during_backlog(channels: int, scale: float, folder: Path) -> dic
             all_done = time.perf_counter() - started
             first = first if first is not None else all_done
     own_floor = VITAL_CHANNELS / (30 * scale)
-    return {"backlog": channels, "backlog_sent_before": backlog_sent,
-            "vital_channels": VITAL_CHANNELS, "first_s": first, "all_s": all_done,
-            "own_floor_s": own_floor, "ratio": all_done / own_floor}
+    return {
+        "backlog": channels,
+        "backlog_sent_before": backlog_sent,
+        "vital_channels": VITAL_CHANNELS,
+        "first_s": first,
+        "all_s": all_done,
+        "own_floor_s": own_floor,
+        "ratio": all_done / own_floor,
+    }
 
 
 def show(title: str, figures: dict[str, Any]) -> None:
@@ -215,8 +254,9 @@ def show(title: str, figures: dict[str, Any]) -> None:
 
 
 async def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--channels", type=int, default=1000)
     parser.add_argument("--rate-scale", type=float, default=1.0)
     parser.add_argument("--latency-samples", type=int, default=200)
@@ -231,12 +271,14 @@ async def main() -> None:
         if args.only in (None, "latency"):
             show("latency", await latency(args.latency_samples, folder))
         if args.only in (None, "intake"):
-            show("intake", await intake("sqlite", args.intake_alerts, args.intake_channels,
-                                        folder))
+            show("intake", await intake("sqlite", args.intake_alerts, args.intake_channels, folder))
             if os.environ.get("TOCSIN_BENCH_DATABASE_URL") or os.environ.get(
-                    "TOCSIN_TEST_DATABASE_URL"):
-                show("intake", await intake("postgresql", args.intake_alerts,
-                                            args.intake_channels, folder))
+                "TOCSIN_TEST_DATABASE_URL"
+            ):
+                show(
+                    "intake",
+                    await intake("postgresql", args.intake_alerts, args.intake_channels, folder),
+                )
         if args.only in (None, "vital"):
             show("vital", await vital_during_backlog(args.channels, args.rate_scale, folder))
 

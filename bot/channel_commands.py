@@ -118,6 +118,14 @@ class ChannelCommands:
             )
         )
 
+    async def _managed_channel(self, request: Request) -> Channel | None:
+        """The current chat's channel if the member may manage it; otherwise say why."""
+        channel = await self._channel(request)
+        if channel is None:
+            request.reply(request.t("sub.not_channel"))
+            return None
+        return channel if self._may_manage(request, channel) else None
+
     def _may_manage(self, request: Request, channel: Channel) -> bool:
         member = request.member
         assert member is not None
@@ -239,11 +247,8 @@ class ChannelCommands:
         request.reply("\n".join(lines))
 
     async def unsubscribe(self, request: Request) -> None:
-        channel = await self._channel(request)
+        channel = await self._managed_channel(request)
         if channel is None:
-            request.reply(request.t("sub.not_channel"))
-            return
-        if not self._may_manage(request, channel):
             return
         wanted = request.args.strip()
         border = self._vocabulary.border_by_label(wanted) if wanted and wanted != ALL else None
@@ -273,11 +278,8 @@ class ChannelCommands:
         request.reply(text)
 
     async def mute(self, request: Request) -> None:
-        channel = await self._channel(request)
+        channel = await self._managed_channel(request)
         if channel is None:
-            request.reply(request.t("sub.not_channel"))
-            return
-        if not self._may_manage(request, channel):
             return
         try:
             duration = parse_duration(request.args.strip() or "x")
@@ -290,11 +292,8 @@ class ChannelCommands:
         request.reply(request.t("mute.done", until=until, duration=format_duration(duration)))
 
     async def unmute(self, request: Request) -> None:
-        channel = await self._channel(request)
+        channel = await self._managed_channel(request)
         if channel is None:
-            request.reply(request.t("sub.not_channel"))
-            return
-        if not self._may_manage(request, channel):
             return
         self._directory.invalidate()
         channel.muted_until = None

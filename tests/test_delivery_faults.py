@@ -14,9 +14,10 @@ import pytest
 from sqlalchemy import select
 
 from alerts.messages import InboundMessage
-from bot.app import Application, Wiring, build
+from bot.app import Wiring, build
 from config.loader import LoadedConfig, Secrets, build_settings
 from storage.models import Channel
+from tests.support.running import RunningApp
 from tests.telegram_api import DEFAULT_TOKEN, BotApiServer
 
 ADMIN = 424242
@@ -75,22 +76,6 @@ async def server() -> AsyncIterator[BotApiServer]:
         yield running
 
 
-class Running:
-    def __init__(self, wiring: Wiring) -> None:
-        self.wiring = wiring
-        self.app = Application(wiring, receive=False)
-        self.task: asyncio.Task[None] | None = None
-
-    async def __aenter__(self) -> Running:
-        self.task = asyncio.create_task(self.app.run())
-        return self
-
-    async def __aexit__(self, *_: object) -> None:
-        self.app.stop()
-        assert self.task is not None
-        await self.task
-
-
 async def raise_alert(wiring: Wiring, text: str) -> None:
     await wiring.router(
         InboundMessage(
@@ -120,7 +105,7 @@ async def test_502s_and_timeouts_lose_nothing(server: BotApiServer, database_url
     wiring = await build(
         telegram_config(server, database_url, groups, scale=10), console_output=io.StringIO()
     )
-    async with Running(wiring):
+    async with RunningApp(wiring):
         await raise_alert(wiring, "/alert 12 personnes refoulées à Menton")
         await wait_for(lambda: len(alert_counts(server, "refoulées à Menton")) == groups, 60)
         await wiring.dispatcher.wait_drained()
@@ -139,7 +124,7 @@ async def test_a_channel_that_blocks_the_bot_mid_fanout(
     wiring = await build(
         telegram_config(server, database_url, groups), console_output=io.StringIO()
     )
-    async with Running(wiring):
+    async with RunningApp(wiring):
         await raise_alert(wiring, "/alert contrôle à Vintimille")
         await server.wait_for_sent(5, within=10)  # the fan-out is under way
         server.set_chat_state(victim, kicked=True)
@@ -173,7 +158,7 @@ async def test_a_group_upgraded_to_a_supergroup_mid_fanout(
         embedded=False,
     )
     wiring = await build(config, console_output=io.StringIO())
-    async with Running(wiring):
+    async with RunningApp(wiring):
         await raise_alert(wiring, "/alert familles à Briançon")
         await server.wait_for_sent(3, within=10)
         server.state.inject_migration(old, new)
