@@ -16,13 +16,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
-import json
 import logging
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Literal
+from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -31,7 +29,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from alerts.announcements import (
     AnnouncementService,
     FeedSource,
-    ItemToRecord,
     storable_key,
 )
 from alerts.clock import Clock
@@ -51,7 +48,9 @@ from feeds.health import (
     next_poll_after_success,
     should_pause,
 )
-from feeds.parse import FeedItem, FeedParseError, ParsedFeed, parse_feed
+from feeds.parse import FeedParseError, ParsedFeed, parse_feed
+from feeds.polls import FeedSnapshot, PollOutcome, PollReport
+from feeds.selection import chronological, items_to_record
 from feeds.sync import sync_configured_feeds
 from storage import feed_queries, queries
 from storage.database import Database
@@ -78,10 +77,6 @@ NOTICE_TEXTS_EN = {
 # long, in memory, so a storage hiccup does not turn into hammering its server.
 UNRECORDED_HOLD = timedelta(minutes=1)
 
-_EPOCH = datetime.fromtimestamp(0, UTC)
-
-PollStatus = Literal["new", "not_modified", "failed", "paused", "skipped"]
-
 
 @dataclass(frozen=True)
 class WatcherSettings:
@@ -102,81 +97,6 @@ class WatcherSettings:
             pause_after=watch.pause_after,
             announce_first=watch.announce_first,
         )
-
-
-@dataclass(frozen=True)
-class FeedSnapshot:
-    """What one poll needs, read before the network call so no session stays open."""
-
-    id: str
-    url: str
-    name: str
-    every: timedelta
-    labels: FeedLabels
-    etag: str | None
-    last_modified: str | None
-
-    @classmethod
-    def of(cls, row: Feed) -> FeedSnapshot:
-        return cls(
-            id=row.id,
-            url=row.url,
-            name=row.name or row.id,
-            every=timedelta(seconds=max(row.every_seconds, 1)),
-            labels=FeedLabels(
-                borders=_json_labels(row.borders),
-                themes=_json_labels(row.themes),
-                keywords=_json_labels(row.keywords),
-            ),
-            etag=row.etag,
-            last_modified=row.last_modified,
-        )
-
-
-@dataclass(frozen=True)
-class PollOutcome:
-    feed_id: str
-    status: PollStatus
-    new_items: int = 0
-    announced: int = 0
-    deliveries: int = 0
-    error: str | None = None
-
-
-@dataclass(frozen=True)
-class PollReport:
-    outcomes: tuple[PollOutcome, ...]
-
-    def count(self, status: PollStatus) -> int:
-        return sum(1 for outcome in self.outcomes if outcome.status == status)
-
-    @property
-    def new_items(self) -> int:
-        return sum(outcome.new_items for outcome in self.outcomes)
-
-    @property
-    def announced(self) -> int:
-        return sum(outcome.announced for outcome in self.outcomes)
-
-    def of(self, feed_id: str) -> PollOutcome:
-        return next(outcome for outcome in self.outcomes if outcome.feed_id == feed_id)
-
-
-def _json_labels(text: str | None) -> tuple[str, ...]:
-    """A stored JSON list of strings; a damaged value reads as empty rather than failing."""
-    try:
-        value = json.loads(text or "[]")
-    except ValueError:
-        return ()
-    return tuple(str(entry) for entry in value) if isinstance(value, list) else ()
-
-
-def chronological(items: Sequence[FeedItem]) -> list[FeedItem]:
-    """Oldest first, so channels read items in the order they were published. Without a
-    date on every item, the document's order is trusted: feeds list the newest first."""
-    if all(item.published is not None for item in items):
-        return sorted(items, key=lambda item: item.published or _EPOCH)
-    return list(reversed(items))
 
 
 class FeedWatcher:
@@ -414,7 +334,12 @@ class FeedWatcher:
             fresh = chronological(
                 [item for item in parsed.items if storable_key(item.key) not in known]
             )
-            to_record = self._decide(fresh, self._classifier(snapshot.labels), row.initialised)
+            to_record = items_to_record(
+                fresh,
+                self._classifier(snapshot.labels),
+                first_poll=not row.initialised,
+                announce_first=settings.announce_first,
+            )
             recorded = await self._announcements.record(
                 session, FeedSource(row.id, row.name or parsed.title or row.id), to_record, now
             )
@@ -444,32 +369,6 @@ class FeedWatcher:
         return PollOutcome(
             snapshot.id, "new", len(recorded), announced, deliveries, error=parsed.warning
         )
-
-    def _decide(
-        self, fresh: Sequence[FeedItem], classifier: ItemClassifier, initialised: bool
-    ) -> list[ItemToRecord]:
-        """Every new item is recorded; which are announced depends on the feed's keywords
-        and, on the first poll, on ``announce_first`` (the latest N)."""
-        classified = [(item, classifier.classify(item.title, item.summary)) for item in fresh]
-        kept = [item.key for item, classification in classified if classification.kept]
-        if initialised:
-            announce = set(kept)
-        else:
-            first = self._settings.announce_first
-            announce = set(kept[-first:]) if first > 0 else set()
-        return [
-            ItemToRecord(
-                key=item.key,
-                title=item.title,
-                link=item.link,
-                summary=item.summary,
-                published=item.published,
-                borders=classification.borders,
-                themes=classification.themes,
-                announce=item.key in announce,
-            )
-            for item, classification in classified
-        ]
 
     async def _record_failure(
         self, snapshot: FeedSnapshot, reason: str, retry_after: float | None
