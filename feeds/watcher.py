@@ -154,6 +154,9 @@ class FeedWatcher:
         polls: set[asyncio.Task[PollReport]] = set()
         try:
             while not self._stop.is_set():
+                # Cleared before looking, not after: a wake-up (stop, a poll that ended)
+                # arriving while the schedule is read must cut the coming sleep short.
+                self._wake.clear()
                 delay = self._settings.max_sleep
                 try:
                     snapshots = await self._claim(due_only=True)
@@ -164,7 +167,6 @@ class FeedWatcher:
                     delay = await self._seconds_until_next()
                 except Exception:  # the database is away: look again later
                     log.exception("feed watcher: could not read the feed schedule")
-                self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), delay)
         finally:
