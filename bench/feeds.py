@@ -147,6 +147,7 @@ async def bench(count: int, database_url: str | None, server: FeedServerProcess)
     from bot.feed_wiring import build_feeds
     from bot.vocabulary import vocabulary_from
     from config.loader import build_settings
+    from storage import feed_queries
     from storage.database import open_database
     from tests.feed_server import HostMapTransport, static_resolver
 
@@ -163,6 +164,9 @@ async def bench(count: int, database_url: str | None, server: FeedServerProcess)
     database = await open_database(url)
     clock = SystemClock()
     async with database.transaction() as session:
+        if await feed_queries.all_feeds(session):
+            await database.close()
+            raise SystemExit(f"{url}: the bench needs a database without feeds")
         await sync_directory(session, settings, clock.now())
     parts = build_feeds(
         settings,
