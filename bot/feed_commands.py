@@ -20,6 +20,7 @@ from alerts.vocabulary import Vocabulary
 from bot.context import Command, Request
 from config.durations import format_duration, parse_duration
 from feeds.addresses import Resolver, UnsafeFeedAddress, check_public_url
+from feeds.polls import json_labels
 from feeds.sync import CHAT_SOURCE, CONFIG_SOURCE
 from storage import feed_queries
 from storage.models import Feed
@@ -181,7 +182,7 @@ class FeedCommands:
             ),
             f"  {feed.url}",
         ]
-        labels = [*json.loads(feed.borders or "[]"), *json.loads(feed.themes or "[]")]
+        labels = [*json_labels(feed.borders), *json_labels(feed.themes)]
         if labels:
             lines.append(request.t("feeds.labels", labels=", ".join(labels)))
         next_poll = None if feed.paused else feed.next_poll_at
@@ -252,7 +253,7 @@ class FeedCommands:
                     )
                 )
                 return
-        existing = await feed_queries.feed_by_url(request.session, url)
+        existing = await feed_queries.watched_feed_by_url(request.session, url)
         if existing is not None:
             request.reply(request.t("feed.add.duplicate", id=existing.id))
             return

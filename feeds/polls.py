@@ -33,9 +33,9 @@ class FeedSnapshot:
             name=row.name or row.id,
             every=timedelta(seconds=max(row.every_seconds, 1)),
             labels=FeedLabels(
-                borders=_json_labels(row.borders),
-                themes=_json_labels(row.themes),
-                keywords=_json_labels(row.keywords),
+                borders=json_labels(row.borders),
+                themes=json_labels(row.themes),
+                keywords=json_labels(row.keywords),
             ),
             etag=row.etag,
             last_modified=row.last_modified,
@@ -71,7 +71,7 @@ class PollReport:
         return next(outcome for outcome in self.outcomes if outcome.feed_id == feed_id)
 
 
-def _json_labels(text: str | None) -> tuple[str, ...]:
+def json_labels(text: str | None) -> tuple[str, ...]:
     """A stored JSON list of strings; a damaged value reads as empty rather than failing."""
     try:
         value = json.loads(text or "[]")

@@ -80,6 +80,8 @@ UNRECORDED_HOLD = timedelta(minutes=1)
 
 @dataclass(frozen=True)
 class WatcherSettings:
+    """The `[feed_watch]` settings the watcher uses, and its own pacing."""
+
     feeds: tuple[FeedSettings, ...] = ()
     allow_private: bool = False
     pause_after: int = 10
@@ -179,7 +181,7 @@ class FeedWatcher:
         self._wake.set()
 
     def wake(self) -> None:
-        """Look at the schedule now (a feed was added or resumed)."""
+        """Look at the schedule now rather than at the planned time."""
         self._wake.set()
 
     async def poll_due(self) -> PollReport:
@@ -268,8 +270,6 @@ class FeedWatcher:
         """Poll one feed; whatever goes wrong stays with this feed."""
         try:
             return await self._poll(snapshot)
-        except asyncio.CancelledError:
-            raise
         except SQLAlchemyError as error:
             # Not the feed's fault: nothing was stored, the next poll fetches it again.
             log.warning(

@@ -44,8 +44,11 @@ async def next_poll_at(session: AsyncSession) -> datetime | None:
     )
 
 
-async def feed_by_url(session: AsyncSession, url: str) -> Feed | None:
-    return await session.scalar(select(Feed).where(Feed.url == url).order_by(Feed.id).limit(1))
+async def watched_feed_by_url(session: AsyncSession, url: str) -> Feed | None:
+    """An enabled feed with this address (a feed dropped from the file does not count)."""
+    return await session.scalar(
+        select(Feed).where(Feed.url == url, Feed.enabled.is_(True)).order_by(Feed.id).limit(1)
+    )
 
 
 async def existing_item_keys(
