@@ -23,6 +23,13 @@ log = logging.getLogger(__name__)
 _COMMAND = re.compile(r"^[/!]([A-Za-z_]+)(?:@(\S+))?(?:\s+|$)(.*)", re.DOTALL)
 
 
+class InboundNotRecorded(Exception):
+    """Nothing about this update could be stored: do not confirm it to the platform."""
+
+    def __init__(self, platform: str, update_id: str) -> None:
+        super().__init__(f"{platform} update {update_id} could not be recorded")
+
+
 class MessageRouter:
     def __init__(
         self,
@@ -84,6 +91,11 @@ class MessageRouter:
             log.exception("%s update %s: handler failed", inbound.platform, inbound.update_id)
             await self._apologise(inbound)
         self._signal.wake()
+
+    # A handler bug is answered with an apology and the update marked handled, so one bad
+    # message cannot jam the queue. When even that cannot be written (the database is
+    # down), `InboundNotRecorded` propagates: the relay must not confirm the update, and
+    # the platform delivers it again once the database is back.
 
     async def _handle(self, request: Request) -> None:
         inbound = request.inbound
@@ -149,5 +161,6 @@ class MessageRouter:
                     outbox=self._outbox,
                 )
                 request.reply(request.t("error.internal"))
-        except Exception:
+        except Exception as error:
             log.exception("could not even apologise for update %s", inbound.update_id)
+            raise InboundNotRecorded(inbound.platform, inbound.update_id) from error
