@@ -387,6 +387,23 @@ async def test_a_malformed_feed_keeps_its_complete_items(
         assert row.consecutive_failures == 0 and "not well-formed" in (row.last_error or "")
 
 
+async def test_a_latin1_feed_served_as_bare_xml_is_relayed_with_its_accents(
+    database: Database, server: FeedServer
+) -> None:
+    publish(server, "ddd", rss())
+    async with watch_harness(database, server, [feed_entry("ddd", server.url("/feeds/ddd"))]) as h:
+        await h.watcher.poll_due()
+        server.feeds["ddd"] = ServedFeed(
+            load_fixture("defenseur_latin1.rss"), "text/xml", '"ddd-v2"', "x"
+        )
+        await h.later(timedelta(minutes=2))
+        assert (await h.watcher.poll_due()).announced == 2
+
+        italie = (await h.relayed())["italie"]
+        assert "| Mineurs isolés étrangers à Menton : la Défenseure des droits" in italie[0]
+        assert "Hébergement d'urgence à Briançon" in italie[1]
+
+
 async def test_a_hanging_feed_does_not_hold_up_the_others(
     database: Database, server: FeedServer
 ) -> None:
