@@ -48,14 +48,14 @@ def build_feeds(
     transport: httpx.AsyncBaseTransport | None = None,
     resolver: Resolver | None = None,
     rng: random.Random | None = None,
+    fetch_timeout: float = 30.0,
 ) -> FeedParts:
     watch = settings.feed_watch
     client = make_feed_http_client(transport)
-    fetcher = FeedFetcher(
-        client,
-        FetchSettings(max_bytes=watch.max_bytes, allow_private=watch.allow_private),
-        resolver,
+    fetch_settings = FetchSettings(
+        max_bytes=watch.max_bytes, total_timeout=fetch_timeout, allow_private=watch.allow_private
     )
+    fetcher = FeedFetcher(client, fetch_settings, resolver)
     watcher = FeedWatcher(
         database=database,
         fetcher=fetcher,

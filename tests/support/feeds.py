@@ -12,26 +12,24 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
-from email.utils import format_datetime
 from typing import Any
 from xml.sax.saxutils import escape
 
 import httpx
 from sqlalchemy import select
 
-from alerts.announcements import AnnouncementRenderer, AnnouncementService
 from alerts.clock import ManualClock
 from alerts.directory import ChannelDirectory
 from alerts.i18n import Translator
 from alerts.messages import OutboundMessage
 from alerts.outbox import Outbox, OutboxSignal
 from bot.directory import sync_directory
+from bot.feed_wiring import build_feeds
 from bot.vocabulary import vocabulary_from
 from config.loader import build_settings
 from config.schema import Settings
 from feeds.addresses import Resolver
-from feeds.fetch import FeedFetcher, FetchSettings, HostLimiter, make_feed_http_client
-from feeds.watcher import FeedWatcher, WatcherSettings
+from feeds.watcher import FeedWatcher
 from relays.markup import to_one_line
 from storage.database import Database
 from storage.models import Delivery, Feed, FeedItem
@@ -186,48 +184,33 @@ async def watch_harness(
     resolver: Resolver | None = None,
     **feed_watch: Any,
 ) -> AsyncIterator[WatchHarness]:
-    settings = build_settings(watch_raw(feeds, **feed_watch), "test.toml")
+    raw = watch_raw(feeds, **feed_watch)
+    raw["feed_watch"]["max_bytes"] = max_bytes
+    settings = build_settings(raw, "test.toml")
     clock = ManualClock()
     async with database.transaction() as session:
         await sync_directory(session, settings, clock.now())
-    vocabulary = vocabulary_from(settings)
-    translate = Translator()
-    outbox = Outbox()
     signal = OutboxSignal()
-    watch = settings.feed_watch
-    async with make_feed_http_client(transport) as client:
-        fetcher = FeedFetcher(
-            client,
-            FetchSettings(
-                max_bytes=max_bytes, total_timeout=total_timeout, allow_private=watch.allow_private
-            ),
-            resolver,
-        )
-        watcher = FeedWatcher(
-            database=database,
-            fetcher=fetcher,
-            limiter=HostLimiter(per_host=watch.per_host, overall=watch.concurrency),
-            vocabulary=vocabulary,
-            clock=clock,
-            rng=random.Random(6),
-            signal=signal,
-            settings=WatcherSettings.from_settings(settings),
-            announcements=AnnouncementService(
-                renderer=AnnouncementRenderer(vocabulary, translate),
-                outbox=outbox,
-                directory=ChannelDirectory(),
-            ),
-            outbox=outbox,
-            translate=translate,
-            resolver=resolver,
-        )
-        await watcher.sync()
-        yield WatchHarness(database, clock, server, settings, watcher, signal)
+    parts = build_feeds(
+        settings,
+        database=database,
+        clock=clock,
+        vocabulary=vocabulary_from(settings),
+        translate=Translator(),
+        outbox=Outbox(),
+        signal=signal,
+        directory=ChannelDirectory(),
+        transport=transport,
+        resolver=resolver,
+        rng=random.Random(6),
+        fetch_timeout=total_timeout,
+    )
+    try:
+        await parts.watcher.sync()
+        yield WatchHarness(database, clock, server, settings, parts.watcher, signal)
+    finally:
+        await parts.close()
 
 
 def labels(row: FeedItem) -> tuple[list[str], list[str]]:
     return json.loads(row.borders), json.loads(row.themes)
-
-
-def rfc822(moment: Any) -> str:
-    return format_datetime(moment)
