@@ -139,14 +139,36 @@ class _PollingBot(Bot):
 
 
 class _HandOverQueue(asyncio.Queue[object]):
-    """The Updater's update queue: `put` is the handling itself (see the module doc)."""
+    """The Updater's update queue: `put` is the handling itself (see the module doc).
+
+    The handling runs in its own task, shielded: when PTB stops polling it cancels its
+    fetch task without waiting, and an update half-way through its database transaction
+    must finish (or roll back) on its own terms, not be cut inside the driver.
+    """
 
     def __init__(self, handle: Callable[[object], Awaitable[None]]) -> None:
         super().__init__()
         self._handle = handle
+        self.in_progress: set[asyncio.Task[None]] = set()
 
     async def put(self, item: object) -> None:
+        task = asyncio.create_task(self._run(item))
+        self.in_progress.add(task)
+        task.add_done_callback(self.in_progress.discard)
+        await asyncio.shield(task)
+
+    async def _run(self, item: object) -> None:
         await self._handle(item)
+
+    async def settle(self, within: float) -> None:
+        """Let the updates being handled finish; past `within` seconds, cancel them (they
+        were not confirmed, so Telegram delivers them again after a restart)."""
+        if not self.in_progress:
+            return
+        _, stuck = await asyncio.wait(set(self.in_progress), timeout=within)
+        for task in stuck:
+            task.cancel()
+        await asyncio.gather(*stuck, return_exceptions=True)
 
 
 class TelegramRelay:
@@ -180,6 +202,7 @@ class TelegramRelay:
         self._rng = rng or random.Random()
         self._bot: _PollingBot | None = None
         self._updater: Updater | None = None
+        self._queue: _HandOverQueue | None = None
         self._receiver: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
         self.username: str | None = None
@@ -309,7 +332,8 @@ class TelegramRelay:
 
     async def _start_updater(self, sink: InboundSink) -> None:
         bot = self.bot
-        updater = Updater(bot, _HandOverQueue(lambda item: self._handle(item, sink)))
+        self._queue = _HandOverQueue(lambda item: self._handle(item, sink))
+        updater = Updater(bot, self._queue)
         await updater.initialize()
         self._updater = updater
         options = self._options
@@ -359,6 +383,8 @@ class TelegramRelay:
             await updater.shutdown()
         except Exception as error:  # a dead connection while stopping changes nothing
             log.warning("telegram: stopping the updater: %s", type(error).__name__)
+        if self._queue is not None:
+            await self._queue.settle(within=5)
 
     async def _confirm_handled(self, bot: Bot) -> None:
         """Confirm to Telegram the updates handled before a restart, so they do not come
