@@ -9,6 +9,7 @@ again; Matrix reuses the stored transaction id so that resend is not a duplicate
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import random
 import uuid
@@ -24,6 +25,7 @@ from alerts.i18n import Translator
 from alerts.messages import DeliveryResult, OutboundMessage, SendContext
 from alerts.notices import notify_admins
 from alerts.outbox import Outbox, OutboxSignal
+from alerts.types import Kind, Urgency, delivery_priority
 from relays.base import Relay
 from relays.ratelimit import ChatBuckets, PlatformLimits, PriorityPacer, Rate
 from storage import outbox as store
@@ -31,6 +33,7 @@ from storage.database import Database
 from storage.models import Channel, Delivery
 
 log = logging.getLogger(__name__)
+URGENT = delivery_priority(Kind.ALERT, Urgency.URGENT)
 
 
 @dataclass(frozen=True)
@@ -49,7 +52,7 @@ class RetryPolicy:
 class DispatcherSettings:
     lease: timedelta = timedelta(minutes=2)  # a backstop; heartbeats free leases sooner
     heartbeat: timedelta = timedelta(seconds=5)
-    max_in_flight: int = 400
+    max_in_flight: int = 200
     poll_interval: float = 1.0
     send_timeout: float = 60.0
 
@@ -88,6 +91,7 @@ class Dispatcher:
         }
         self._buckets = ChatBuckets()
         self._in_flight: dict[store.Chat, asyncio.Task[None]] = {}
+        self._in_flight_priority: dict[store.Chat, int] = {}
         self._stopping = asyncio.Event()
         self._next_beat = 0.0
         self.sent_count = 0
@@ -107,6 +111,7 @@ class Dispatcher:
                 claimed = await self._claim()
                 for row in claimed:
                     chat = (row.platform, row.address)
+                    self._in_flight_priority[chat] = row.priority
                     self._in_flight[chat] = asyncio.create_task(
                         self._deliver(row), name=f"deliver-{row.id}"
                     )
@@ -151,23 +156,34 @@ class Dispatcher:
         )
 
     async def _claim(self) -> list[Delivery]:
+        """Lease due rows up to the in-flight budget. Urgent and vital rows have a budget of
+        their own: a backlog of routine rows already waiting at the pacer must not keep them
+        from being claimed, since the pacer then serves them first."""
+        if not self._relays:
+            return []
+        urgent_in_flight = sum(1 for p in self._in_flight_priority.values() if p >= URGENT)
         room = self._settings.max_in_flight - len(self._in_flight)
-        if room <= 0 or not self._relays:
+        urgent_room = self._settings.max_in_flight - urgent_in_flight
+        if room <= 0 and urgent_room <= 0:
             return []
         now = self._clock.now()
         async with self._db.transaction() as session:
             busy = set(self._in_flight)
             if self._db.dialect == "postgresql":
                 busy |= await store.claimed_chats_elsewhere(session, self.worker_id, now)
-            return await store.claim_heads(
+            claim = functools.partial(
+                store.claim_heads,
                 session,
                 platforms=self.platforms,
-                busy=busy,
                 now=now,
                 worker=self.worker_id,
                 lease_until=now + self._settings.lease,
-                limit=room,
             )
+            taken = await claim(busy=busy, limit=urgent_room, min_priority=URGENT)
+            busy |= {(row.platform, row.address) for row in taken}
+            if room - len(taken) > 0:
+                taken += await claim(busy=busy, limit=room - len(taken))
+            return taken
 
     async def drained(self) -> bool:
         """True when nothing is due or in flight (used when the console input ends)."""
@@ -192,6 +208,7 @@ class Dispatcher:
             log.exception("delivery %s: unexpected error", row.id)
         finally:
             self._in_flight.pop(chat, None)
+            self._in_flight_priority.pop(chat, None)
             self._signal.wake()
 
     async def _pace(self, row: Delivery) -> None:

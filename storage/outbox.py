@@ -27,18 +27,22 @@ async def claim_heads(
     worker: str,
     lease_until: datetime,
     limit: int,
+    min_priority: int | None = None,
 ) -> list[Delivery]:
     """Lease up to `limit` due deliveries, at most one per chat, best priority first."""
     if not platforms or limit <= 0:
         return []
+    conditions = [
+        Delivery.status == "pending",
+        Delivery.next_attempt_at <= now,
+        Delivery.platform.in_(list(platforms)),
+        or_(Delivery.claimed_until.is_(None), Delivery.claimed_until < now),
+    ]
+    if min_priority is not None:
+        conditions.append(Delivery.priority >= min_priority)
     query = (
         select(Delivery)
-        .where(
-            Delivery.status == "pending",
-            Delivery.next_attempt_at <= now,
-            Delivery.platform.in_(list(platforms)),
-            or_(Delivery.claimed_until.is_(None), Delivery.claimed_until < now),
-        )
+        .where(*conditions)
         .order_by(Delivery.priority.desc(), Delivery.id)
         .limit(limit + len(busy) + 50)
     )
