@@ -6,6 +6,7 @@ resolver and a host-mapping transport, as DNS would in production.
 
 from __future__ import annotations
 
+import asyncio
 import io
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import timedelta
@@ -36,6 +37,15 @@ RESOLVER = static_resolver(
 )
 
 Prepare = Callable[[Wiring], Awaitable[None]]
+
+
+class NeverAnswers(httpx.AsyncBaseTransport):
+    """For feeds on public names: a poll stays in flight, nothing resolves a name or
+    leaves the machine, and no poll outcome races the commands under test."""
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
 
 
 @pytest.fixture
@@ -147,6 +157,7 @@ async def test_a_coordinator_adds_lists_and_removes_a_feed(database_url: str) ->
             "/feeds",
         ],
         raw=watch_raw([], allow_private=False),
+        transport=NeverAnswers(),
     )
     answers = replies(lines)
     assert answers[0].startswith("✅ Flux lacimade-org ajouté (toutes les 2h).")
