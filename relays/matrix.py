@@ -422,34 +422,11 @@ class MatrixRelay:
             await sink(self._undecryptable(room_id, event))
         elif kind in ("redaction", "redacted"):
             target = redacted_event_id(event) if kind == "redaction" else None
-            await sink(
-                InboundMessage(
-                    platform=PLATFORM,
-                    update_id=event_id,
-                    chat=room_id,
-                    chat_type=view.chat_type,
-                    sender=sender,
-                    sender_name=view.sender_name,
-                    message_id=event_id,
-                    reply_to=target,
-                    event="redacted",
-                )
-            )
+            await sink(_event_message(view, sender, event_id, reply_to=target, event="redacted"))
         elif kind == "reaction":
             press = await self._reaction_press(client, room_id, event)
             if press is not None:
-                await sink(
-                    InboundMessage(
-                        platform=PLATFORM,
-                        update_id=event_id,
-                        chat=room_id,
-                        chat_type=view.chat_type,
-                        sender=sender,
-                        sender_name=view.sender_name,
-                        message_id=event_id,
-                        button=press,
-                    )
-                )
+                await sink(_event_message(view, sender, event_id, button=press))
         # Edits are not re-read (an edited "!alert" must not raise a second alert); notices
         # come from other bots, which by Matrix convention are never answered.
 
@@ -691,3 +668,17 @@ def _unavailable(answer: object, what: str) -> MatrixUnavailable:
 
 def _describe(error: BaseException) -> str:
     return type(error).__name__
+
+
+def _event_message(view: RoomView, sender: str, event_id: str, **fields: Any) -> InboundMessage:
+    """A neutral message for a non-text event (a redaction, a reaction) in a room."""
+    return InboundMessage(
+        platform=PLATFORM,
+        update_id=event_id,
+        chat=view.room_id,
+        chat_type=view.chat_type,
+        sender=sender,
+        sender_name=view.sender_name,
+        message_id=event_id,
+        **fields,
+    )
