@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from alerts.messages import OutboundMessage
 from alerts.splitting import BUDGETS, TextBudget, split_message
-from storage.models import Delivery
+from storage import delivery_buffer
 
 
 @dataclass(frozen=True)
@@ -72,30 +72,70 @@ class Outbox:
         deliver_at: datetime | None = None,
         reply_to_delivery_id: int | None = None,
         edit_of_delivery_id: int | None = None,
-    ) -> list[Delivery]:
-        """Add the delivery rows (one per part, in order) to the session; caller commits."""
+    ) -> int:
+        """Add the delivery rows (one per part, in order) to the transaction; the caller
+        commits. Returns how many parts the message became."""
+        rows = self._rows(
+            target,
+            message,
+            fact,
+            priority,
+            now,
+            deliver_at,
+            reply_to_delivery_id,
+            edit_of_delivery_id,
+        )
+        delivery_buffer.add(session.sync_session, rows)
+        return len(rows)
+
+    async def enqueue_now(
+        self,
+        session: AsyncSession,
+        target: Target,
+        message: OutboundMessage,
+        *,
+        fact: FactRef,
+        priority: int,
+        now: datetime,
+        edit_of_delivery_id: int | None = None,
+    ) -> list[int]:
+        """`enqueue`, written at once: the ids of the rows (to edit the message later)."""
+        rows = self._rows(target, message, fact, priority, now, None, None, edit_of_delivery_id)
+        return await session.run_sync(delivery_buffer.write_returning_ids, rows)
+
+    def _rows(
+        self,
+        target: Target,
+        message: OutboundMessage,
+        fact: FactRef,
+        priority: int,
+        now: datetime,
+        deliver_at: datetime | None,
+        reply_to_delivery_id: int | None,
+        edit_of_delivery_id: int | None,
+    ) -> list[delivery_buffer.Row]:
         # An edit replaces one message: it is never split.
         parts = self._payloads(message, "" if edit_of_delivery_id else target.platform)
-        rows = [
-            Delivery(
-                platform=target.platform,
-                address=target.address,
-                channel_id=target.channel_id,
-                fact_type=fact.fact_type,
-                fact_id=fact.fact_id,
-                kind=fact.kind,
-                priority=priority,
-                part=index,
-                payload=part,
-                status="pending",
-                attempts=0,
-                next_attempt_at=deliver_at or now,
-                txn_id=uuid.uuid4().hex,
-                reply_to_delivery_id=reply_to_delivery_id if index == 0 else None,
-                edit_of_delivery_id=edit_of_delivery_id,
-                created_at=now,
-            )
+        return [
+            {
+                "platform": target.platform,
+                "address": target.address,
+                "channel_id": target.channel_id,
+                "fact_type": fact.fact_type,
+                "fact_id": fact.fact_id,
+                "kind": fact.kind,
+                "priority": priority,
+                "part": index,
+                "payload": part,
+                "status": "pending",
+                "attempts": 0,
+                "next_attempt_at": deliver_at or now,
+                "claimed_by": None,
+                "claimed_until": None,
+                "txn_id": uuid.uuid4().hex,
+                "reply_to_delivery_id": reply_to_delivery_id if index == 0 else None,
+                "edit_of_delivery_id": edit_of_delivery_id,
+                "created_at": now,
+            }
             for index, part in enumerate(parts)
         ]
-        session.add_all(rows)
-        return rows

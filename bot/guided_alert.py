@@ -527,7 +527,8 @@ class GuidedAlert(Fallback):
     async def _ask_themes(self, request: Request, dialogue: Dialogue) -> None:
         message = self._themes_message(request, dialogue)
         request.replies.append(message)
-        rows = request.outbox.enqueue(
+        # written at once: the question's delivery id, for its later edits
+        ids = await request.outbox.enqueue_now(
             request.session,
             Target(request.inbound.platform, request.inbound.chat),
             message,
@@ -535,8 +536,7 @@ class GuidedAlert(Fallback):
             priority=NOTICE_PRIORITY,
             now=request.now,
         )
-        await request.session.flush()  # the question's delivery id, for its later edits
-        dialogue.state["themes_question"] = rows[0].id
+        dialogue.state["themes_question"] = ids[0]
 
     def _edit_themes(self, request: Request, dialogue: Dialogue) -> None:
         """A toggle redraws the keyboard in place rather than asking again."""

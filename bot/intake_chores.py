@@ -106,7 +106,7 @@ class IntakeChores:
                 deadline = deadline_of(value)
                 if deadline is not None and now < deadline:
                     return
-                goodbye = self._outbox.enqueue(
+                goodbye = await self._outbox.enqueue_now(
                     session,
                     Target(platform, chat),
                     text_message(self._translate(self._language, "group.leaving", prefix="/")),
@@ -114,8 +114,7 @@ class IntakeChores:
                     priority=NOTICE_PRIORITY,
                     now=now,
                 )
-                await session.flush()
-                value = f"{_LEAVING}{goodbye[0].id}:{now.isoformat()}"
+                value = f"{_LEAVING}{goodbye[0]}:{now.isoformat()}"
                 await queries.set_state(session, key, value, now)
                 return
             _, delivery_id, since = value.split(":", 2)

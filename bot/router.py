@@ -7,9 +7,12 @@ together with whatever the command changed.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections.abc import Iterable, Sequence
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from alerts.clock import Clock
 from alerts.i18n import Translator
@@ -43,6 +46,7 @@ class MessageRouter:
         clock: Clock,
         default_language: str = "fr",
         bot_usernames: Iterable[str] = (),
+        max_batch: int = 50,
     ) -> None:
         self._db = database
         self._commands: dict[str, Command] = {}
@@ -56,6 +60,9 @@ class MessageRouter:
         self._clock = clock
         self._default_language = default_language
         self._bot_usernames = {name.lower() for name in bot_usernames}
+        self._max_batch = max_batch
+        self._waiting: list[tuple[InboundMessage, asyncio.Future[None]]] = []
+        self._batcher: asyncio.Task[None] | None = None
 
     @property
     def commands(self) -> list[Command]:
@@ -65,32 +72,80 @@ class MessageRouter:
         self._bot_usernames.add(name.lower())
 
     async def __call__(self, inbound: InboundMessage) -> None:
+        """Handle one update; returns once its transaction is committed.
+
+        Updates that arrive while a transaction is being written are handled together in
+        the next one, in arrival order (group commit): a burst costs one commit per batch
+        instead of one per update, and a lone update is handled at once.
+        """
+        handled: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiting.append((inbound, handled))
+        if self._batcher is None or self._batcher.done():
+            self._batcher = asyncio.create_task(self._handle_waiting(), name="router")
+        # Shielded: a caller that stops waiting does not cancel the batch it is part of.
+        await asyncio.shield(handled)
+
+    async def _handle_waiting(self) -> None:
+        while self._waiting:
+            batch = self._waiting[: self._max_batch]
+            del self._waiting[: self._max_batch]
+            try:
+                await self._handle_batch(batch)
+            except BaseException as error:  # never leave a caller waiting forever
+                for _, handled in batch:
+                    if not handled.done():
+                        handled.set_exception(error)
+                raise
+            finally:
+                self._signal.wake()
+
+    async def _handle_batch(self, batch: list[tuple[InboundMessage, asyncio.Future[None]]]) -> None:
+        if len(batch) > 1:
+            try:
+                async with self._db.transaction() as session:
+                    for inbound, _ in batch:
+                        await self._handle_in(session, inbound)
+            except Exception:
+                # One update failed: the batch was rolled back; handle each on its own, so
+                # the others are not lost and the failing one gets its apology.
+                log.warning("a batch of %d updates failed: handled one by one", len(batch))
+            else:
+                for _, handled in batch:
+                    handled.set_result(None)
+                return
+        for inbound, handled in batch:
+            try:
+                await self._handle_alone(inbound)
+            except InboundNotRecorded as error:
+                handled.set_exception(error)
+            else:
+                handled.set_result(None)
+
+    async def _handle_alone(self, inbound: InboundMessage) -> None:
         try:
             async with self._db.transaction() as session:
-                now = self._clock.now()
-                if not await queries.mark_inbound_seen(
-                    session, inbound.platform, inbound.update_id, now
-                ):
-                    log.info(
-                        "%s update %s seen before: ignored", inbound.platform, inbound.update_id
-                    )
-                    return
-                member = await queries.member_by_account(session, inbound.platform, inbound.sender)
-                language = member.language if member and member.language else self._default_language
-                request = Request(
-                    session=session,
-                    inbound=inbound,
-                    member=member,
-                    language=language,
-                    now=now,
-                    translate=self._translate,
-                    outbox=self._outbox,
-                )
-                await self._handle(request)
+                await self._handle_in(session, inbound)
         except Exception:
             log.exception("%s update %s: handler failed", inbound.platform, inbound.update_id)
             await self._apologise(inbound)
-        self._signal.wake()
+
+    async def _handle_in(self, session: AsyncSession, inbound: InboundMessage) -> None:
+        now = self._clock.now()
+        if not await queries.mark_inbound_seen(session, inbound.platform, inbound.update_id, now):
+            log.info("%s update %s seen before: ignored", inbound.platform, inbound.update_id)
+            return
+        member = await queries.member_by_account(session, inbound.platform, inbound.sender)
+        language = member.language if member and member.language else self._default_language
+        request = Request(
+            session=session,
+            inbound=inbound,
+            member=member,
+            language=language,
+            now=now,
+            translate=self._translate,
+            outbox=self._outbox,
+        )
+        await self._handle(request)
 
     # A handler bug is answered with an apology and the update marked handled, so one bad
     # message cannot jam the queue. When even that cannot be written (the database is

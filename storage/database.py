@@ -18,7 +18,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import event
-from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -26,6 +26,9 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+
+from storage import delivery_buffer
+from storage.sqlite_inline import inline_url
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -106,8 +109,10 @@ async def open_database(url: str, *, migrate: bool = True, pool_size: int = 10) 
     except ArgumentError as error:
         raise StorageError(f"invalid database URL {url!r}: {error}") from None
     options: dict[str, Any] = {}
+    engine_url: str | URL = url
     if parsed.get_backend_name() == "sqlite":
         options["connect_args"] = _prepare_sqlite(url)
+        engine_url = inline_url(parsed)
     elif parsed.get_backend_name() == "postgresql":
         # A network server may drop idle connections: check each one as it is taken.
         options.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
@@ -116,14 +121,16 @@ async def open_database(url: str, *, migrate: bool = True, pool_size: int = 10) 
             f"unsupported database {shown_url(url)}: use sqlite+aiosqlite:// or postgresql+asyncpg://"
         )
     try:
-        engine = create_async_engine(url, **options)
+        engine = create_async_engine(engine_url, **options)
     except (ArgumentError, ImportError) as error:
         raise StorageError(f"invalid database URL {shown_url(url)}: {error}") from None
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-    database = Database(
-        engine=engine, sessions=async_sessionmaker(engine, expire_on_commit=False), url=url
+    delivery_buffer.install()
+    sessions = async_sessionmaker(
+        engine, expire_on_commit=False, sync_session_class=delivery_buffer.OutboxSession
     )
+    database = Database(engine=engine, sessions=sessions, url=url)
     try:
         async with engine.begin() as connection:
             await connection.run_sync(_check_and_migrate, migrate)

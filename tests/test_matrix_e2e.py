@@ -217,16 +217,16 @@ async def test_a_100_kb_message_arrives_split_in_order(
     message = OutboundMessage(paragraphs)
     assert len(message.plain.encode()) > 100_000
     async with database.transaction() as session:
-        rows = Outbox().enqueue(
+        parts = Outbox().enqueue(
             session, Target("matrix", room), message, fact=NOTICE, priority=20, now=clock.now()
         )
-    assert len(rows) >= 5
+    assert parts >= 5
     recorder = RecordingRelay(relay_for(scene, database, clock))
     async with started(recorder.relay, None):
         await drain(database, recorder, clock)
 
     events = await scene.bot_events(room)
-    assert len(events) == len(rows)
+    assert len(events) == parts
     assert all(len(json.dumps(event["content"]).encode()) < 65_536 for event in events)
     assert "\n\n".join(event["content"]["body"] for event in events) == message.plain
     numbers = [
