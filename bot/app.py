@@ -55,6 +55,7 @@ class Wiring:
     dispatcher: Dispatcher
     relays: dict[str, Relay]
     console: ConsoleRelay | None
+    directory: ChannelDirectory
     commands: list[Command] = field(default_factory=list)
     feeds: FeedParts | None = None
     intake: IntakeParts | None = None
@@ -94,7 +95,7 @@ async def build(
     translate = Translator()
     outbox = Outbox()
     outbox_signal = OutboxSignal()
-    directory = ChannelDirectory()
+    directory = ChannelDirectory(database.sessions)
     service = AlertService(
         renderer=AlertRenderer(vocabulary, translate),
         outbox=outbox,
@@ -199,6 +200,7 @@ async def build(
         dispatcher=dispatcher,
         relays=relays,
         console=console,
+        directory=directory,
         commands=commands,
         feeds=feeds,
         intake=intake,
@@ -225,6 +227,7 @@ class Application:
                 loop.add_signal_handler(signum, self.stop)
         started: list[Relay] = []
         try:
+            await wiring.directory.warm()
             for name, relay in wiring.relays.items():
                 await relay.start(wiring.router if self._receive else None)
                 started.append(relay)
@@ -250,6 +253,7 @@ class Application:
             for relay in started:
                 await relay.stop()
             await self._supervisor.stop()
+            await wiring.directory.stop()
             if wiring.feeds is not None:
                 await wiring.feeds.close()
             await wiring.database.close()

@@ -11,6 +11,7 @@ import asyncio
 import heapq
 import itertools
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -33,8 +34,11 @@ class PriorityPacer:
     and reaches the platform spread out, so its window would see them later than we
     released them. The cadence follows the schedule, not the moment the event loop woke
     up, so small wake-up delays do not add up over a long fan-out; after an idle spell the
-    schedule restarts from now. `margin` widens each gap a little to absorb the jitter
-    between our release and the moment the platform stamps the request.
+    schedule restarts from now. Catching up after a late release must not crowd a second,
+    though: the platform counts sends in any sliding second, so a release also waits until
+    the one `per_second` releases earlier is a full (widened) second old. `margin` widens
+    each gap and that second a little, to absorb the jitter between our release and the
+    moment the platform stamps the request.
     """
 
     def __init__(
@@ -44,6 +48,9 @@ class PriorityPacer:
         margin: float = 0.01,
     ) -> None:
         self._interval = (1.0 + margin) / rate.per_second if rate else 0.0
+        count = max(int(rate.per_second), 1) if rate else 1
+        self._window = (1.0 + margin) * count / rate.per_second if rate else 0.0
+        self._released: deque[float] = deque(maxlen=count)
         self._monotonic = monotonic
         self._next_free = 0.0
         self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
@@ -54,7 +61,7 @@ class PriorityPacer:
         if self._interval == 0:
             return
         now = self._monotonic()
-        if not self._waiters and now >= self._next_free:
+        if not self._waiters and now >= self.free_at():
             self._advance(now)
             return
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -67,14 +74,22 @@ class PriorityPacer:
         """The platform asked everyone to wait (a global flood limit)."""
         self._next_free = max(self._next_free, self._monotonic() + seconds)
 
+    def free_at(self) -> float:
+        """The monotonic time of the next release."""
+        released = self._released
+        if len(released) == released.maxlen:
+            return max(self._next_free, released[0] + self._window)
+        return self._next_free
+
     def _advance(self, now: float) -> None:
         behind = now - self._next_free
         start = now if behind > self._interval else self._next_free
         self._next_free = start + self._interval
+        self._released.append(now)
 
     async def _release_loop(self) -> None:
         while self._waiters:
-            wait = self._next_free - self._monotonic()
+            wait = self.free_at() - self._monotonic()
             if wait > 0:
                 await asyncio.sleep(wait)
                 continue
@@ -105,10 +120,11 @@ class ChatBuckets:
         self._state[chat] = (tokens - 1.0, self._monotonic())
 
     def block(self, chat: str, rate: Rate | None, seconds: float) -> None:
-        """After a 429 for this chat: no token until `seconds` have passed."""
+        """After a 429 for this chat: no send until `seconds` have passed."""
         if rate is None:
             return
-        self._state[chat] = (-seconds * rate.per_second, self._monotonic())
+        # One token exactly when the platform said the chat may send again.
+        self._state[chat] = (1.0 - seconds * rate.per_second, self._monotonic())
 
     def _tokens(self, chat: str, rate: Rate) -> float:
         now = self._monotonic()

@@ -29,7 +29,11 @@ async def claim_heads(
     limit: int,
     min_priority: int | None = None,
 ) -> list[Delivery]:
-    """Lease up to `limit` due deliveries, at most one per chat, best priority first."""
+    """Lease up to `limit` due deliveries, at most one per chat, best priority first.
+
+    The candidates are read as bare (id, chat) tuples and only the rows taken are loaded:
+    with hundreds of chats in flight, most candidates belong to a busy chat, and building
+    them all as objects at every claim would cost more than the sends themselves."""
     if not platforms or limit <= 0:
         return []
     conditions = [
@@ -41,26 +45,33 @@ async def claim_heads(
     if min_priority is not None:
         conditions.append(Delivery.priority >= min_priority)
     query = (
-        select(Delivery)
+        select(Delivery.id, Delivery.platform, Delivery.address)
         .where(*conditions)
         .order_by(Delivery.priority.desc(), Delivery.id)
         .limit(limit + len(busy) + 50)
     )
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
-    rows = (await session.scalars(query)).all()
-    taken: list[Delivery] = []
+    chosen: list[int] = []
     chats: set[Chat] = set(busy)
-    for row in rows:
-        chat = (row.platform, row.address)
-        if chat in chats:
+    for delivery_id, platform, address in await session.execute(query):
+        if (platform, address) in chats:
             continue
-        chats.add(chat)
-        row.claimed_by, row.claimed_until = worker, lease_until
-        taken.append(row)
-        if len(taken) >= limit:
+        chats.add((platform, address))
+        chosen.append(delivery_id)
+        if len(chosen) >= limit:
             break
-    return taken
+    if not chosen:
+        return []
+    taken = await session.scalars(
+        update(Delivery)
+        .where(Delivery.id.in_(chosen))
+        .values(claimed_by=worker, claimed_until=lease_until)
+        .returning(Delivery),
+        execution_options={"populate_existing": True},
+    )
+    order = {delivery_id: index for index, delivery_id in enumerate(chosen)}
+    return sorted(taken, key=lambda row: order[row.id])
 
 
 async def claimed_chats_elsewhere(session: AsyncSession, worker: str, now: datetime) -> set[Chat]:

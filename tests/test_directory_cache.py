@@ -1,0 +1,87 @@
+"""The channel directory cache: loaded at start, reloaded at once after a change made in
+this process, refreshed in the background (never on an alert's path) once it is old."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+from alerts.directory import ChannelDirectory
+from storage.database import Database
+from storage.models import Channel, Organisation
+
+NOW = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def add_channel(database: Database, channel_id: str, address: str) -> None:
+    async with database.transaction() as session:
+        if await session.get(Organisation, "msf") is None:
+            session.add(Organisation(id="msf", name="MSF"))
+            await session.flush()
+        session.add(
+            Channel(
+                id=channel_id,
+                platform="telegram",
+                address=address,
+                organisation_id="msf",
+                created_at=NOW,
+            )
+        )
+
+
+async def ids(directory: ChannelDirectory, database: Database) -> list[str]:
+    async with database.sessions() as session:
+        return [target.id for target in await directory.targets(session)]
+
+
+async def test_the_cache_is_reloaded_at_once_after_a_change_here(database: Database) -> None:
+    clock = Clock()
+    directory = ChannelDirectory(database.sessions, ttl=30, monotonic=clock)
+    await add_channel(database, "tg-menton", "-1001")
+    await directory.warm()
+    await add_channel(database, "tg-briancon", "-1002")
+    assert await ids(directory, database) == ["tg-menton"]  # cached
+    directory.invalidate()  # what a chat command or the dispatcher does after a change
+    assert await ids(directory, database) == ["tg-briancon", "tg-menton"]
+
+
+async def test_an_old_cache_is_served_while_it_refreshes_in_the_background(
+    database: Database,
+) -> None:
+    clock = Clock()
+    directory = ChannelDirectory(database.sessions, ttl=30, monotonic=clock)
+    await add_channel(database, "tg-menton", "-1001")
+    await directory.warm()
+    await add_channel(database, "tg-calais", "-1003")  # another process's change
+    clock.now = 31.0
+    assert await ids(directory, database) == ["tg-menton"]  # no wait on the alert's path
+    for _ in range(100):
+        await asyncio.sleep(0.01)
+        if await ids(directory, database) == ["tg-calais", "tg-menton"]:
+            break
+    assert await ids(directory, database) == ["tg-calais", "tg-menton"]
+    await directory.stop()
+
+
+async def test_a_refresh_begun_before_a_change_here_does_not_overwrite_it(
+    database: Database,
+) -> None:
+    clock = Clock()
+    directory = ChannelDirectory(database.sessions, ttl=30, monotonic=clock)
+    await add_channel(database, "tg-menton", "-1001")
+    await directory.warm()
+    clock.now = 31.0
+    await ids(directory, database)  # starts a background refresh
+    directory.invalidate()
+    await add_channel(database, "tg-roya", "-1004")
+    assert await ids(directory, database) == ["tg-menton", "tg-roya"]
+    await directory.stop()
+    assert await ids(directory, database) == ["tg-menton", "tg-roya"]
