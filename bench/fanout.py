@@ -10,7 +10,8 @@ Figures:
 1. one alert to N Telegram groups under real limits: time until all delivered, the floor
    the limits impose (N / overall rate), their ratio, 429s, lost and duplicated;
 2. alert → first delivery latency p50/p99 with the limits off;
-3. intake: alerts/s accepted, routed and enqueued (no sending), SQLite and PostgreSQL;
+3. intake: alerts/s accepted, routed and enqueued (no sending), SQLite and PostgreSQL,
+   one after the other and in bursts (as concurrent webhook requests arrive);
 4. a vital alert raised while a 1,000-message announcement fan-out is draining.
 """
 
@@ -185,14 +186,24 @@ async def latency(samples: int, folder: Path) -> dict[str, float]:
     }
 
 
-async def intake(kind: str, alerts: int, channels: int, folder: Path) -> dict[str, float]:
+async def intake(
+    kind: str, alerts: int, channels: int, burst: int, folder: Path
+) -> dict[str, float]:
+    """Alerts handed to the router `burst` at a time (1: one after the other; more: as a
+    webhook's concurrent requests or a sync batch deliver them, which group commit
+    handles in one transaction)."""
     wiring = await build(
         make_config(await fresh_url(kind, folder), None, channels, 1.0),
         console_output=io.StringIO(),
     )
     started = time.perf_counter()
-    for number in range(alerts):
-        await wiring.router(inbound(f"/alert intake {number} à Menton !info", number))
+    for first in range(0, alerts, burst):
+        await asyncio.gather(
+            *(
+                wiring.router(inbound(f"/alert intake {number} à Menton !info", number))
+                for number in range(first, min(first + burst, alerts))
+            )
+        )
     elapsed = time.perf_counter() - started
     async with wiring.database.sessions() as session:
         rows = await session.scalar(select(func.count()).select_from(Delivery))
@@ -200,6 +211,7 @@ async def intake(kind: str, alerts: int, channels: int, folder: Path) -> dict[st
     return {
         "database": kind,
         "alerts": alerts,
+        "burst": burst,
         "channels_each": channels,
         "alerts_per_s": alerts / elapsed,
         "deliveries_written": float(rows or 0),
@@ -263,6 +275,7 @@ async def main() -> None:
     parser.add_argument("--latency-samples", type=int, default=200)
     parser.add_argument("--intake-alerts", type=int, default=1000)
     parser.add_argument("--intake-channels", type=int, default=5)
+    parser.add_argument("--intake-burst", type=int, default=10)
     parser.add_argument("--only", choices=["fanout", "latency", "intake", "vital"])
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as name:
@@ -272,14 +285,17 @@ async def main() -> None:
         if args.only in (None, "latency"):
             show("latency", await latency(args.latency_samples, folder))
         if args.only in (None, "intake"):
-            show("intake", await intake("sqlite", args.intake_alerts, args.intake_channels, folder))
+            kinds = ["sqlite"]
             if os.environ.get("TOCSIN_BENCH_DATABASE_URL") or os.environ.get(
                 "TOCSIN_TEST_DATABASE_URL"
             ):
-                show(
-                    "intake",
-                    await intake("postgresql", args.intake_alerts, args.intake_channels, folder),
-                )
+                kinds.append("postgresql")
+            for kind in kinds:
+                for burst in sorted({1, args.intake_burst}):
+                    figures = await intake(
+                        kind, args.intake_alerts, args.intake_channels, burst, folder
+                    )
+                    show("intake", figures)
         if args.only in (None, "vital"):
             show("vital", await vital_during_backlog(args.channels, args.rate_scale, folder))
 

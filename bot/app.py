@@ -250,9 +250,10 @@ class Application:
                 wiring.feeds.watcher.stop()
             if wiring.intake is not None:
                 wiring.intake.chores.stop()
+            # The dispatcher's sends in flight finish through relays that still run.
+            await self._supervisor.stop()
             for relay in started:
                 await relay.stop()
-            await self._supervisor.stop()
             await wiring.directory.stop()
             if wiring.feeds is not None:
                 await wiring.feeds.close()

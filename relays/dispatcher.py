@@ -92,6 +92,7 @@ class Dispatcher:
         self._buckets = ChatBuckets()
         self._in_flight: dict[store.Chat, asyncio.Task[None]] = {}
         self._in_flight_priority: dict[store.Chat, int] = {}
+        self._sending: set[store.Chat] = set()  # past the pacer, in the relay's hands
         self._stopping = asyncio.Event()
         self._next_beat = 0.0
         self.sent_count = 0
@@ -139,6 +140,11 @@ class Dispatcher:
         self._signal.wake()
 
     async def _finish_in_flight(self) -> None:
+        """Let the sends under way finish; those still waiting for their turn stop now
+        (their leases are released by `retire`, another run sends them)."""
+        for chat, task in self._in_flight.items():
+            if chat not in self._sending:
+                task.cancel()
         if self._in_flight:
             await asyncio.wait(list(self._in_flight.values()), timeout=10)
         for task in self._in_flight.values():
@@ -201,12 +207,14 @@ class Dispatcher:
         chat = (row.platform, row.address)
         try:
             await self._pace(row)
+            self._sending.add(chat)
             result = await self._send(row)
             await self._record(row, result)
         except Exception:
             # Never let one delivery kill the dispatcher; the lease expires and it is retried.
             log.exception("delivery %s: unexpected error", row.id)
         finally:
+            self._sending.discard(chat)
             self._in_flight.pop(chat, None)
             self._in_flight_priority.pop(chat, None)
             self._signal.wake()
