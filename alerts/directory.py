@@ -67,12 +67,16 @@ class ChannelDirectory:
         self._refresh: asyncio.Task[None] | None = None
 
     async def targets(self, session: AsyncSession) -> list[ChannelTarget]:
-        if self._cached is None:
-            self._store(await load_targets(session), self._generation)
-        elif self._monotonic() - self._loaded_at > self._ttl:
+        cached = self._cached
+        if cached is not None and self._monotonic() - self._loaded_at <= self._ttl:
+            return cached
+        if cached is not None and self._sessions is not None:
             self._refresh_in_background()
-        assert self._cached is not None
-        return self._cached
+            return cached
+        generation = self._generation
+        loaded = await load_targets(session)
+        self._store(loaded, generation)
+        return loaded
 
     async def warm(self) -> None:
         """Load now (at start), so the first alert does not wait for it."""
@@ -96,9 +100,6 @@ class ChannelDirectory:
             self._cached, self._loaded_at = targets, self._monotonic()
 
     def _refresh_in_background(self) -> None:
-        if self._sessions is None:
-            self._cached = None  # no way to read on our own: the next reader loads
-            return
         if self._refresh is None or self._refresh.done():
             self._refresh = asyncio.create_task(self._reload(), name="directory-refresh")
 

@@ -91,9 +91,14 @@ class MessageRouter:
             del self._waiting[: self._max_batch]
             try:
                 await self._handle_batch(batch)
-            except BaseException as error:  # never leave a caller waiting forever
-                for _, handled in batch:
-                    if not handled.done():
+            except BaseException as error:  # cancelled: never leave a caller waiting forever
+                stranded, self._waiting = batch + self._waiting, []
+                for _, handled in stranded:
+                    if handled.done():
+                        continue
+                    if isinstance(error, asyncio.CancelledError):
+                        handled.cancel()
+                    else:
                         handled.set_exception(error)
                 raise
             finally:

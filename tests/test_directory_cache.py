@@ -85,3 +85,16 @@ async def test_a_refresh_begun_before_a_change_here_does_not_overwrite_it(
     assert await ids(directory, database) == ["tg-menton", "tg-roya"]
     await directory.stop()
     assert await ids(directory, database) == ["tg-menton", "tg-roya"]
+
+
+async def test_without_sessions_of_its_own_an_old_cache_is_reloaded_by_the_reader(
+    database: Database,
+) -> None:
+    clock = Clock()
+    directory = ChannelDirectory(ttl=30, monotonic=clock)
+    await add_channel(database, "tg-menton", "-1001")
+    assert await ids(directory, database) == ["tg-menton"]
+    await add_channel(database, "tg-modane", "-1005")
+    assert await ids(directory, database) == ["tg-menton"]
+    clock.now = 31.0
+    assert await ids(directory, database) == ["tg-menton", "tg-modane"]
