@@ -7,7 +7,6 @@ import json
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from alerts.clock import Clock
@@ -19,7 +18,6 @@ from alerts.rendering import AlertRenderer, AlertView
 from alerts.routing import RoutableFact, deliver_at, route
 from alerts.types import Kind, delivery_priority
 from storage import queries
-from storage.models import Alert
 
 
 @dataclass(frozen=True)
@@ -76,33 +74,37 @@ class AlertService:
         now = self._clock.now()
         key = place_key(draft.place, draft.border)
         parent_id = await self._group_parent(session, draft, key)
-        alert = Alert(
-            kind=draft.kind.value,
-            text=draft.text,
-            border=draft.border,
-            themes=json.dumps(list(draft.themes)),
-            urgency=draft.urgency.value,
-            place=draft.place,
-            place_key=key,
-            people=draft.people,
-            minors=draft.minors,
-            latitude=location.latitude if location else None,
-            longitude=location.longitude if location else None,
-            photo=json.dumps({"platform": photo.platform, "ref": photo.ref}) if photo else None,
-            author_member_id=author.member_id,
-            organisation_id=author.organisation_id,
-            status="open",
-            parent_id=parent_id,
-            source_platform=origin.platform,
-            source_chat=origin.chat,
-            source_message_id=origin.message_id,
-            created_at=now,
-            updated_at=now,
+        alert_id = await queries.insert_alert(
+            session,
+            {
+                "kind": draft.kind.value,
+                "text": draft.text,
+                "border": draft.border,
+                "themes": json.dumps(list(draft.themes)),
+                "urgency": draft.urgency.value,
+                "place": draft.place,
+                "place_key": key,
+                "people": draft.people,
+                "minors": draft.minors,
+                "latitude": location.latitude if location else None,
+                "longitude": location.longitude if location else None,
+                "photo": json.dumps({"platform": photo.platform, "ref": photo.ref})
+                if photo
+                else None,
+                "author_member_id": author.member_id,
+                "organisation_id": author.organisation_id,
+                "status": "open",
+                "parent_id": parent_id,
+                "source_platform": origin.platform,
+                "source_chat": origin.chat,
+                "source_message_id": origin.message_id,
+                "outcome": None,
+                "created_at": now,
+                "updated_at": now,
+            },
         )
-        session.add(alert)
-        await session.flush()
         view = AlertView(
-            id=alert.id,
+            id=alert_id,
             kind=draft.kind,
             text=draft.text,
             urgency=draft.urgency,
@@ -135,13 +137,13 @@ class AlertService:
                 session,
                 Target(channel.platform, channel.address, channel.id),
                 message,
-                fact=FactRef("alert", alert.id, draft.kind.value),
+                fact=FactRef("alert", alert_id, draft.kind.value),
                 priority=priority,
                 now=now,
                 deliver_at=at,
                 reply_to_delivery_id=replies.get((channel.platform, channel.address)),
             )
-        return AcceptedAlert(alert.id, draft.kind, len(channels), held, parent_id)
+        return AcceptedAlert(alert_id, draft.kind, len(channels), held, parent_id)
 
     async def _group_parent(
         self, session: AsyncSession, draft: AlertDraft, key: str | None
@@ -150,19 +152,8 @@ class AlertService:
         if key is None or draft.kind is not Kind.ALERT:
             return None
         since = self._clock.now() - self._group_window
-        candidates = await session.execute(
-            select(Alert.id, Alert.themes)
-            .where(
-                Alert.place_key == key,
-                Alert.kind == Kind.ALERT.value,
-                Alert.parent_id.is_(None),
-                Alert.created_at >= since,
-            )
-            .order_by(Alert.id.desc())
-            .limit(5)
-        )
-        for candidate_id, candidate_themes in candidates:
+        for candidate_id, candidate_themes in await queries.recent_alerts_at(session, key, since):
             themes = set(json.loads(candidate_themes))
             if not themes or not draft.themes or themes.intersection(draft.themes):
-                return int(candidate_id)
+                return candidate_id
         return None

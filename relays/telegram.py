@@ -4,10 +4,12 @@ inline keyboards, updates in as neutral messages (`relays.telegram_inbound`).
 Sending: the relay reports and never retries. PTB is built without a rate limiter and
 every Telegram error becomes a `DeliveryResult` for the dispatcher to decide on.
 
-Receiving: PTB's `Updater` long-polls (or serves a webhook) into an update queue whose
-`put` hands the update to the sink and returns only once it was handled. PTB confirms an
-update to Telegram (the next getUpdates offset, or the webhook's 200) only after `put`
-returned, so a crash never loses one; the offset handled last is also stored, so a
+Receiving: PTB's `Updater` long-polls (or serves a webhook) into an update queue. With a
+webhook, `put` hands the update to the sink and returns only once it was handled, before
+PTB answers 200. Long polling confirms a batch with the next getUpdates' offset, so the
+bot hands the whole batch to the sink just before asking for the next one (the router
+then writes it in one transaction). Either way nothing is confirmed before it was
+handled, and a crash never loses an update; the offset handled last is also stored, so a
 restart confirms what was handled before polling again, and the router's `inbound_seen`
 ignores an update that still comes twice.
 """
@@ -21,7 +23,7 @@ import hashlib
 import logging
 import random
 import warnings
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -121,9 +123,20 @@ class TelegramSetupError(RuntimeError):
 
 class _PollingBot(Bot):
     """PTB's Bot noting when long polling fails for good: PTB's poll loop retries network
-    errors itself but ends silently on a refused token, which the relay must see."""
+    errors itself but ends silently on a refused token, which the relay must see.
+
+    Each getUpdates confirms every update before its offset, so the updates of the
+    previous batch are handled first (`hand_over_with`): together, which lets the router
+    write a burst in one transaction, and before Telegram may forget them."""
+
+    _before_polling: Callable[[], Awaitable[None]] | None = None
+
+    def hand_over_with(self, before_polling: Callable[[], Awaitable[None]] | None) -> None:
+        self._before_polling = before_polling  # private: PTB freezes its public attributes
 
     async def get_updates(self, *args: Any, **kwargs: Any) -> tuple[Update, ...]:
+        if self._before_polling is not None:
+            await self._before_polling()
         try:
             return await super().get_updates(*args, **kwargs)
         except InvalidToken:
@@ -141,28 +154,50 @@ class _PollingBot(Bot):
 class _HandOverQueue(asyncio.Queue[object]):
     """The Updater's update queue: `put` is the handling itself (see the module doc).
 
+    With a webhook, `put` handles the update before PTB answers Telegram. With long
+    polling, `put` only collects the batch PTB fetched, and `hand_over` (called before the
+    next getUpdates, which confirms them) handles it as a whole.
+
     The handling runs in its own task, shielded: when PTB stops polling it cancels its
     fetch task without waiting, and an update half-way through its database transaction
     must finish (or roll back) on its own terms, not be cut inside the driver.
     """
 
-    def __init__(self, handle: Callable[[object], Awaitable[None]]) -> None:
+    def __init__(
+        self,
+        handle: Callable[[object], Coroutine[Any, Any, None]],
+        handle_batch: Callable[[list[object]], Coroutine[Any, Any, None]] | None = None,
+    ) -> None:
         super().__init__()
         self._handle = handle
+        self._handle_batch = handle_batch
+        self._batch: list[object] = []
         self.in_progress: set[asyncio.Task[None]] = set()
 
     async def put(self, item: object) -> None:
-        task = asyncio.create_task(self._run(item))
+        if self._handle_batch is not None:
+            self._batch.append(item)
+            return
+        await self._run(self._handle(item))
+
+    async def hand_over(self) -> None:
+        """Handle the collected batch, and wait for any batch still being handled."""
+        if self._batch and self._handle_batch is not None:
+            batch, self._batch = self._batch, []
+            await self._run(self._handle_batch(batch))
+        elif self.in_progress:
+            await asyncio.shield(asyncio.gather(*self.in_progress, return_exceptions=True))
+
+    async def _run(self, handling: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(handling)
         self.in_progress.add(task)
         task.add_done_callback(self.in_progress.discard)
         await asyncio.shield(task)
 
-    async def _run(self, item: object) -> None:
-        await self._handle(item)
-
     async def settle(self, within: float) -> None:
         """Let the updates being handled finish; past `within` seconds, cancel them (they
         were not confirmed, so Telegram delivers them again after a restart)."""
+        self._batch.clear()  # fetched, never handled, so never confirmed: they come again
         if not self.in_progress:
             return
         _, stuck = await asyncio.wait(set(self.in_progress), timeout=within)
@@ -332,7 +367,12 @@ class TelegramRelay:
 
     async def _start_updater(self, sink: InboundSink) -> None:
         bot = self.bot
-        self._queue = _HandOverQueue(lambda item: self._handle(item, sink))
+        polling = self._options.mode != "webhook"
+        self._queue = _HandOverQueue(
+            lambda item: self._handle_batch([item], sink),
+            (lambda items: self._handle_batch(items, sink)) if polling else None,
+        )
+        bot.hand_over_with(self._hand_over if polling else None)
         updater = Updater(bot, self._queue)
         await updater.initialize()
         self._updater = updater
@@ -395,21 +435,49 @@ class TelegramRelay:
         if stored is not None:
             await bot.get_updates(offset=int(stored), limit=1, timeout=0)
 
-    async def _handle(self, item: object, sink: InboundSink) -> None:
-        """One update, handled before PTB may confirm it. Never raises: PTB's poll loop
-        would end on an exception it does not know."""
-        if not isinstance(item, Update):
+    async def _hand_over(self) -> None:
+        """Before each getUpdates: the previous batch is handled (see `_PollingBot`). When
+        stopping, a batch that cannot be handled in time (the database is down) is not
+        confirmed: PTB's last getUpdates fails instead, and Telegram sends it again."""
+        assert self._queue is not None
+        if not self._stopping.is_set():
+            await self._queue.hand_over()
             return
         try:
-            inbound = to_inbound(item, bot_username=self.username)
-        except Exception:
-            log.exception("telegram: update %s unreadable; skipped", item.update_id)
-            inbound = None
-        if inbound is not None:
-            await self._hand_to(sink, inbound)
+            async with asyncio.timeout(5):
+                await self._queue.hand_over()
+        except TimeoutError:
+            raise TimedOut("updates still being handled: not confirmed") from None
+
+    async def _handle_batch(self, items: list[object], sink: InboundSink) -> None:
+        """Updates (a getUpdates batch, or a webhook's one) handed to the router at once:
+        it writes them together, in order. Never raises: PTB's poll loop would end on an
+        exception it does not know."""
+        updates = [item for item in items if isinstance(item, Update)]
+        inbounds: list[InboundMessage] = []
+        for update in updates:
+            try:
+                inbound = to_inbound(update, bot_username=self.username)
+            except Exception:
+                log.exception("telegram: update %s unreadable; skipped", update.update_id)
+                continue
+            if inbound is not None:
+                inbounds.append(inbound)
+        outcomes = await asyncio.gather(
+            *(sink(inbound) for inbound in inbounds), return_exceptions=True
+        )
+        # What could not be recorded (the database is down: then nothing in the batch
+        # was) is tried again one by one, in order, until it is.
+        for inbound, outcome in zip(inbounds, outcomes, strict=True):
+            if isinstance(outcome, asyncio.CancelledError):
+                raise outcome
+            if isinstance(outcome, Exception):
+                await self._hand_to(sink, inbound)
+        for inbound in inbounds:
             if inbound.button is not None:
                 await self._answer_button(inbound.button.press_id)
-        await self._save_offset(item.update_id + 1)
+        if updates:
+            await self._save_offset(updates[-1].update_id + 1)
 
     async def _hand_to(self, sink: InboundSink, inbound: InboundMessage) -> None:
         failures = 0

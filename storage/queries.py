@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import Executable, Select, Table, bindparam, delete, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import (
+    Alert,
+    Base,
     Channel,
     Delivery,
     InboundSeen,
@@ -41,10 +44,24 @@ async def subscriptions_of(
     return result.all()
 
 
-async def member_by_account(session: AsyncSession, platform: str, user: str) -> Member | None:
-    return await session.scalar(
-        select(Member).where(Member.platform == platform, Member.user_ref == user)
+# The statements every inbound update runs are built once, with bound parameters, and
+# those that need no objects run on the tables (Core), not through the ORM: building and
+# mapping a statement costs SQLAlchemy more than SQLite takes to run it.
+
+
+def _table(model: type[Base]) -> Table:
+    return Base.metadata.tables[model.__tablename__]
+
+
+@functools.cache
+def _member_by_account() -> Select[Member]:
+    return select(Member).where(
+        Member.platform == bindparam("platform"), Member.user_ref == bindparam("user")
     )
+
+
+async def member_by_account(session: AsyncSession, platform: str, user: str) -> Member | None:
+    return await session.scalar(_member_by_account(), {"platform": platform, "user": user})
 
 
 async def organisation(session: AsyncSession, organisation_id: str) -> Organisation | None:
@@ -64,15 +81,20 @@ async def mark_inbound_seen(
     session: AsyncSession, platform: str, update_id: str, now: datetime
 ) -> bool:
     """Record an inbound update id; False if it was already handled (a redelivery)."""
-    dialect = session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    statement = (
-        insert(InboundSeen)
-        .values(platform=platform, update_id=update_id, seen_at=now)
-        .on_conflict_do_nothing(index_elements=["platform", "update_id"])
+    statement = _mark_inbound_seen(session.get_bind().dialect.name)
+    result = await session.execute(
+        statement, {"platform": platform, "update_id": update_id, "seen_at": now}
     )
-    result = await session.execute(statement)
     return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+@functools.cache
+def _mark_inbound_seen(dialect: str) -> Executable:
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    # On the table, not the entity: a Core INSERT, whose result counts the rows written.
+    return insert(_table(InboundSeen)).on_conflict_do_nothing(
+        index_elements=["platform", "update_id"]
+    )
 
 
 async def prune_inbound_seen(session: AsyncSession, before: datetime) -> None:
@@ -96,12 +118,57 @@ async def first_parts_of(
     session: AsyncSession, fact_type: str, fact_id: int
 ) -> dict[tuple[str, str], int]:
     """(platform, address) → id of the first delivery of a fact there (for replies)."""
-    rows = await session.execute(
-        select(Delivery.platform, Delivery.address, Delivery.id)
-        .where(Delivery.fact_type == fact_type, Delivery.fact_id == fact_id, Delivery.part == 0)
-        .order_by(Delivery.id)
-    )
+    rows = await session.execute(_first_parts_of(), {"fact_type": fact_type, "fact_id": fact_id})
     found: dict[tuple[str, str], int] = {}
     for platform, address, delivery_id in rows:
         found.setdefault((platform, address), delivery_id)
     return found
+
+
+@functools.cache
+def _first_parts_of() -> Select[str, str, int]:
+    deliveries = _table(Delivery)
+    return (
+        select(deliveries.c.platform, deliveries.c.address, deliveries.c.id)
+        .where(
+            deliveries.c.fact_type == bindparam("fact_type"),
+            deliveries.c.fact_id == bindparam("fact_id"),
+            deliveries.c.part == 0,
+        )
+        .order_by(deliveries.c.id)
+    )
+
+
+async def insert_alert(session: AsyncSession, values: dict[str, object]) -> int:
+    """Write an alert (a column → value mapping); its id."""
+    return int((await session.execute(_insert_alert(), values)).scalar_one())
+
+
+@functools.cache
+def _insert_alert() -> Executable:
+    alerts = _table(Alert)
+    return insert(alerts).returning(alerts.c.id)
+
+
+async def recent_alerts_at(
+    session: AsyncSession, place_key: str, since: datetime
+) -> list[tuple[int, str]]:
+    """The latest alerts (not follow-ups) raised at a place since `since`: (id, themes)."""
+    rows = await session.execute(_recent_alerts_at(), {"place_key": place_key, "since": since})
+    return [(int(alert_id), themes) for alert_id, themes in rows]
+
+
+@functools.cache
+def _recent_alerts_at() -> Select[int, str]:
+    alerts = _table(Alert)
+    return (
+        select(alerts.c.id, alerts.c.themes)
+        .where(
+            alerts.c.place_key == bindparam("place_key"),
+            alerts.c.kind == "alert",
+            alerts.c.parent_id.is_(None),
+            alerts.c.created_at >= bindparam("since"),
+        )
+        .order_by(alerts.c.id.desc())
+        .limit(5)
+    )

@@ -16,11 +16,13 @@ wait in WAL mode.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import pool
 from sqlalchemy.dialects import registry
+from sqlalchemy.dialects.sqlite.base import SQLiteExecutionContext
 from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
 from sqlalchemy.engine import URL
 from sqlalchemy.util import await_
@@ -32,10 +34,23 @@ async def _call(function: Callable[..., Any], *args: Any) -> Any:
     return function(*args)
 
 
+class _Cursor(sqlite3.Cursor):
+    async def _async_soft_close(self) -> None:
+        """What SQLAlchemy's asyncio API awaits before handing over a result that still
+        holds rows: an aiosqlite cursor fetches them here; this one is read synchronously
+        later, on the same thread, so there is nothing to do."""
+
+
+class _ExecutionContext(SQLiteExecutionContext):
+    def create_default_cursor(self) -> Any:
+        return self._dbapi_connection.cursor(_Cursor)
+
+
 class InlineSQLiteDialect(SQLiteDialect_pysqlite):
     driver = DRIVER
     supports_statement_cache = True
     is_async = True
+    execution_ctx_cls = _ExecutionContext
 
     # Statements go through the greenlet bridge's `await_`, as with any asyncio driver,
     # and complete at once on the loop's thread; SQLAlchemy's asyncio API checks that an

@@ -263,3 +263,40 @@ async def test_webhook_mode_takes_updates_with_the_secret_only(
     assert stranger.status_code == 403
     assert telegram.status_code == 200
     assert [message.text for message in got] == ["/alert par webhook"]
+
+
+class ConcurrencyInbox(Inbox):
+    """Records how many updates were being handled at once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.handling = 0
+        self.most_at_once = 0
+
+    async def __call__(self, inbound: InboundMessage) -> None:
+        self.handling += 1
+        self.most_at_once = max(self.most_at_once, self.handling)
+        await asyncio.sleep(0.01)  # a transaction being written
+        self.handling -= 1
+        await super().__call__(inbound)
+
+
+async def test_a_fetched_batch_is_handed_over_at_once_in_order(
+    server: BotApiServer, database: Database
+) -> None:
+    """Updates waiting when polling starts come in one getUpdates: the router gets them
+    together (so it can write them in one transaction), in order, before they are
+    confirmed, each once."""
+    injected = [server.inject_message(USER, f"rafale {n}") for n in range(20)]
+    inbox = ConcurrencyInbox()
+    relay = await running(server, database, inbox)
+    try:
+        got = await inbox.wait_for(20)
+        await asyncio.sleep(0.3)  # anything handed over twice would arrive now
+    finally:
+        await relay.stop()
+    assert [message.text for message in inbox.messages] == [f"rafale {n}" for n in range(20)]
+    assert inbox.most_at_once == 20
+    async with database.sessions() as session:
+        offset = await queries.get_state(session, "telegram.offset:777000222")
+    assert offset == str(injected[-1]["update_id"] + 1) == str(int(got[-1].update_id) + 1)
