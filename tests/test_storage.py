@@ -156,3 +156,24 @@ async def test_pausing_a_chat_holds_its_whole_queue(database: Database) -> None:
             limit=10,
         )
     assert [row.address for row in claimed] == ["b"]
+
+
+async def test_the_asyncio_core_api_reads_and_writes(database: Database) -> None:
+    """SQLite runs inline on the event loop: the asyncio Core API (rows still to fetch
+    when the result is handed over, RETURNING, a rolled back transaction) still works."""
+    engine = database.engine
+    async with engine.connect() as connection:
+        rows = (await connection.execute(text("SELECT 1 UNION SELECT 2 ORDER BY 1"))).all()
+    assert [row[0] for row in rows] == [1, 2]
+    async with engine.connect() as connection, connection.begin() as transaction:
+        written = await connection.execute(
+            text(
+                "INSERT INTO platform_state (key, value, updated_at) "
+                "VALUES ('core', 'oui', :now) RETURNING key"
+            ),
+            {"now": NOW},
+        )
+        assert written.scalar_one() == "core"
+        await transaction.rollback()
+    async with engine.connect() as connection:
+        assert await connection.scalar(text("SELECT count(*) FROM platform_state")) == 0
