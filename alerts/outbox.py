@@ -78,12 +78,12 @@ class Outbox:
         rows = self._rows(
             target,
             message,
-            fact,
-            priority,
-            now,
-            deliver_at,
-            reply_to_delivery_id,
-            edit_of_delivery_id,
+            fact=fact,
+            priority=priority,
+            now=now,
+            deliver_at=deliver_at,
+            reply_to_delivery_id=reply_to_delivery_id,
+            edit_of_delivery_id=edit_of_delivery_id,
         )
         delivery_buffer.add(session.sync_session, rows)
         return len(rows)
@@ -100,19 +100,27 @@ class Outbox:
         edit_of_delivery_id: int | None = None,
     ) -> list[int]:
         """`enqueue`, written at once: the ids of the rows (to edit the message later)."""
-        rows = self._rows(target, message, fact, priority, now, None, None, edit_of_delivery_id)
+        rows = self._rows(
+            target,
+            message,
+            fact=fact,
+            priority=priority,
+            now=now,
+            edit_of_delivery_id=edit_of_delivery_id,
+        )
         return await session.run_sync(delivery_buffer.write_returning_ids, rows)
 
     def _rows(
         self,
         target: Target,
         message: OutboundMessage,
+        *,
         fact: FactRef,
         priority: int,
         now: datetime,
-        deliver_at: datetime | None,
-        reply_to_delivery_id: int | None,
-        edit_of_delivery_id: int | None,
+        deliver_at: datetime | None = None,
+        reply_to_delivery_id: int | None = None,
+        edit_of_delivery_id: int | None = None,
     ) -> list[delivery_buffer.Row]:
         # An edit replaces one message: it is never split.
         parts = self._payloads(message, "" if edit_of_delivery_id else target.platform)

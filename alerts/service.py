@@ -98,7 +98,6 @@ class AlertService:
                 "source_platform": origin.platform,
                 "source_chat": origin.chat,
                 "source_message_id": origin.message_id,
-                "outcome": None,
                 "created_at": now,
                 "updated_at": now,
             },

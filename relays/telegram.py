@@ -164,27 +164,25 @@ class _HandOverQueue(asyncio.Queue[object]):
     """
 
     def __init__(
-        self,
-        handle: Callable[[object], Coroutine[Any, Any, None]],
-        handle_batch: Callable[[list[object]], Coroutine[Any, Any, None]] | None = None,
+        self, handle: Callable[[list[object]], Coroutine[Any, Any, None]], *, batched: bool
     ) -> None:
         super().__init__()
         self._handle = handle
-        self._handle_batch = handle_batch
+        self._batched = batched
         self._batch: list[object] = []
         self.in_progress: set[asyncio.Task[None]] = set()
 
     async def put(self, item: object) -> None:
-        if self._handle_batch is not None:
+        if self._batched:
             self._batch.append(item)
             return
-        await self._run(self._handle(item))
+        await self._run(self._handle([item]))
 
     async def hand_over(self) -> None:
         """Handle the collected batch, and wait for any batch still being handled."""
-        if self._batch and self._handle_batch is not None:
+        if self._batch:
             batch, self._batch = self._batch, []
-            await self._run(self._handle_batch(batch))
+            await self._run(self._handle(batch))
         elif self.in_progress:
             await asyncio.shield(asyncio.gather(*self.in_progress, return_exceptions=True))
 
@@ -368,10 +366,7 @@ class TelegramRelay:
     async def _start_updater(self, sink: InboundSink) -> None:
         bot = self.bot
         polling = self._options.mode != "webhook"
-        self._queue = _HandOverQueue(
-            lambda item: self._handle_batch([item], sink),
-            (lambda items: self._handle_batch(items, sink)) if polling else None,
-        )
+        self._queue = _HandOverQueue(lambda items: self._handle_batch(items, sink), batched=polling)
         bot.hand_over_with(self._hand_over if polling else None)
         updater = Updater(bot, self._queue)
         await updater.initialize()

@@ -67,8 +67,7 @@ async def claim_heads(
         update(Delivery)
         .where(Delivery.id.in_(chosen))
         .values(claimed_by=worker, claimed_until=lease_until)
-        .returning(Delivery),
-        execution_options={"populate_existing": True},
+        .returning(Delivery)
     )
     order = {delivery_id: index for index, delivery_id in enumerate(chosen)}
     return sorted(taken, key=lambda row: order[row.id])

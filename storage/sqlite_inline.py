@@ -72,9 +72,6 @@ class InlineSQLiteDialect(SQLiteDialect_pysqlite):
             return pool.AsyncAdaptedQueuePool
         return pool.StaticPool  # one shared in-memory database
 
-    def get_driver_connection(self, connection: Any) -> Any:
-        return connection
-
 
 def inline_url(url: URL) -> URL:
     """The same SQLite database, opened with this dialect."""
