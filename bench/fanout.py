@@ -12,7 +12,9 @@ Figures:
 2. alert → first delivery latency p50/p99 with the limits off;
 3. intake: alerts/s accepted, routed and enqueued (no sending), SQLite and PostgreSQL,
    one after the other and in bursts (as concurrent webhook requests arrive);
-4. a vital alert raised while a 1,000-message announcement fan-out is draining.
+4. a vital alert raised while a 1,000-message announcement fan-out is draining;
+5. for comparison, python-telegram-bot's own AIORateLimiter (its documented defaults:
+   30/s overall, 20/min per group) sending the same fan-out straight from a PTB bot.
 """
 
 from __future__ import annotations
@@ -20,7 +22,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import io
+import json
 import os
+import sqlite3
 import statistics
 import sys
 import tempfile
@@ -162,6 +166,56 @@ async def fanout(channels: int, scale: float, folder: Path) -> dict[str, float]:
     }
 
 
+async def ptb_rate_limiter(channels: int, scale: float) -> dict[str, float]:
+    """The same fan-out sent by python-telegram-bot alone: every message handed to an
+    ExtBot with AIORateLimiter at once, as its documentation suggests; a 429 is retried by
+    the limiter itself."""
+    # Imported here: SDK types stay out of the rest of the benchmark, as out of Tocsin.
+    from telegram.ext import AIORateLimiter, ExtBot
+    from telegram.request import HTTPXRequest
+
+    with TelegramServerProcess(rate_scale=scale) as server:
+        for index in range(channels):
+            server.add_chat(chat_id(index), title=f"Groupe {index}")
+        limiter: AIORateLimiter = AIORateLimiter(
+            overall_max_rate=30 * scale,
+            group_max_rate=20 * scale,
+            max_retries=10,
+        )
+        bot = ExtBot(
+            server.token,
+            base_url=server.api_url,
+            request=HTTPXRequest(connection_pool_size=64, pool_timeout=120),
+            rate_limiter=limiter,
+        )
+        async with bot:
+            started = time.perf_counter()
+            results = await asyncio.gather(
+                *(
+                    bot.send_message(chat_id(index), "contrôle à Menton, 12 personnes")
+                    for index in range(channels)
+                ),
+                return_exceptions=True,
+            )
+            elapsed = time.perf_counter() - started
+        messages = server.sent()
+        stats = server.stats()
+    per_chat = Counter(m["chat_id"] for m in messages if "Menton" in (m.get("text") or ""))
+    floor = channels / (30 * scale)
+    sends = stats["sends_accepted"] + stats["too_many_requests"]
+    return {
+        "channels": channels,
+        "seconds": elapsed,
+        "floor": floor,
+        "ratio": elapsed / floor,
+        "429s": stats["too_many_requests"],
+        "429_share": stats["too_many_requests"] / max(sends, 1),
+        "failed": sum(1 for result in results if isinstance(result, BaseException)),
+        "lost": sum(1 for i in range(channels) if per_chat[chat_id(i)] == 0),
+        "duplicated": sum(count - 1 for count in per_chat.values() if count > 1),
+    }
+
+
 async def latency(samples: int, folder: Path) -> dict[str, float]:
     with TelegramServerProcess(limits=False) as server:
         server.add_chat(chat_id(0), title="Groupe 0")
@@ -261,6 +315,21 @@ async def vital_during_backlog(channels: int, scale: float, folder: Path) -> dic
     }
 
 
+def machine_reference() -> dict[str, float]:
+    """A fixed workload (Python and SQLite, no Tocsin code), so figures taken on different
+    days or machines can be compared: the shared CI machine's speed varies a lot."""
+    started = time.perf_counter()
+    connection = sqlite3.connect(":memory:")
+    connection.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, payload TEXT)")
+    for number in range(20_000):
+        payload = json.dumps({"text": f"alerte {number}", "themes": ["mineurs", "refoulement"]})
+        connection.execute("INSERT INTO t (payload) VALUES (?)", (payload,))
+        if number % 10 == 0:
+            connection.commit()
+    connection.close()
+    return {"reference_ms": (time.perf_counter() - started) * 1000}
+
+
 def show(title: str, figures: dict[str, Any]) -> None:
     parts = [f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in figures.items()]
     print(f"{title}: " + " ".join(parts), flush=True)
@@ -276,8 +345,9 @@ async def main() -> None:
     parser.add_argument("--intake-alerts", type=int, default=1000)
     parser.add_argument("--intake-channels", type=int, default=5)
     parser.add_argument("--intake-burst", type=int, default=10)
-    parser.add_argument("--only", choices=["fanout", "latency", "intake", "vital"])
+    parser.add_argument("--only", choices=["fanout", "latency", "intake", "vital", "ptb"])
     args = parser.parse_args()
+    show("machine", machine_reference())
     with tempfile.TemporaryDirectory() as name:
         folder = Path(name)
         if args.only in (None, "fanout"):
@@ -298,6 +368,8 @@ async def main() -> None:
                     show("intake", figures)
         if args.only in (None, "vital"):
             show("vital", await vital_during_backlog(args.channels, args.rate_scale, folder))
+        if args.only in (None, "ptb"):
+            show("ptb_aioratelimiter", await ptb_rate_limiter(args.channels, args.rate_scale))
 
 
 if __name__ == "__main__":
