@@ -2,13 +2,32 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Literal, Protocol
 
 from alerts.messages import DeliveryResult, InboundMessage, OutboundMessage, SendContext
 
 InboundSink = Callable[[InboundMessage], Awaitable[None]]
 ChatClass = Literal["private", "group"]
+
+
+async def hand_over_together(
+    sink: InboundSink, inbounds: Sequence[InboundMessage]
+) -> list[tuple[InboundMessage, Exception]]:
+    """Hand a fetched batch to the sink at once, in order, so the router can write it in
+    one transaction; the messages that failed, with their error. A cancellation is raised
+    (the sink's own tasks are cancelled with it)."""
+    outcomes = await asyncio.gather(
+        *(sink(inbound) for inbound in inbounds), return_exceptions=True
+    )
+    failed: list[tuple[InboundMessage, Exception]] = []
+    for inbound, outcome in zip(inbounds, outcomes, strict=True):
+        if isinstance(outcome, Exception):
+            failed.append((inbound, outcome))
+        elif isinstance(outcome, BaseException):
+            raise outcome
+    return failed
 
 
 class Relay(Protocol):

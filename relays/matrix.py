@@ -1,8 +1,9 @@
 """The Matrix relay, on matrix-nio: a supervised sync loop in, idempotent sends out.
 
-Receiving: one long-polling `/sync` at a time. Its `next_batch` token is stored after the
-batch was handed to the sink, so a crash re-reads at most one batch, which the router
-recognises by event id; a restart neither loses nor replays. The very first sync (no
+Receiving: one long-polling `/sync` at a time. Its events are handed to the sink all at
+once, in order (so the router writes a burst in one transaction), and its `next_batch`
+token is stored once they are handled, so a crash re-reads at most one batch, which the
+router recognises by event id; a restart neither loses nor replays. The very first sync (no
 stored token) only learns the rooms and pending invites: old history is not replayed. A
 gap longer than the timeline limit (a long stop) is filled from `/messages`.
 
@@ -36,7 +37,7 @@ from alerts.messages import (
     SendContext,
 )
 from alerts.notices import DM_STATE_PREFIX
-from relays.base import ChatClass, InboundSink
+from relays.base import ChatClass, InboundSink, hand_over_together
 from relays.images import ImageError, PhotoSource, PhotoUnavailable, strip_metadata
 from relays.matrix_content import (
     CHOICES_KEY,
@@ -253,8 +254,15 @@ class MatrixRelay:
         if since is None:
             log.info("Matrix: first sync; earlier room history is not replayed")
         else:
+            inbounds: list[InboundMessage] = []
             for room_id, room in answer.rooms.join.items():
-                await self._handle_room(client, room_id, room, since, sink)
+                inbounds.extend(await self._room_inbounds(client, room_id, room, since))
+            # The whole batch at once (the router writes it in one transaction). If any
+            # could not be recorded, the batch is not stored: the sync is retried and the
+            # router recognises what it already has.
+            failed = await hand_over_together(sink, inbounds)
+            if failed:
+                raise failed[0][1]
         for room_id in answer.rooms.leave:
             log.info("Matrix: no longer in room %s", room_id)
         await self._store_batch(answer.next_batch)
@@ -328,9 +336,9 @@ class MatrixRelay:
 
     # rooms and events
 
-    async def _handle_room(
-        self, client: nio.AsyncClient, room_id: str, room: Any, since: str, sink: InboundSink
-    ) -> None:
+    async def _room_inbounds(
+        self, client: nio.AsyncClient, room_id: str, room: Any, since: str
+    ) -> list[InboundMessage]:
         events = [event.source for event in room.timeline.events if _has_source(event)]
         joined = _own_join(events, client.user_id)
         log.debug(
@@ -340,17 +348,21 @@ class MatrixRelay:
             joined is not None,
             room.timeline.limited,
         )
+        inbounds: list[InboundMessage] = []
         if joined is not None:
             # Newly joined: what was said before the bot arrived is not for it.
             join_event, events = events[joined], events[joined + 1 :]
             if self._is_encrypted(room_id):
-                await sink(self._undecryptable(room_id, join_event))
+                inbounds.append(self._undecryptable(room_id, join_event))
         elif room.timeline.limited and room.timeline.prev_batch:
             missed = await self._backfill(client, room_id, room.timeline.prev_batch, since)
             known = {event.get("event_id") for event in events}
             events = [event for event in missed if event.get("event_id") not in known] + events
         for event in events:
-            await self._handle_event(client, room_id, event, sink)
+            inbound = await self._event_inbound(client, room_id, event)
+            if inbound is not None:
+                inbounds.append(inbound)
+        return inbounds
 
     async def _backfill(
         self, client: nio.AsyncClient, room_id: str, prev_batch: str, since: str
@@ -397,38 +409,40 @@ class MatrixRelay:
             event="undecryptable",
         )
 
-    async def _handle_event(
-        self, client: nio.AsyncClient, room_id: str, event: Event, sink: InboundSink
-    ) -> None:
+    async def _event_inbound(
+        self, client: nio.AsyncClient, room_id: str, event: Event
+    ) -> InboundMessage | None:
+        """What an event means for the router, if anything."""
         sender, event_id = event.get("sender"), event.get("event_id")
         if not isinstance(sender, str) or not isinstance(event_id, str):
-            return
+            return None
         if sender == client.user_id:
-            return  # our own echo
+            return None  # our own echo
         kind = event_kind(event)
         view = self._room_view(room_id, sender)
         if kind == "message":
             inbound = inbound_message(event, view)
             if inbound is None:
-                return
+                return None
             if (
                 inbound.chat_type == "private"
                 and sender not in self._dm_rooms
                 and await self._is_member(sender)
             ):
                 await self._remember_dm(sender, room_id, explicit=False)
-            await sink(await self._as_choice(client, inbound))
-        elif kind in ("encrypted", "encryption_enabled"):
-            await sink(self._undecryptable(room_id, event))
-        elif kind in ("redaction", "redacted"):
+            return await self._as_choice(client, inbound)
+        if kind in ("encrypted", "encryption_enabled"):
+            return self._undecryptable(room_id, event)
+        if kind in ("redaction", "redacted"):
             target = redacted_event_id(event) if kind == "redaction" else None
-            await sink(_event_message(view, sender, event_id, reply_to=target, event="redacted"))
-        elif kind == "reaction":
+            return _event_message(view, sender, event_id, reply_to=target, event="redacted")
+        if kind == "reaction":
             press = await self._reaction_press(client, room_id, event)
             if press is not None:
-                await sink(_event_message(view, sender, event_id, button=press))
+                return _event_message(view, sender, event_id, button=press)
         # Edits are not re-read (an edited "!alert" must not raise a second alert); notices
         # come from other bots, which by Matrix convention are never answered.
+        return None
 
     # numbered choices (Telegram's buttons)
 

@@ -55,7 +55,7 @@ from telegram.request import HTTPXRequest
 from alerts.clock import Clock, SystemClock
 from alerts.messages import DeliveryResult, InboundMessage, OutboundMessage, PhotoRef, SendContext
 from alerts.splitting import utf16_length
-from relays.base import ChatClass, InboundSink
+from relays.base import ChatClass, InboundSink, hand_over_together
 from relays.images import ImageError, PhotoSource, PhotoUnavailable, strip_metadata
 from relays.markup import to_html, to_plain
 from relays.telegram_inbound import ALLOWED_UPDATES, to_inbound
@@ -458,16 +458,10 @@ class TelegramRelay:
                 continue
             if inbound is not None:
                 inbounds.append(inbound)
-        outcomes = await asyncio.gather(
-            *(sink(inbound) for inbound in inbounds), return_exceptions=True
-        )
         # What could not be recorded (the database is down: then nothing in the batch
         # was) is tried again one by one, in order, until it is.
-        for inbound, outcome in zip(inbounds, outcomes, strict=True):
-            if isinstance(outcome, asyncio.CancelledError):
-                raise outcome
-            if isinstance(outcome, Exception):
-                await self._hand_to(sink, inbound)
+        for inbound, _ in await hand_over_together(sink, inbounds):
+            await self._hand_to(sink, inbound)
         for inbound in inbounds:
             if inbound.button is not None:
                 await self._answer_button(inbound.button.press_id)

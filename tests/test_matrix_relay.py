@@ -20,6 +20,7 @@ from PIL import Image
 from alerts.clock import ManualClock
 from alerts.messages import (
     Button,
+    InboundMessage,
     OutboundMessage,
     Paragraph,
     PhotoRef,
@@ -176,6 +177,88 @@ async def test_a_restart_neither_loses_nor_replays_even_past_the_timeline_limit(
 
     assert [message.text for message in sink.received] == ["pendant 1", "pendant 2"]
     assert [message.update_id for message in later.received] == [*missed, after]
+
+
+class BatchSink(RecordingSink):
+    """Records how many messages were being handled at once; refuses chosen texts the
+    first time (as the router does when the database is down)."""
+
+    def __init__(self, refuse_once: frozenset[str] = frozenset()) -> None:
+        super().__init__()
+        self.handling = 0
+        self.most_at_once = 0
+        self.refused: list[str] = []
+        self._refuse = set(refuse_once)
+
+    async def __call__(self, inbound: InboundMessage) -> None:
+        self.handling += 1
+        self.most_at_once = max(self.most_at_once, self.handling)
+        try:
+            await asyncio.sleep(0.01)  # a transaction being written
+            if inbound.text in self._refuse:
+                self._refuse.discard(inbound.text)
+                self.refused.append(inbound.text)
+                raise RuntimeError("not recorded")
+        finally:
+            self.handling -= 1
+        await super().__call__(inbound)
+
+
+async def _sync_batch_after_a_stop(
+    synapse_server: SynapseServer, database_url: str, sink: BatchSink, handovers: int
+) -> tuple[dict[str, list[str]], str | None, str | None]:
+    """Messages said in two rooms while Tocsin is stopped, read by the first sync of the
+    next run; the event ids said per room, and the sync token stored before and after."""
+    scene = await new_scene(synapse_server)
+    rooms = {name: await scene.room(name) for name in ("rafale-a", "rafale-b")}
+    clock = ManualClock()
+    database = await open_database(database_url)
+    async with started(relay_for(scene, database, clock), RecordingSink()):
+        pass  # the first sync: rooms learnt, its token stored
+    said = {
+        name: [await scene.say(room, f"{name} {n}") for n in range(count)]
+        for (name, room), count in zip(rooms.items(), (15, 5), strict=True)
+    }
+    async with database.sessions() as session:
+        before = await queries.get_state(session, "matrix.next_batch")
+    async with started(relay_for(scene, database, clock), sink):
+        await sink.wait_for(handovers)
+        await asyncio.sleep(0.3)  # anything handed over twice would arrive now
+    async with database.sessions() as session:
+        after = await queries.get_state(session, "matrix.next_batch")
+    await database.close()
+    return said, before, after
+
+
+async def test_a_sync_batch_is_handed_over_at_once_in_order(
+    synapse_server: SynapseServer, database_url: str
+) -> None:
+    """The events of one sync reach the router together (so it writes them in one
+    transaction), in each room's order, each once."""
+    sink = BatchSink()
+    said, before, after = await _sync_batch_after_a_stop(synapse_server, database_url, sink, 20)
+
+    for name, event_ids in said.items():
+        assert [m.update_id for m in sink.received if m.text.startswith(name)] == event_ids
+    assert len(sink.received) == 20
+    assert sink.most_at_once == 20
+    assert before is not None and after is not None and after != before
+
+
+async def test_a_batch_not_recorded_is_read_again_and_nothing_is_lost(
+    synapse_server: SynapseServer, database_url: str
+) -> None:
+    """One message of the batch could not be recorded: the sync is not confirmed, it is
+    read again, and every message is handed over (the router ignores the repeats)."""
+    sink = BatchSink(refuse_once=frozenset({"rafale-a 7"}))
+    said, before, after = await _sync_batch_after_a_stop(synapse_server, database_url, sink, 39)
+
+    assert sink.refused == ["rafale-a 7"]
+    handed = [message.update_id for message in sink.received]
+    assert set(handed) == {event for events in said.values() for event in events}
+    # The first reading handed over the other 19; the second, all 20 again.
+    assert len(handed) == 39
+    assert after is not None and after != before
 
 
 async def test_invites_from_members_are_accepted_and_others_ignored_or_declined(
