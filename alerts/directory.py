@@ -48,7 +48,7 @@ class ChannelDirectory:
     deactivates or moves a channel, and both heal at send (the send is refused and the
     row cancelled, or the chat is moved again): its changes are picked up by a refresh
     in the background once the cache is `ttl` seconds old. So an alert never waits for a
-    reload it does not need; with a thousand channels a load takes 50–250 ms.
+    reload it does not need; with a thousand channels a load takes tens of milliseconds.
     """
 
     def __init__(

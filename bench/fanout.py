@@ -149,8 +149,15 @@ async def fanout(channels: int, scale: float, folder: Path) -> dict[str, float]:
             while await sent_count(wiring) < channels:  # noqa: ASYNC110 (polls the DB)
                 await asyncio.sleep(0.02)
             elapsed = time.perf_counter() - started
-        messages = server.sent()
-        stats = server.stats()
+        return fanout_figures(server, channels, scale, elapsed)
+
+
+def fanout_figures(
+    server: TelegramServerProcess, channels: int, scale: float, elapsed: float
+) -> dict[str, float]:
+    """What the server saw of a fan-out to groups 0…channels-1 of the Menton alert."""
+    messages = server.sent()
+    stats = server.stats()
     per_chat = Counter(m["chat_id"] for m in messages if "Menton" in (m.get("text") or ""))
     floor = channels / (30 * scale)
     sends = stats["sends_accepted"] + stats["too_many_requests"]
@@ -198,22 +205,9 @@ async def ptb_rate_limiter(channels: int, scale: float) -> dict[str, float]:
                 return_exceptions=True,
             )
             elapsed = time.perf_counter() - started
-        messages = server.sent()
-        stats = server.stats()
-    per_chat = Counter(m["chat_id"] for m in messages if "Menton" in (m.get("text") or ""))
-    floor = channels / (30 * scale)
-    sends = stats["sends_accepted"] + stats["too_many_requests"]
-    return {
-        "channels": channels,
-        "seconds": elapsed,
-        "floor": floor,
-        "ratio": elapsed / floor,
-        "429s": stats["too_many_requests"],
-        "429_share": stats["too_many_requests"] / max(sends, 1),
-        "failed": sum(1 for result in results if isinstance(result, BaseException)),
-        "lost": sum(1 for i in range(channels) if per_chat[chat_id(i)] == 0),
-        "duplicated": sum(count - 1 for count in per_chat.values() if count > 1),
-    }
+        figures = fanout_figures(server, channels, scale, elapsed)
+    figures["failed"] = sum(1 for result in results if isinstance(result, BaseException))
+    return figures
 
 
 async def latency(samples: int, folder: Path) -> dict[str, float]:
