@@ -8,12 +8,15 @@ import logging
 import time
 from collections.abc import Callable
 
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from alerts.routing import ChannelTarget, StoredSubscription, parse_subscriptions
 from storage import queries
 
 log = logging.getLogger(__name__)
+_INVALIDATE_AT_COMMIT = "tocsin.directory_changed"
 
 
 async def load_targets(session: AsyncSession) -> list[ChannelTarget]:
@@ -43,12 +46,13 @@ class ChannelDirectory:
     """The routing targets, cached: intake reads them for every alert.
 
     Changes made in this process (chat commands, the dispatcher deactivating a channel,
-    the configuration sync) invalidate the cache, and the next reader loads it again in
-    its own transaction. Another process (a `tocsin worker` on PostgreSQL) only ever
-    deactivates or moves a channel, and both heal at send (the send is refused and the
-    row cancelled, or the chat is moved again): its changes are picked up by a refresh
-    in the background once the cache is `ttl` seconds old. So an alert never waits for a
-    reload it does not need; with a thousand channels a load takes tens of milliseconds.
+    the configuration sync) invalidate the cache, at once and when their transaction
+    commits, and the next reader loads it again in its own transaction. Another process
+    (a `tocsin worker` on PostgreSQL) only ever deactivates or moves a channel, and both
+    heal at send (the send is refused and the row cancelled, or the chat is moved again):
+    its changes are picked up by a refresh in the background once the cache is `ttl`
+    seconds old. So an alert never waits for a reload it does not need; with a thousand
+    channels a load takes tens of milliseconds.
     """
 
     def __init__(
@@ -94,6 +98,20 @@ class ChannelDirectory:
     def invalidate(self) -> None:
         self._cached = None
         self._generation += 1
+
+    def changed_in(self, session: AsyncSession) -> None:
+        """The directory changes in `session`'s transaction: forget it now (later reads in
+        that transaction load the change) and again when it commits, since a load made by
+        another transaction in between saw the old rows."""
+        self.invalidate()
+        sync_session = session.sync_session
+        if not sync_session.info.get(_INVALIDATE_AT_COMMIT):
+            sync_session.info[_INVALIDATE_AT_COMMIT] = True
+            event.listen(sync_session, "after_commit", self._committed, once=True)
+
+    def _committed(self, session: Session) -> None:
+        session.info.pop(_INVALIDATE_AT_COMMIT, None)
+        self.invalidate()
 
     def _store(self, targets: list[ChannelTarget], generation: int) -> None:
         if generation == self._generation:

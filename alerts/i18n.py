@@ -33,7 +33,7 @@ _FR: dict[str, str] = {
         "et ces thèmes. Un·e coordinateur·ice peut ajouter un abonnement."
     ),
     "receipt.followup": " Rattachée à l'alerte #{parent} (même lieu).",
-    "receipt.held": " {held} canal(aux) la recevront après leurs heures calmes.",
+    "receipt.held": " {held} canal(aux) la recevront plus tard (heures calmes ou sourdine).",
     "error.empty": "L'alerte est vide. Exemple : /alert 12 personnes refoulées à Menton !urgent",
     "error.too_long": (
         "L'alerte est trop longue ({length} caractères, maximum {maximum}). Raccourcissez-la."
@@ -107,7 +107,7 @@ _EN: dict[str, str] = {
         "A coordinator can add a subscription."
     ),
     "receipt.followup": " Attached to alert #{parent} (same place).",
-    "receipt.held": " {held} channel(s) will get it after their quiet hours.",
+    "receipt.held": " {held} channel(s) will get it later (quiet hours or muted).",
     "error.empty": "The alert is empty. Example: /alert 12 people pushed back at Menton !urgent",
     "error.too_long": "The alert is too long ({length} characters, at most {maximum}).",
     "error.unknown_command": "Unknown command: {command}. Type {prefix}help for the list.",

@@ -201,7 +201,7 @@ class ChannelCommands:
             min_urgency=urgency,
         )
         request.session.add(Subscription(channel_id=channel.id, spec=spec.to_json(), source="chat"))
-        self._directory.invalidate()
+        self._directory.changed_in(request.session)
         request.reply(request.t("sub.done", spec=self._describe(request, spec)))
 
     def _unknown(self, request: Request, key: str, value: str, known: list[str]) -> None:
@@ -271,7 +271,7 @@ class ChannelCommands:
                     continue
             await request.session.execute(delete(Subscription).where(Subscription.id == row.id))
             removed += 1
-        self._directory.invalidate()
+        self._directory.changed_in(request.session)
         text = request.t("sub.removed", count=removed)
         if from_config:
             text += request.t("sub.config_kept", count=from_config)
@@ -286,7 +286,7 @@ class ChannelCommands:
         except ValueError:
             request.reply(request.t("mute.usage"))
             return
-        self._directory.invalidate()
+        self._directory.changed_in(request.session)
         channel.muted_until = request.now + duration
         until = channel.muted_until.strftime("%Y-%m-%d %H:%M")
         request.reply(request.t("mute.done", until=until, duration=format_duration(duration)))
@@ -295,7 +295,7 @@ class ChannelCommands:
         channel = await self._managed_channel(request)
         if channel is None:
             return
-        self._directory.invalidate()
+        self._directory.changed_in(request.session)
         channel.muted_until = None
         request.reply(request.t("unmute.done"))
         # Deliveries held by the silence become due now.

@@ -264,7 +264,7 @@ class Dispatcher:
             if result.outcome == "moved" and result.moved_to:
                 log.info("chat %s moved to %s", row.address, result.moved_to)
                 await store.move_chat(session, chat, result.moved_to)
-                self._directory_changed()
+                self._directory_changed(session)
                 await store.schedule_retry(session, row.id, now, result.reason, False)
                 return
             if result.outcome == "retry":
@@ -323,7 +323,7 @@ class Dispatcher:
         pending = await store.pending_ids_of_chat(session, chat)
         await store.mark_final(session, pending, "cancelled", reason)
         channels = await store.deactivate_channel(session, chat, reason)
-        self._directory_changed()
+        self._directory_changed(session)
         for channel in channels:
             await notify_admins(
                 session,
@@ -337,9 +337,9 @@ class Dispatcher:
                 reason=reason,
             )
 
-    def _directory_changed(self) -> None:
+    def _directory_changed(self, session: AsyncSession) -> None:
         if self._directory is not None:
-            self._directory.invalidate()
+            self._directory.changed_in(session)
 
     async def _tell_admins(
         self, session: AsyncSession, row: Delivery, key: str, now: datetime, **params: object

@@ -49,7 +49,7 @@ async def test_the_cache_is_reloaded_at_once_after_a_change_here(database: Datab
     await directory.warm()
     await add_channel(database, "tg-briancon", "-1002")
     assert await ids(directory, database) == ["tg-menton"]  # cached
-    directory.invalidate()  # what a chat command or the dispatcher does after a change
+    directory.invalidate()  # as `changed_in` does for a chat command or the dispatcher
     assert await ids(directory, database) == ["tg-briancon", "tg-menton"]
 
 
@@ -98,3 +98,50 @@ async def test_without_sessions_of_its_own_an_old_cache_is_reloaded_by_the_reade
     assert await ids(directory, database) == ["tg-menton"]
     clock.now = 31.0
     assert await ids(directory, database) == ["tg-menton", "tg-modane"]
+
+
+async def test_a_load_made_while_a_change_was_uncommitted_is_dropped_at_its_commit(
+    database: Database,
+) -> None:
+    """Another transaction reloading between a change and its commit sees the old rows:
+    the commit forgets that load, so the change is served at once, not 30 s later."""
+    directory = ChannelDirectory(database.sessions, ttl=30, monotonic=Clock())
+    await add_channel(database, "tg-menton", "-1001")
+    await directory.warm()
+    async with database.sessions() as writer, writer.begin():
+        writer.add(
+            Channel(
+                id="tg-hendaye",
+                platform="telegram",
+                address="-1006",
+                organisation_id="msf",
+                created_at=NOW,
+            )
+        )
+        await writer.flush()
+        directory.changed_in(writer)
+        assert await ids(directory, database) == ["tg-menton"]  # uncommitted: not seen
+    assert await ids(directory, database) == ["tg-hendaye", "tg-menton"]
+
+
+async def test_a_change_rolled_back_leaves_the_directory_as_it_was(database: Database) -> None:
+    directory = ChannelDirectory(database.sessions, ttl=30, monotonic=Clock())
+    await add_channel(database, "tg-menton", "-1001")
+    await directory.warm()
+    try:
+        async with database.sessions() as writer, writer.begin():
+            writer.add(
+                Channel(
+                    id="tg-irun",
+                    platform="telegram",
+                    address="-1007",
+                    organisation_id="msf",
+                    created_at=NOW,
+                )
+            )
+            await writer.flush()
+            directory.changed_in(writer)
+            raise RuntimeError("the command failed")
+    except RuntimeError:
+        pass
+    assert await ids(directory, database) == ["tg-menton"]
