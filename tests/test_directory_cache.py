@@ -21,20 +21,18 @@ class Clock:
         return self.now
 
 
+def channel(channel_id: str, address: str) -> Channel:
+    return Channel(
+        id=channel_id, platform="telegram", address=address, organisation_id="msf", created_at=NOW
+    )
+
+
 async def add_channel(database: Database, channel_id: str, address: str) -> None:
     async with database.transaction() as session:
         if await session.get(Organisation, "msf") is None:
             session.add(Organisation(id="msf", name="MSF"))
             await session.flush()
-        session.add(
-            Channel(
-                id=channel_id,
-                platform="telegram",
-                address=address,
-                organisation_id="msf",
-                created_at=NOW,
-            )
-        )
+        session.add(channel(channel_id, address))
 
 
 async def ids(directory: ChannelDirectory, database: Database) -> list[str]:
@@ -109,15 +107,7 @@ async def test_a_load_made_while_a_change_was_uncommitted_is_dropped_at_its_comm
     await add_channel(database, "tg-menton", "-1001")
     await directory.warm()
     async with database.sessions() as writer, writer.begin():
-        writer.add(
-            Channel(
-                id="tg-hendaye",
-                platform="telegram",
-                address="-1006",
-                organisation_id="msf",
-                created_at=NOW,
-            )
-        )
+        writer.add(channel("tg-hendaye", "-1006"))
         await writer.flush()
         directory.changed_in(writer)
         assert await ids(directory, database) == ["tg-menton"]  # uncommitted: not seen
@@ -130,15 +120,7 @@ async def test_a_change_rolled_back_leaves_the_directory_as_it_was(database: Dat
     await directory.warm()
     try:
         async with database.sessions() as writer, writer.begin():
-            writer.add(
-                Channel(
-                    id="tg-irun",
-                    platform="telegram",
-                    address="-1007",
-                    organisation_id="msf",
-                    created_at=NOW,
-                )
-            )
+            writer.add(channel("tg-irun", "-1007"))
             await writer.flush()
             directory.changed_in(writer)
             raise RuntimeError("the command failed")
