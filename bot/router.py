@@ -11,6 +11,7 @@ import asyncio
 import logging
 import re
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,6 +22,7 @@ from alerts.outbox import Outbox, OutboxSignal
 from bot.context import Command, Fallback, Request, command_prefix
 from storage import queries
 from storage.database import Database
+from storage.models import Member
 
 log = logging.getLogger(__name__)
 _COMMAND = re.compile(r"^[/!]([A-Za-z_]+)(?:@(\S+))?(?:\s+|$)(.*)", re.DOTALL)
@@ -140,8 +142,13 @@ class MessageRouter:
             log.info("%s update %s seen before: ignored", inbound.platform, inbound.update_id)
             return
         member = await queries.member_by_account(session, inbound.platform, inbound.sender)
+        await self._handle(self._request(session, inbound, member, now))
+
+    def _request(
+        self, session: AsyncSession, inbound: InboundMessage, member: Member | None, now: datetime
+    ) -> Request:
         language = member.language if member and member.language else self._default_language
-        request = Request(
+        return Request(
             session=session,
             inbound=inbound,
             member=member,
@@ -150,7 +157,6 @@ class MessageRouter:
             translate=self._translate,
             outbox=self._outbox,
         )
-        await self._handle(request)
 
     # A handler bug is answered with an apology and the update marked handled, so one bad
     # message cannot jam the queue. When even that cannot be written (the database is
@@ -211,15 +217,7 @@ class MessageRouter:
             async with self._db.transaction() as session:
                 now = self._clock.now()
                 await queries.mark_inbound_seen(session, inbound.platform, inbound.update_id, now)
-                request = Request(
-                    session=session,
-                    inbound=inbound,
-                    member=None,
-                    language=self._default_language,
-                    now=now,
-                    translate=self._translate,
-                    outbox=self._outbox,
-                )
+                request = self._request(session, inbound, None, now)
                 request.reply(request.t("error.internal"))
         except Exception as error:
             log.exception("could not even apologise for update %s", inbound.update_id)

@@ -35,6 +35,14 @@ async def add_channel(database: Database, channel_id: str, address: str) -> None
         session.add(channel(channel_id, address))
 
 
+async def warmed(database: Database, clock: Clock) -> ChannelDirectory:
+    """A directory with its own sessions, loaded with one channel (tg-menton)."""
+    directory = ChannelDirectory(database.sessions, ttl=30, monotonic=clock)
+    await add_channel(database, "tg-menton", "-1001")
+    await directory.warm()
+    return directory
+
+
 async def ids(directory: ChannelDirectory, database: Database) -> list[str]:
     async with database.sessions() as session:
         return [target.id for target in await directory.targets(session)]
@@ -42,9 +50,7 @@ async def ids(directory: ChannelDirectory, database: Database) -> list[str]:
 
 async def test_the_cache_is_reloaded_at_once_after_a_change_here(database: Database) -> None:
     clock = Clock()
-    directory = ChannelDirectory(database.sessions, ttl=30, monotonic=clock)
-    await add_channel(database, "tg-menton", "-1001")
-    await directory.warm()
+    directory = await warmed(database, clock)
     await add_channel(database, "tg-briancon", "-1002")
     assert await ids(directory, database) == ["tg-menton"]  # cached
     directory.invalidate()  # as `changed_in` does for a chat command or the dispatcher
@@ -55,9 +61,7 @@ async def test_an_old_cache_is_served_while_it_refreshes_in_the_background(
     database: Database,
 ) -> None:
     clock = Clock()
-    directory = ChannelDirectory(database.sessions, ttl=30, monotonic=clock)
-    await add_channel(database, "tg-menton", "-1001")
-    await directory.warm()
+    directory = await warmed(database, clock)
     await add_channel(database, "tg-calais", "-1003")  # another process's change
     clock.now = 31.0
     assert await ids(directory, database) == ["tg-menton"]  # no wait on the alert's path
@@ -73,9 +77,7 @@ async def test_a_refresh_begun_before_a_change_here_does_not_overwrite_it(
     database: Database,
 ) -> None:
     clock = Clock()
-    directory = ChannelDirectory(database.sessions, ttl=30, monotonic=clock)
-    await add_channel(database, "tg-menton", "-1001")
-    await directory.warm()
+    directory = await warmed(database, clock)
     clock.now = 31.0
     await ids(directory, database)  # starts a background refresh
     directory.invalidate()
@@ -103,9 +105,7 @@ async def test_a_load_made_while_a_change_was_uncommitted_is_dropped_at_its_comm
 ) -> None:
     """Another transaction reloading between a change and its commit sees the old rows:
     the commit forgets that load, so the change is served at once, not 30 s later."""
-    directory = ChannelDirectory(database.sessions, ttl=30, monotonic=Clock())
-    await add_channel(database, "tg-menton", "-1001")
-    await directory.warm()
+    directory = await warmed(database, Clock())
     async with database.sessions() as writer, writer.begin():
         writer.add(channel("tg-hendaye", "-1006"))
         await writer.flush()
@@ -115,9 +115,7 @@ async def test_a_load_made_while_a_change_was_uncommitted_is_dropped_at_its_comm
 
 
 async def test_a_change_rolled_back_leaves_the_directory_as_it_was(database: Database) -> None:
-    directory = ChannelDirectory(database.sessions, ttl=30, monotonic=Clock())
-    await add_channel(database, "tg-menton", "-1001")
-    await directory.warm()
+    directory = await warmed(database, Clock())
     try:
         async with database.sessions() as writer, writer.begin():
             writer.add(channel("tg-irun", "-1007"))
