@@ -8,6 +8,7 @@ import logging
 import signal
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import TextIO
 
 import httpx
@@ -39,6 +40,8 @@ from relays.ratelimit import PlatformLimits
 from storage.database import Database, open_database
 
 log = logging.getLogger(__name__)
+
+SCRIPTED_DRAIN_HORIZON = timedelta(minutes=2)
 
 
 @dataclass
@@ -264,5 +267,7 @@ class Application:
         console = self._wiring.console
         assert console is not None
         await console.input_finished.wait()
-        await self._wiring.dispatcher.wait_drained()
+        # Rows paused by a 429 or waiting for a retry are sent too, not left for a next run;
+        # rows held for hours (quiet hours, a silence) are.
+        await self._wiring.dispatcher.wait_drained(within=SCRIPTED_DRAIN_HORIZON)
         self.stop()

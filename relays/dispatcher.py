@@ -191,16 +191,19 @@ class Dispatcher:
                 taken += await claim(busy=busy, limit=room - len(taken))
             return taken
 
-    async def drained(self) -> bool:
-        """True when nothing is due or in flight (used when the console input ends)."""
+    async def drained(self, within: timedelta = timedelta(0)) -> bool:
+        """True when nothing is in flight nor due before `within` from now."""
         if self._in_flight:
             return False
         async with self._db.sessions() as session:
-            return await store.count_due(session, self.platforms, self._clock.now()) == 0
+            due_by = self._clock.now() + within
+            return await store.count_due(session, self.platforms, due_by) == 0
 
-    async def wait_drained(self, poll: float = 0.05) -> None:
-        """Return once nothing is due or in flight (the DB is polled: other processes write)."""
-        while not await self.drained():  # noqa: ASYNC110
+    async def wait_drained(self, poll: float = 0.05, within: timedelta = timedelta(0)) -> None:
+        """Return once nothing is due or in flight (the DB is polled: other processes write).
+
+        `within` also waits for rows due soon: a retry or a chat paused by a 429."""
+        while not await self.drained(within):  # noqa: ASYNC110
             await asyncio.sleep(poll)
 
     async def _deliver(self, row: Delivery) -> None:
