@@ -192,7 +192,7 @@ class MatrixRelay:
             return RelayHealth(False, "not signed in")
         if self._receiver is None:
             return RelayHealth(True)  # sending only (a worker): no sync to judge by
-        window = 2 * max(self._options.sync_timeout_ms / 1000, self._options.request_timeout)
+        window = 2 * self._options.sync_timeout_ms / 1000
         if self._answered_at is None or time.monotonic() - self._answered_at > window:
             return RelayHealth(False, "no sync answered lately")
         return RelayHealth(True)

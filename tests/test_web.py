@@ -32,12 +32,15 @@ from bot.web.metrics import MetricsEndpoint, PrometheusMetrics, ScrapeState
 from bot.web.server import WebServer
 from relays.base import RelayHealth
 from relays.dispatcher import Dispatcher, RetryPolicy
+from relays.matrix import MatrixRelay
 from relays.ratelimit import PlatformLimits
 from relays.telegram import TelegramRelay
-from storage.database import Database
+from storage.database import Database, open_database
 from tests.support.console import config_from, demo_raw, write_config
+from tests.support.matrix_app import new_scene, relay_for
 from tests.support.running import RunningApp
 from tests.support.scripted_relay import ScriptedRelay
+from tests.support.synapse import SynapseServer, synapse_server  # noqa: F401
 from tests.support.telegram_app import TOKEN, add_scene_chats, running_tocsin, scene_config
 from tests.telegram_api import BotApiServer
 from tests.test_cli import tocsin
@@ -270,6 +273,43 @@ async def test_readyz_follows_the_telegram_bot_api(tmp_path: Path) -> None:
     assert down["not_ready"] == {"telegram": "no answer from the Bot API lately"}
     assert value(found, "tocsin_relay_connected", platform="telegram") == 0
     assert up == {"ready": True, "not_ready": {}}
+
+
+@pytest.mark.synapse
+async def test_matrix_is_connected_while_its_syncs_are_answered(
+    synapse_server: SynapseServer,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """A real Synapse: not signed in before the start; connected while syncs come back;
+    not connected once no sync answered for twice the sync timeout (here the hand-over
+    hangs, as when the database does not answer)."""
+    scene = await new_scene(synapse_server)
+    room = await scene.room("santé")
+    database = await open_database(f"sqlite+aiosqlite:///{tmp_path}/matrix.db")
+    relay: MatrixRelay = relay_for(scene, database, ManualClock(), sync_timeout_ms=500)
+    stuck = asyncio.Event()
+
+    async def hanging_sink(_inbound: InboundMessage) -> None:
+        stuck.set()
+        await asyncio.Event().wait()
+
+    before = await relay.health()
+    await relay.start(hanging_sink)
+    try:
+        async with asyncio.timeout(20):
+            await relay.synced.wait()
+        connected = await relay.health()
+        await scene.say(room, "bonjour")
+        async with asyncio.timeout(20):
+            await stuck.wait()
+        await asyncio.sleep(1.5)
+        stale = await relay.health()
+    finally:
+        await relay.stop()
+        await database.close()
+    assert before == RelayHealth(False, "not signed in")
+    assert connected == RelayHealth(True)
+    assert stale == RelayHealth(False, "no sync answered lately")
 
 
 async def wait_for_status(port: int, status: int, *, within: float) -> Any:
