@@ -36,7 +36,9 @@ from relays.matrix import MatrixRelay
 from relays.ratelimit import PlatformLimits
 from relays.telegram import TelegramRelay
 from storage.database import Database, open_database
+from tests.feed_server import FeedServer
 from tests.support.console import config_from, demo_raw, write_config
+from tests.support.feeds import Entry, feed_entry, publish, rss, watch_harness
 from tests.support.matrix_app import new_scene, relay_for
 from tests.support.running import RunningApp
 from tests.support.scripted_relay import ScriptedRelay
@@ -220,6 +222,29 @@ async def test_retries_429s_failures_and_dead_rows_are_counted(database: Databas
     assert value(found, "tocsin_deliveries_failed_total", **console_announce) == 1
     assert value(found, "tocsin_deliveries_dead_total", **console_announce) == 1
     assert value(found, "tocsin_deliveries_sent_total", **console_announce) == 0
+
+
+async def test_feed_polls_are_counted_by_outcome(database: Database) -> None:
+    """The real watcher against the local feed server: a first poll, a 304, a 404."""
+    server = FeedServer()
+    await server.start()
+    metrics = PrometheusMetrics()
+    publish(server, "ce", rss(Entry("a", "Rapport annuel")), version=1)
+    feeds = [
+        feed_entry("ce", server.url("/feeds/ce"), every="1s"),
+        feed_entry("gone", server.url("/status/404"), every="1s"),
+    ]
+    try:
+        async with watch_harness(database, server, feeds, metrics=metrics) as h:
+            await h.watcher.poll_once()
+            await h.watcher.poll_once()
+    finally:
+        await server.stop()
+    found = samples(metrics.exposition(ScrapeState()).decode())
+    assert value(found, "tocsin_feed_polls_total", outcome="new") == 1
+    assert value(found, "tocsin_feed_polls_total", outcome="not_modified") == 1
+    assert value(found, "tocsin_feed_polls_total", outcome="failed") == 2
+    assert value(found, "tocsin_feed_polls_total", outcome="skipped") == 0
 
 
 class _Unreachable(ScriptedRelay):
