@@ -46,6 +46,7 @@ from tests.support.synapse import SynapseServer, synapse_server  # noqa: F401
 from tests.support.telegram_app import TOKEN, add_scene_chats, running_tocsin, scene_config
 from tests.telegram_api import BotApiServer
 from tests.test_cli import tocsin
+from tests.test_delivery_faults import raise_alert
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
@@ -78,18 +79,6 @@ async def scrape(port: int) -> Samples:
     return samples(body)
 
 
-def console_alert(number: int, text: str) -> InboundMessage:
-    return InboundMessage(
-        platform="console",
-        update_id=f"web-test-{number}",
-        chat="local",
-        chat_type="private",
-        sender="local",
-        text=text,
-        message_id=str(number),
-    )
-
-
 @asynccontextmanager
 async def console_tocsin(database_url: str) -> AsyncIterator[Wiring]:
     raw = demo_raw()
@@ -113,9 +102,7 @@ async def test_health_endpoints_and_metrics_change_after_a_delivery(database_url
         assert await get_json(port, "/readyz") == (200, {"ready": True, "not_ready": {}})
         before = await scrape(port)
 
-        await wiring.router(
-            console_alert(1, "/alert 12 personnes refoulées à Menton dont 3 mineurs")
-        )
+        await raise_alert(wiring, "/alert 12 personnes refoulées à Menton dont 3 mineurs")
         await wiring.dispatcher.wait_drained()
         after = await scrape(port)
         status, _, text = await get(port, "/metrics")
@@ -214,11 +201,11 @@ async def test_retries_429s_failures_and_dead_rows_are_counted(database: Databas
         dispatcher.stop()
         await task
     found = samples(metrics.exposition(ScrapeState()).decode())
-    console_alert_ = {"platform": "console", "kind": "alert"}
+    alert_labels = {"platform": "console", "kind": "alert"}
     console_announce = {"platform": "console", "kind": "announcement"}
-    assert value(found, "tocsin_deliveries_retried_total", **console_alert_) == 1
+    assert value(found, "tocsin_deliveries_retried_total", **alert_labels) == 1
     assert value(found, "tocsin_rate_limited_total", platform="console") == 1
-    assert value(found, "tocsin_deliveries_sent_total", **console_alert_) == 1
+    assert value(found, "tocsin_deliveries_sent_total", **alert_labels) == 1
     assert value(found, "tocsin_deliveries_failed_total", **console_announce) == 1
     assert value(found, "tocsin_deliveries_dead_total", **console_announce) == 1
     assert value(found, "tocsin_deliveries_sent_total", **console_announce) == 0
