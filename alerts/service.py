@@ -3,6 +3,7 @@ its deliveries — all inside the caller's transaction."""
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from datetime import timedelta
@@ -12,12 +13,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from alerts.clock import Clock
 from alerts.directory import ChannelDirectory
 from alerts.messages import Location, OutboundMessage, PhotoRef
+from alerts.metrics import Metrics, NoMetrics
 from alerts.outbox import FactRef, Outbox, Target
 from alerts.parsing import AlertDraft, place_key
 from alerts.rendering import AlertRenderer, AlertView
 from alerts.routing import RoutableFact, deliver_at, route
 from alerts.types import Kind, delivery_priority
 from storage import queries
+from storage.after_commit import after_commit
 
 
 @dataclass(frozen=True)
@@ -52,7 +55,9 @@ class AlertService:
         directory: ChannelDirectory,
         clock: Clock,
         group_window: timedelta,
+        metrics: Metrics | None = None,
     ) -> None:
+        self._metrics = metrics or NoMetrics()
         self._renderer = renderer
         self._outbox = outbox
         self._directory = directory
@@ -142,6 +147,10 @@ class AlertService:
                 deliver_at=at,
                 reply_to_delivery_id=replies.get((channel.platform, channel.address)),
             )
+        received = functools.partial(
+            self._metrics.alert_received, origin.platform, draft.kind.value
+        )
+        after_commit(session.sync_session, received)
         return AcceptedAlert(alert_id, draft.kind, len(channels), held, parent_id)
 
     async def _group_parent(

@@ -31,6 +31,9 @@ from bot.router import MessageRouter
 from bot.supervisor import Supervisor
 from bot.telegram_setup import telegram_relay
 from bot.vocabulary import vocabulary_from
+from bot.web.health import HealthChecks
+from bot.web.metrics import MetricsEndpoint, PrometheusMetrics
+from bot.web.server import WebServer
 from config.loader import LoadedConfig
 from feeds.addresses import Resolver
 from relays.base import Relay
@@ -62,6 +65,8 @@ class Wiring:
     commands: list[Command] = field(default_factory=list)
     feeds: FeedParts | None = None
     intake: IntakeParts | None = None
+    metrics: PrometheusMetrics = field(default_factory=PrometheusMetrics)
+    web: WebServer | None = None
 
 
 def delivery_limits(config: LoadedConfig) -> dict[str, PlatformLimits]:
@@ -99,12 +104,14 @@ async def build(
     outbox = Outbox()
     outbox_signal = OutboxSignal()
     directory = ChannelDirectory(database.sessions)
+    metrics = PrometheusMetrics()
     service = AlertService(
         renderer=AlertRenderer(vocabulary, translate),
         outbox=outbox,
         directory=directory,
         clock=clock,
         group_window=settings.alerts.group_window,
+        metrics=metrics,
     )
     commands: list[Command] = []
     alert_commands = AlertCommands(
@@ -139,6 +146,7 @@ async def build(
         directory=directory,
         transport=feed_transport,
         resolver=feed_resolver,
+        metrics=metrics,
     )
     commands.extend(feeds.commands.commands())
     router = MessageRouter(
@@ -191,7 +199,14 @@ async def build(
             first_delay=settings.delivery.first_retry_delay.total_seconds(),
             give_up_after=settings.delivery.max_retry,
         ),
+        metrics=metrics,
     )
+    metrics.expect(relays)
+    web = None
+    if settings.web.listen is not None:  # the read-only web server; later routes go here too
+        checks = HealthChecks(database, relays)
+        routes = [*checks.routes(), *MetricsEndpoint(metrics, database, checks, clock).routes()]
+        web = WebServer(settings.web.listen, routes, source=config.source)
     return Wiring(
         config=config,
         database=database,
@@ -207,6 +222,8 @@ async def build(
         commands=commands,
         feeds=feeds,
         intake=intake,
+        metrics=metrics,
+        web=web,
     )
 
 
@@ -230,6 +247,9 @@ class Application:
                 loop.add_signal_handler(signum, self.stop)
         started: list[Relay] = []
         try:
+            if wiring.web is not None:  # first: an address in use stops the start at once
+                await wiring.web.start()
+                self._supervisor.start("web", wiring.web.run)
             await wiring.directory.warm()
             for name, relay in wiring.relays.items():
                 await relay.start(wiring.router if self._receive else None)
@@ -253,11 +273,15 @@ class Application:
                 wiring.feeds.watcher.stop()
             if wiring.intake is not None:
                 wiring.intake.chores.stop()
+            if wiring.web is not None:
+                wiring.web.stop()
             # The dispatcher's sends in flight finish through relays that still run.
             await self._supervisor.stop()
             for relay in started:
                 await relay.stop()
             await wiring.directory.stop()
+            if wiring.web is not None:
+                await wiring.web.close()
             if wiring.feeds is not None:
                 await wiring.feeds.close()
             await wiring.database.close()

@@ -15,6 +15,7 @@ from alerts.announcements import AnnouncementRenderer, AnnouncementService
 from alerts.clock import Clock
 from alerts.directory import ChannelDirectory
 from alerts.i18n import Translator
+from alerts.metrics import Metrics
 from alerts.outbox import Outbox, OutboxSignal
 from alerts.vocabulary import Vocabulary
 from bot.feed_commands import FeedCommands
@@ -49,6 +50,7 @@ def build_feeds(
     resolver: Resolver | None = None,
     rng: random.Random | None = None,
     fetch_timeout: float = 30.0,
+    metrics: Metrics | None = None,
 ) -> FeedParts:
     watch = settings.feed_watch
     client = make_feed_http_client(transport)
@@ -73,6 +75,7 @@ def build_feeds(
         outbox=outbox,
         translate=translate,
         resolver=resolver,
+        metrics=metrics,
     )
     commands = FeedCommands(
         vocabulary=vocabulary,

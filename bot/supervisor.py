@@ -22,14 +22,18 @@ class Supervisor:
 
     async def _keep_running(self, name: str, run: Callable[[], Awaitable[None]]) -> None:
         failures = 0
+        loop = asyncio.get_running_loop()
         while not self._stopping:
+            started = loop.time()
             try:
                 await run()
                 return  # a clean return means the job is finished
             except asyncio.CancelledError:
                 raise
             except Exception:
-                failures += 1
+                # A job that ran well for a while before failing (the database went away
+                # for a minute) starts its backoff afresh: it must not wait a minute per blip.
+                failures = 1 if loop.time() - started > self._max_delay else failures + 1
                 delay = min(self._max_delay, 2.0 ** min(failures, 10)) * self._rng.uniform(0.5, 1)
                 log.exception("%s crashed (failure %d); restarting in %.1fs", name, failures, delay)
                 await asyncio.sleep(delay)

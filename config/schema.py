@@ -162,6 +162,31 @@ class DeliverySettings(Section):
     first_retry_delay: Duration = timedelta(seconds=2)  # then doubling, capped at 15 min
 
 
+def split_listen(value: str) -> tuple[str, int]:
+    """`host:port` (`[::1]:8470` for IPv6) as (host, port); ValueError names the problem."""
+    host, colon, port = value.rpartition(":")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    if not colon or not host or not port.isdigit() or any(c.isspace() for c in host):
+        raise ValueError(f'expected "host:port", e.g. "127.0.0.1:8470" (got {value!r})')
+    if int(port) > 65535:
+        raise ValueError(f"port {port} is out of range (0-65535)")
+    return host, int(port)
+
+
+class WebSettings(Section):
+    """The health and metrics web server; off unless `listen` is set."""
+
+    listen: str | None = None  # "127.0.0.1:8470"; port 0 picks a free port (tests)
+
+    @field_validator("listen")
+    @classmethod
+    def _host_and_port(cls, value: str | None) -> str | None:
+        if value is not None:
+            split_listen(value)
+        return value
+
+
 class Settings(Section):
     """A whole deployment file, after defaults were merged in."""
 
@@ -180,3 +205,4 @@ class Settings(Section):
     digest: DigestSettings = DigestSettings()
     alerts: AlertSettings = AlertSettings()
     delivery: DeliverySettings = DeliverySettings()
+    web: WebSettings = WebSettings()

@@ -33,6 +33,7 @@ from alerts.announcements import (
 )
 from alerts.clock import Clock
 from alerts.i18n import Translator
+from alerts.metrics import Metrics, NoMetrics
 from alerts.notices import notify_admins
 from alerts.outbox import Outbox, OutboxSignal
 from alerts.vocabulary import Vocabulary
@@ -117,7 +118,9 @@ class FeedWatcher:
         outbox: Outbox,
         translate: Translator,
         resolver: Resolver | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
+        self._metrics = metrics or NoMetrics()
         self._db = database
         self._fetcher = fetcher
         self._limiter = limiter
@@ -221,7 +224,9 @@ class FeedWatcher:
         # Each feed leaves the in-flight set as soon as its own poll ends: a feed hanging
         # until its timeout must not keep the feeds claimed with it from their next poll.
         try:
-            return await self._poll_guarded(snapshot)
+            outcome = await self._poll_guarded(snapshot)
+            self._metrics.feed_polled(outcome.status)
+            return outcome
         finally:
             self._in_flight.discard(snapshot.id)
             self._wake.set()  # a new schedule: let the run loop recompute its sleep

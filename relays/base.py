@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from alerts.messages import DeliveryResult, InboundMessage, OutboundMessage, SendContext
 
 InboundSink = Callable[[InboundMessage], Awaitable[None]]
 ChatClass = Literal["private", "group"]
+
+
+@dataclass(frozen=True)
+class RelayHealth:
+    """Whether a relay can reach its platform now, as the readiness check reports it."""
+
+    connected: bool
+    problem: str = ""  # why not, for the operator: never an id, an address or a text
 
 
 async def hand_over_together(
@@ -53,3 +62,6 @@ class Relay(Protocol):
 
     def chat_class(self, address: str) -> ChatClass:
         """Private chat or group, which selects the per-chat rate limit."""
+
+    async def health(self) -> RelayHealth:
+        """Connected to the platform lately (asked at each readiness check and scrape)."""

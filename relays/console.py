@@ -14,7 +14,7 @@ from itertools import count
 from typing import TextIO
 
 from alerts.messages import DeliveryResult, InboundMessage, OutboundMessage, SendContext
-from relays.base import ChatClass, InboundSink
+from relays.base import ChatClass, InboundSink, RelayHealth
 from relays.markup import to_one_line
 
 
@@ -87,3 +87,6 @@ class ConsoleRelay:
 
     def chat_class(self, address: str) -> ChatClass:
         return "private" if address == self._user else "group"
+
+    async def health(self) -> RelayHealth:
+        return RelayHealth(connected=True)  # a terminal is always there

@@ -23,6 +23,7 @@ from alerts.clock import Clock
 from alerts.directory import ChannelDirectory
 from alerts.i18n import Translator
 from alerts.messages import DeliveryResult, OutboundMessage, SendContext
+from alerts.metrics import Metrics, NoMetrics
 from alerts.notices import notify_admins
 from alerts.outbox import Outbox, OutboxSignal
 from alerts.types import Kind, Urgency, delivery_priority
@@ -73,7 +74,9 @@ class Dispatcher:
         settings: DispatcherSettings | None = None,
         rng: random.Random | None = None,
         worker_id: str | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
+        self._metrics = metrics or NoMetrics()
         self._db = database
         self._relays = dict(relays)
         self._limits = dict(limits)
@@ -259,6 +262,9 @@ class Dispatcher:
     async def _record(self, row: Delivery, result: DeliveryResult) -> None:
         now = self._clock.now()
         chat = (row.platform, row.address)
+        self._metrics.delivery_reported(
+            row.platform, row.kind, result, (now - row.created_at).total_seconds()
+        )
         async with self._db.transaction() as session:
             if result.outcome == "sent":
                 await store.mark_sent(session, row.id, result.platform_message_id or "", now)
@@ -286,6 +292,7 @@ class Dispatcher:
                 "delivery %s to %s failed for good: %s", row.id, row.platform, result.reason
             )
             await store.mark_final(session, [row.id], "dead", result.reason)
+            self._metrics.delivery_dead(row.platform, row.kind)
             await self._tell_admins(
                 session, row, "notice.dead", now, attempts=row.attempts + 1, reason=result.reason
             )
@@ -300,6 +307,7 @@ class Dispatcher:
             self._buckets.block(f"{row.platform}:{row.address}", rate, result.retry_after)
         if now - row.created_at >= self._retry.give_up_after and not result.rate_limited:
             await store.mark_final(session, [row.id], "dead", result.reason)
+            self._metrics.delivery_dead(row.platform, row.kind)
             await self._tell_admins(
                 session, row, "notice.dead", now, attempts=row.attempts + 1, reason=result.reason
             )

@@ -21,6 +21,7 @@ import asyncio
 import io
 import logging
 import random
+import time
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -37,7 +38,7 @@ from alerts.messages import (
     SendContext,
 )
 from alerts.notices import DM_STATE_PREFIX
-from relays.base import ChatClass, InboundSink, hand_over_together
+from relays.base import ChatClass, InboundSink, RelayHealth, hand_over_together
 from relays.images import ImageError, PhotoSource, PhotoUnavailable, strip_metadata
 from relays.matrix_content import (
     CHOICES_KEY,
@@ -114,6 +115,7 @@ class MatrixRelay:
         self._choices: OrderedDict[str, tuple[str, ...]] = OrderedDict()
         self._dm_rooms: dict[str, str] = {}
         self.synced = asyncio.Event()  # set after each completed sync (tests wait on it)
+        self._answered_at: float | None = None  # monotonic time of the last sync answer
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -183,6 +185,18 @@ class MatrixRelay:
     def chat_class(self, address: str) -> ChatClass:
         return self._chat_type(address)
 
+    async def health(self) -> RelayHealth:
+        """Signed in and, when receiving, a sync answered within twice its timeout."""
+        client = self._client
+        if client is None or not client.access_token:
+            return RelayHealth(False, "not signed in")
+        if self._receiver is None:
+            return RelayHealth(True)  # sending only (a worker): no sync to judge by
+        window = 2 * self._options.sync_timeout_ms / 1000
+        if self._answered_at is None or time.monotonic() - self._answered_at > window:
+            return RelayHealth(False, "no sync answered lately")
+        return RelayHealth(True)
+
     def _chat_type(self, room_id: str) -> ChatClass:
         room = self._client.rooms.get(room_id) if self._client else None
         return "private" if room is not None and 0 < room.member_count <= 2 else "group"
@@ -250,6 +264,7 @@ class MatrixRelay:
                 await self._renew(client, client.access_token)
                 return
             raise _unavailable(answer, "sync")
+        self._answered_at = time.monotonic()
         await self._handle_invites(client, answer.rooms.invite)
         if since is None:
             log.info("Matrix: first sync; earlier room history is not replayed")

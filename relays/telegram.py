@@ -22,6 +22,7 @@ import datetime as dt
 import hashlib
 import logging
 import random
+import time
 import warnings
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
@@ -55,7 +56,7 @@ from telegram.request import HTTPXRequest
 from alerts.clock import Clock, SystemClock
 from alerts.messages import DeliveryResult, InboundMessage, OutboundMessage, PhotoRef, SendContext
 from alerts.splitting import utf16_length
-from relays.base import ChatClass, InboundSink, hand_over_together
+from relays.base import ChatClass, InboundSink, RelayHealth, hand_over_together
 from relays.images import ImageError, PhotoSource, PhotoUnavailable, strip_metadata
 from relays.markup import to_html, to_plain
 from relays.telegram_inbound import ALLOWED_UPDATES, to_inbound
@@ -68,6 +69,8 @@ PLATFORM = "telegram"
 CAPTION_LIMIT = 1024  # UTF-16 units of visible text, after entity parsing
 DEFAULT_API_URL = "https://api.telegram.org/bot"
 DEFAULT_FILE_URL = "https://api.telegram.org/file/bot"
+PROBE_EVERY = 10.0  # seconds between two getMe asked by the health check
+PROBE_TIMEOUT = 5.0
 
 
 @dataclass(frozen=True)
@@ -142,6 +145,30 @@ class _PollingBot(Bot):
         except InvalidToken:
             self._token_refused.set()
             raise
+
+    async def _do_post(self, endpoint: str, data: Any, **timeouts: Any) -> Any:
+        """Every Bot API call: note when the API last answered and last could not."""
+        try:
+            answer = await super()._do_post(endpoint, data, **timeouts)
+        except TelegramError as error:
+            self._api_reached(_api_answered(error))
+            raise
+        self._api_reached(True)
+        return answer
+
+    def _api_reached(self, answered: bool) -> None:
+        if answered:
+            self._answered_at = time.monotonic()
+        else:
+            self._failed_at = time.monotonic()
+
+    def api_answering(self, within: float) -> bool:
+        """The Bot API answered in the last `within` seconds, and nothing failed since."""
+        answered: float | None = getattr(self, "_answered_at", None)
+        failed: float | None = getattr(self, "_failed_at", None)
+        if answered is None or (failed is not None and failed > answered):
+            return False
+        return time.monotonic() - answered <= within
 
     @property
     def token_refused(self) -> asyncio.Event:
@@ -241,6 +268,8 @@ class TelegramRelay:
         self.username: str | None = None
         self.bot_id: int | None = None
         self.receiving = asyncio.Event()  # set while updates are being fetched (tests wait)
+        self._probe_lock = asyncio.Lock()
+        self._probed_at = -PROBE_EVERY
 
     def __repr__(self) -> str:
         return f"TelegramRelay(bot={self.username or '?'})"  # never the token
@@ -323,6 +352,25 @@ class TelegramRelay:
         bot, self._bot = self._bot, None
         if bot is not None:
             await bot.shutdown()
+
+    async def health(self) -> RelayHealth:
+        """Connected when the Bot API answered lately (a poll, a send). After a quiet spell
+        (a webhook, a worker, a poll waiting for the database) a getMe asks, at most
+        every PROBE_EVERY seconds."""
+        fresh = max(60.0, 2.0 * self._options.poll_timeout)
+        bot = self._bot
+        if bot is None:
+            return RelayHealth(False, "not started")
+        if not bot.api_answering(fresh):
+            async with self._probe_lock:
+                if time.monotonic() - self._probed_at >= PROBE_EVERY:
+                    self._probed_at = time.monotonic()
+                    with contextlib.suppress(TelegramError, TimeoutError):
+                        async with asyncio.timeout(PROBE_TIMEOUT):
+                            await bot.get_me()
+        if bot.api_answering(fresh):
+            return RelayHealth(True)
+        return RelayHealth(False, "no answer from the Bot API lately")
 
     # -- receiving ---------------------------------------------------------------------
 
@@ -730,6 +778,14 @@ def _keyboard(message: OutboundMessage) -> InlineKeyboardMarkup | None:
             for row in message.buttons
         ]
     )
+
+
+def _api_answered(error: TelegramError) -> bool:
+    """Whether the Bot API itself answered with this error (it is reachable), rather than
+    the request failing on the way or the token being refused."""
+    if isinstance(error, TimedOut | InvalidToken):
+        return False
+    return isinstance(error, BadRequest) or not isinstance(error, NetworkError)
 
 
 def _log_poll_error(error: TelegramError) -> None:

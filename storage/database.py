@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from storage import delivery_buffer
+from storage import after_commit, delivery_buffer
 from storage.sqlite_inline import inline_url
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -127,6 +127,7 @@ async def open_database(url: str, *, migrate: bool = True, pool_size: int = 10) 
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     delivery_buffer.install()
+    after_commit.install()
     sessions = async_sessionmaker(
         engine, expire_on_commit=False, sync_session_class=delivery_buffer.OutboxSession
     )

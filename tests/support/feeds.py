@@ -22,6 +22,7 @@ from alerts.clock import ManualClock
 from alerts.directory import ChannelDirectory
 from alerts.i18n import Translator
 from alerts.messages import OutboundMessage
+from alerts.metrics import Metrics
 from alerts.outbox import Outbox, OutboxSignal
 from bot.directory import sync_directory
 from bot.feed_wiring import build_feeds
@@ -182,6 +183,7 @@ async def watch_harness(
     max_bytes: int = 5_000_000,
     transport: httpx.AsyncBaseTransport | None = None,
     resolver: Resolver | None = None,
+    metrics: Metrics | None = None,
     **feed_watch: Any,
 ) -> AsyncIterator[WatchHarness]:
     raw = watch_raw(feeds, **feed_watch)
@@ -204,6 +206,7 @@ async def watch_harness(
         resolver=resolver,
         rng=random.Random(6),
         fetch_timeout=total_timeout,
+        metrics=metrics,
     )
     try:
         await parts.watcher.sync()

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from alerts.messages import DeliveryResult, OutboundMessage, SendContext
-from relays.base import ChatClass, InboundSink
+from relays.base import ChatClass, InboundSink, RelayHealth
 
 
 @dataclass
@@ -50,3 +50,6 @@ class ScriptedRelay:
 
     def chat_class(self, address: str) -> ChatClass:
         return "private" if address.startswith("user") else "group"
+
+    async def health(self) -> RelayHealth:
+        return RelayHealth(connected=True)
