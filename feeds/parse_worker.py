@@ -20,19 +20,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import signal
 import struct
 import sys
 from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import datetime
+from pathlib import Path
 from typing import Any, BinaryIO
 
+from feeds.addresses import hide_userinfo
 from feeds.parse import FeedItem, FeedParseError, ParsedFeed, parse_feed
 
 DEFAULT_PARSE_TIMEOUT = 5.0
 START_TIMEOUT = 60.0  # starting Python and importing feedparser, on a busy machine
 _LENGTH = struct.Struct(">I")
+# The child finds this package where the parent found it (a source checkout too).
+_SOURCE_ROOT = str(Path(__file__).resolve().parents[1])
 
 
 class ParserStopped(FeedParseError):
@@ -79,6 +84,7 @@ class ParseWorker:
 
     async def parse(self, body: bytes, content_type: str | None, base_url: str) -> ParsedFeed:
         """Like parse_feed; raises FeedParseError, also when the deadline passes."""
+        shown = hide_userinfo(base_url)
         header = json.dumps({"content_type": content_type, "url": base_url}).encode()
         request = _LENGTH.pack(len(header)) + header + _LENGTH.pack(len(body)) + body
         async with self._turn:
@@ -93,14 +99,14 @@ class ParseWorker:
             except TimeoutError:
                 await self._stop()
                 raise FeedParseError(
-                    f"the document from {base_url} took longer than {self.timeout:g} s to "
+                    f"the document from {shown} took longer than {self.timeout:g} s to "
                     "parse; refused (a pathological or hostile document?)"
                 ) from None
             except (OSError, EOFError, ValueError) as error:  # died, e.g. out of memory
                 code = process.returncode
                 await self._stop()
                 raise ParserStopped(
-                    f"the parser stopped while reading the document from {base_url} "
+                    f"the parser stopped while reading the document from {shown} "
                     f"({type(error).__name__}, exit code {code})"
                 ) from None
             except BaseException:  # cancelled mid-document: the child's state is unknown
@@ -109,16 +115,18 @@ class ParseWorker:
         if "error" in reply:
             raise FeedParseError(reply["error"])
         if "crash" in reply:
-            raise ParserStopped(
-                f"the parser failed on the document from {base_url}: {reply['crash']}"
-            )
+            raise ParserStopped(f"the parser failed on the document from {shown}: {reply['crash']}")
         return _decode_feed(reply["feed"])
 
     async def _started(self) -> asyncio.subprocess.Process:
         if self._process is not None and self._process.returncode is None:
             return self._process
+        path = os.pathsep.join(filter(None, [_SOURCE_ROOT, os.environ.get("PYTHONPATH")]))
         process = await asyncio.create_subprocess_exec(
-            *self._command, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE
+            *self._command,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            env={**os.environ, "PYTHONPATH": path},
         )
         assert process.stdout is not None
         try:
