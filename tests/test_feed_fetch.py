@@ -2,9 +2,11 @@
 
 The test server listens on 127.0.0.1, so most tests run with allow_private=True. The
 "public only" rule is tested honestly with a public-looking name: a static resolver says
-``feeds.test`` is 93.184.215.14 (what the guard checks) and a host-mapping transport
-carries its traffic to the local server (what DNS would do in production). A redirect
-from there to 127.0.0.1 must then be refused, and the server must never see the request.
+``feeds.test`` is 93.184.215.14 (what the guard checks), the fetcher's own pinned
+transport dials that address, and the test network under it (``LoopbackNetwork``) carries
+the connection to the local server, recording every address dialled. A redirect from
+there to 127.0.0.1 must then be refused, and the server must never see the request; a
+resolver that changes its answer after the check (DNS rebinding) must never be followed.
 Link-local targets (169.254.169.254, the cloud metadata service) are refused even with
 allow_private=True: that hardening is tested directly.
 """
