@@ -19,7 +19,7 @@ from alerts.types import Role
 from alerts.vocabulary import Vocabulary
 from bot.context import Command, Request
 from config.durations import format_duration, parse_duration
-from feeds.addresses import Resolver, UnsafeFeedAddress, check_public_url
+from feeds.addresses import Resolver, UnsafeFeedAddress, check_public_url, hide_userinfo
 from feeds.polls import json_labels
 from feeds.sync import CHAT_SOURCE, CONFIG_SOURCE
 from storage import feed_queries
@@ -172,15 +172,16 @@ class FeedCommands:
 
     def _describe(self, request: Request, feed: Feed) -> list[str]:
         origin = "config" if feed.source == CONFIG_SOURCE else "chat"
+        shown = hide_userinfo(feed.url)  # a feed's password is for fetching it only
         lines = [
             request.t(
                 "feeds.entry",
                 id=feed.id,
-                name=feed.name or feed.url,
+                name=feed.name or shown,
                 origin=request.t(f"feeds.origin.{origin}"),
                 every=format_duration(timedelta(seconds=feed.every_seconds)),
             ),
-            f"  {feed.url}",
+            f"  {shown}",
         ]
         labels = [*json_labels(feed.borders), *json_labels(feed.themes)]
         if labels:
@@ -196,7 +197,9 @@ class FeedCommands:
         if feed.last_error:
             lines.append(
                 request.t(
-                    "feeds.error", at=self._when(request, feed.last_error_at), error=feed.last_error
+                    "feeds.error",
+                    at=self._when(request, feed.last_error_at),
+                    error=hide_userinfo(feed.last_error),
                 )
             )
         if feed.paused:
@@ -229,7 +232,7 @@ class FeedCommands:
     async def _add(self, request: Request, words: list[str]) -> None:
         url, labels = words[0], words[1:]
         if not _is_web_url(url):
-            request.reply(request.t("feed.add.bad_url", url=url[:200]))
+            request.reply(request.t("feed.add.bad_url", url=hide_userinfo(url)[:200]))
             return
         themes: list[str] = []
         borders: list[str] = []
@@ -263,7 +266,13 @@ class FeedCommands:
             request.reply(request.t("feed.add.unsafe", reason=error.reason))
             return
         except OSError as error:
-            request.reply(request.t("feed.add.unresolved", url=url[:200], reason=error))
+            request.reply(
+                request.t(
+                    "feed.add.unresolved",
+                    url=hide_userinfo(url)[:200],
+                    reason=hide_userinfo(str(error)),
+                )
+            )
             return
         taken = {feed.id for feed in await feed_queries.all_feeds(request.session)}
         feed_id = feed_id_for(url, taken)

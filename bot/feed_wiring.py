@@ -1,7 +1,8 @@
 """Builds the feed watcher and its chat commands from the settings (used by `bot/app.py`).
 
-One shared HTTP client for every feed; the transport and the resolver can be injected so
-tests send "public" hosts to the local test server.
+One shared HTTP client for every feed and one parsing process; the transport (or only
+the sockets under it) and the resolver can be injected so tests send "public" hosts to
+the local test server.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
+import httpcore
 import httpx
 
 from alerts.announcements import AnnouncementRenderer, AnnouncementService
@@ -22,6 +24,7 @@ from bot.feed_commands import FeedCommands
 from config.schema import Settings
 from feeds.addresses import Resolver
 from feeds.fetch import FeedFetcher, FetchSettings, HostLimiter, make_feed_http_client
+from feeds.parse_worker import ParseWorker
 from feeds.watcher import FeedWatcher, WatcherSettings
 from storage.database import Database
 
@@ -31,9 +34,11 @@ class FeedParts:
     watcher: FeedWatcher
     commands: FeedCommands
     client: httpx.AsyncClient
+    parser: ParseWorker
 
     async def close(self) -> None:
         await self.client.aclose()
+        await self.parser.close()
 
 
 def build_feeds(
@@ -48,19 +53,22 @@ def build_feeds(
     directory: ChannelDirectory,
     transport: httpx.AsyncBaseTransport | None = None,
     resolver: Resolver | None = None,
+    network: httpcore.AsyncNetworkBackend | None = None,
     rng: random.Random | None = None,
     fetch_timeout: float = 30.0,
     metrics: Metrics | None = None,
 ) -> FeedParts:
     watch = settings.feed_watch
-    client = make_feed_http_client(transport)
+    client = make_feed_http_client(transport, network)
     fetch_settings = FetchSettings(
         max_bytes=watch.max_bytes, total_timeout=fetch_timeout, allow_private=watch.allow_private
     )
     fetcher = FeedFetcher(client, fetch_settings, resolver)
+    parser = ParseWorker(watch.parse_timeout.total_seconds())
     watcher = FeedWatcher(
         database=database,
         fetcher=fetcher,
+        parser=parser,
         limiter=HostLimiter(per_host=watch.per_host, overall=watch.concurrency),
         vocabulary=vocabulary,
         clock=clock,
@@ -84,4 +92,4 @@ def build_feeds(
         resolver=resolver,
         timezone=settings.digest.timezone,
     )
-    return FeedParts(watcher=watcher, commands=commands, client=client)
+    return FeedParts(watcher=watcher, commands=commands, client=client, parser=parser)

@@ -1,8 +1,9 @@
 """`tocsin feeds check URL`: fetch a feed once and print its items with their
 classification, so an operator can tune a feed's keywords before enabling it.
 
-The fetch goes through the same guarded fetcher as the watcher (public addresses only
-unless `allow_private`, size and time limits), and the labels fixed on the feed in the
+The fetch and the parse go through the same guarded fetcher and parsing process as the
+watcher (public addresses only unless `allow_private`, size, time and parse limits; a
+URL's user name and password are never printed), and the labels fixed on the feed in the
 configuration are applied when the URL is a configured feed's. Nothing is stored.
 """
 
@@ -16,10 +17,11 @@ import httpx
 
 from bot.vocabulary import vocabulary_from
 from config.schema import Settings
-from feeds.addresses import Resolver
+from feeds.addresses import Resolver, hide_userinfo
 from feeds.classify import FeedLabels, ItemClassifier
 from feeds.fetch import FeedFetcher, FeedFetchError, FetchSettings, make_feed_http_client
-from feeds.parse import FeedParseError, ParsedFeed, parse_feed
+from feeds.parse import FeedParseError, ParsedFeed
+from feeds.parse_worker import ParseWorker
 
 
 def add_arguments(feeds: argparse.ArgumentParser) -> None:
@@ -61,13 +63,16 @@ async def check_feed(
     """Print the classified items of ``url``; 0 when it could be read, 1 otherwise."""
     watch = settings.feed_watch
     fetch_settings = FetchSettings(max_bytes=watch.max_bytes, allow_private=watch.allow_private)
+    parser = ParseWorker(watch.parse_timeout.total_seconds())
     async with make_feed_http_client(transport) as client:
         try:
             result = await FeedFetcher(client, fetch_settings, resolver).fetch(url)
-            parsed = parse_feed(result.body, result.content_type, result.final_url)
+            parsed = await parser.parse(result.body, result.content_type, result.final_url)
         except (FeedFetchError, FeedParseError) as error:
-            print(f"tocsin: {error}", file=err)
+            print(f"tocsin: {hide_userinfo(str(error))}", file=err)
             return 1
+        finally:
+            await parser.close()
     labels = labels_for(settings, url, keywords)
     classifier = ItemClassifier(vocabulary_from(settings), labels)
     for line in _report(parsed, result.final_url, labels, classifier):
@@ -78,7 +83,8 @@ async def check_feed(
 def _report(
     parsed: ParsedFeed, url: str, labels: FeedLabels, classifier: ItemClassifier
 ) -> list[str]:
-    lines = [f"{parsed.title or '(untitled feed)'} — {url}", f"{len(parsed.items)} item(s)"]
+    shown = hide_userinfo(url)
+    lines = [f"{parsed.title or '(untitled feed)'} — {shown}", f"{len(parsed.items)} item(s)"]
     if labels.borders or labels.themes:
         lines.append(f"fixed labels: {', '.join([*labels.borders, *labels.themes])}")
     if labels.keywords:

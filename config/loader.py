@@ -18,6 +18,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from config.schema import Settings
+from config.secrets import token_shape
 
 
 class ConfigError(Exception):
@@ -97,6 +98,7 @@ def build_settings(raw: dict[str, Any], source: str) -> Settings:
                     f"only (TOCSIN_{section.upper()}_{_secret_env(forbidden)}), "
                     "never from the file"
                 )
+    _refuse_token_shaped(raw, source)
     _check_duplicates(raw, source)
     merged = dict(raw)
     defaults = _shipped("defaults.toml")
@@ -109,6 +111,22 @@ def build_settings(raw: dict[str, Any], source: str) -> Settings:
         raise ConfigError(_first_validation_problem(error, source)) from None
     check_references(settings, source)
     return settings
+
+
+def _refuse_token_shaped(value: object, source: str, location: str = "") -> None:
+    """A token pasted anywhere in the file (a base_url, a comment turned value…) is
+    refused: the file is not secret, the environment is."""
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            _refuse_token_shaped(inner, source, f"{location}.{key}" if location else str(key))
+    elif isinstance(value, list):
+        for index, inner in enumerate(value):
+            _refuse_token_shaped(inner, source, f"{location}[{index}]")
+    elif isinstance(value, str) and (kind := token_shape(value)) is not None:
+        raise ConfigError(
+            f"{source}: {location}: looks like {kind}; secrets are read from the environment "
+            "only (TOCSIN_TELEGRAM_TOKEN, TOCSIN_MATRIX_ACCESS_TOKEN), never from the file"
+        )
 
 
 def _secret_env(key: str) -> str:

@@ -132,6 +132,8 @@ class FeedWatchSettings(Section):
     concurrency: int = Field(default=8, ge=1)
     per_host: int = Field(default=2, ge=1)
     enable: tuple[str, ...] = ()
+    # A document that takes longer to parse is refused (feeds/parse_worker.py).
+    parse_timeout: Duration = Field(default=timedelta(seconds=5), gt=timedelta(0))
 
 
 class FeedSettings(Section):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import re
 import socket
 from collections.abc import Awaitable, Callable, Sequence
 from urllib.parse import urlsplit
@@ -37,10 +38,24 @@ _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 _BROADCAST = ipaddress.ip_address("255.255.255.255")
 
 
+# "scheme://user:password@" in any text: the userinfo part of a URL.
+_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/?#@\s]*@")
+
+
+def hide_userinfo(text: str) -> str:
+    """``text`` with the user name and password of every URL in it removed.
+
+    A feed may be ``https://user:password@host/feed``: the credentials are used to fetch
+    it and never shown in a chat, a notice, an error or a log line.
+    """
+    return _USERINFO.sub(r"\1", text)
+
+
 class UnsafeFeedAddress(Exception):
     """The URL must not be fetched: wrong scheme or a non-public destination."""
 
     def __init__(self, reason: str) -> None:
+        reason = hide_userinfo(reason)
         super().__init__(reason)
         self.reason = reason
 
@@ -104,8 +119,11 @@ def refusal_reason(address: IPAddress, allow_private: bool) -> str | None:
     return "a non-public special-purpose address"
 
 
-async def check_public_url(url: str, allow_private: bool, resolver: Resolver | None = None) -> None:
-    """Raise UnsafeFeedAddress unless ``url`` is http(s) and all its addresses are allowed.
+async def check_public_url(
+    url: str, allow_private: bool, resolver: Resolver | None = None
+) -> tuple[str, ...]:
+    """Raise UnsafeFeedAddress unless ``url`` is http(s) and all its addresses are allowed;
+    return the checked addresses, the only ones the fetcher then connects to.
 
     Every resolved address is checked, not just the first: the HTTP client may connect to
     any of them. A host that cannot be resolved raises OSError (a network failure, not an
@@ -134,6 +152,7 @@ async def check_public_url(url: str, allow_private: bool, resolver: Resolver | N
     addresses = await resolve(host, port)
     if not addresses:
         raise OSError(f"host {host!r} resolved to no address")
+    checked: list[str] = []
     for text in addresses:
         try:
             address = ipaddress.ip_address(text)
@@ -143,6 +162,7 @@ async def check_public_url(url: str, allow_private: bool, resolver: Resolver | N
             ) from None
         reason = refusal_reason(address, allow_private)
         if reason is None:
+            checked.append(str(address))
             continue
         if refusal_reason(address, allow_private=True) is not None:
             rule = "such addresses are never fetched, even with allow_private"
@@ -151,3 +171,4 @@ async def check_public_url(url: str, allow_private: bool, resolver: Resolver | N
         raise UnsafeFeedAddress(
             f"refusing {url!r}: host {host!r} resolves to {address}, {reason}; {rule}"
         )
+    return tuple(dict.fromkeys(checked))

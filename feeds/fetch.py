@@ -4,22 +4,28 @@ The HTTP client is created by the composition root (``make_feed_http_client``) a
 injected, so the watcher shares one connection pool and tests can plug a transport in.
 Redirects are followed here rather than by httpx so that every hop goes through
 ``check_public_url``: a public feed must not be able to bounce us to 127.0.0.1 or to the
-cloud metadata service.
+cloud metadata service. Each hop connects to the addresses that check accepted, never to
+a second DNS answer (feeds/pinning.py). The body is read raw and inflated here within the
+size cap (feeds/decoding.py), and a URL's user name and password never appear in an error.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import zlib
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from typing import Literal
 from urllib.parse import urlsplit
 
+import httpcore
 import httpx
 
-from feeds.addresses import Resolver, UnsafeFeedAddress, check_public_url
+from feeds.addresses import Resolver, UnsafeFeedAddress, check_public_url, hide_userinfo
+from feeds.decoding import BodyDecoder, DecodedTooLarge, UnsupportedCoding
+from feeds.pinning import PinnedTransport, pin_for, pinned
 
 FetchErrorKind = Literal[
     "timeout", "too_large", "http_status", "redirect", "unsafe_address", "network"
@@ -42,10 +48,11 @@ class FeedFetchError(Exception):
         status_code: int | None = None,
         retry_after: float | None = None,
     ) -> None:
+        message = hide_userinfo(message)
         super().__init__(message)
         self.kind: FetchErrorKind = kind
         self.message = message
-        self.url = url
+        self.url = hide_userinfo(url)
         self.status_code = status_code
         # Seconds the server asked us to wait (429/503 Retry-After), for the watcher.
         self.retry_after = retry_after
@@ -85,10 +92,21 @@ def user_agent() -> str:
     return f"Tocsin/{tocsin_version} (+feed watcher)"
 
 
-def make_feed_http_client(transport: httpx.AsyncBaseTransport | None = None) -> httpx.AsyncClient:
-    """The client FeedFetcher expects: no automatic redirects, bounded timeouts."""
+def make_feed_http_client(
+    transport: httpx.AsyncBaseTransport | None = None,
+    network: httpcore.AsyncNetworkBackend | None = None,
+) -> httpx.AsyncClient:
+    """The client FeedFetcher expects: no automatic redirects, bounded timeouts, and
+    connections only to the addresses FeedFetcher checked.
+
+    ``network`` replaces the sockets under the pinned transport (tests map public-looking
+    addresses to loopback there); ``transport`` replaces the whole transport.
+    """
     return httpx.AsyncClient(
-        transport=transport,
+        transport=transport or PinnedTransport(network),
+        # No proxy from the environment: a proxy resolves names itself, so the address
+        # check would no longer say where the request goes.
+        trust_env=False,
         # Per-operation limits; FeedFetcher adds the overall deadline on top, because a
         # server trickling one byte per second never trips a read timeout.
         timeout=httpx.Timeout(20.0, connect=10.0),
@@ -161,8 +179,9 @@ class FeedFetcher:
         chain = [url]
         current = url
         while True:
-            await self._check(current)
-            response = await self._send(current, headers)
+            addresses = await self._check(current)
+            with pinned(pin_for(current, addresses)):
+                response = await self._send(current, headers)
             try:
                 if response.status_code in REDIRECT_STATUSES:
                     current = self._next_hop(response, current, chain)
@@ -173,9 +192,9 @@ class FeedFetcher:
                 # how an endless body is cut off.
                 await response.aclose()
 
-    async def _check(self, url: str) -> None:
+    async def _check(self, url: str) -> tuple[str, ...]:
         try:
-            await check_public_url(url, self._settings.allow_private, self._resolver)
+            return await check_public_url(url, self._settings.allow_private, self._resolver)
         except UnsafeFeedAddress as exc:
             raise FeedFetchError("unsafe_address", exc.reason, url=url) from None
         except OSError as exc:  # DNS failure
@@ -275,20 +294,41 @@ class FeedFetcher:
                 f"{_format_size(cap)} limit for a feed; not downloaded",
                 url=url,
             )
+        try:
+            decoder = BodyDecoder(response.headers.get("content-encoding", ""), cap)
+        except UnsupportedCoding as exc:
+            raise FeedFetchError("network", f"{url}: {exc}", url=url) from None
         chunks: list[bytes] = []
-        size = 0
+        received = 0
         with self._translate_errors(url):
-            # Decoded bytes are counted, so a small gzip body cannot inflate past the cap.
-            async for chunk in response.aiter_bytes():
-                size += len(chunk)
-                if size > cap:
+            # Raw bytes, inflated here step by step: both what arrives and what it
+            # decodes to are counted, so neither a long body nor a small compressed one
+            # ever holds more than the cap in memory.
+            async for raw in response.aiter_raw():
+                received += len(raw)
+                if received > cap:
                     raise FeedFetchError(
                         "too_large",
                         f"{url} sent more than the {_format_size(cap)} limit for a feed; "
                         "stopped reading",
                         url=url,
                     )
-                chunks.append(chunk)
+                try:
+                    chunks.extend(decoder.decode(raw))
+                except DecodedTooLarge:
+                    raise FeedFetchError(
+                        "too_large",
+                        f"{url} sent a compressed body that inflates past the "
+                        f"{_format_size(cap)} limit for a feed (a compression bomb?); stopped "
+                        "decoding",
+                        url=url,
+                    ) from None
+                except zlib.error as exc:
+                    raise FeedFetchError(
+                        "network",
+                        f"{url} sent a body that could not be decompressed: {exc}",
+                        url=url,
+                    ) from None
         return b"".join(chunks)
 
     @contextlib.contextmanager

@@ -30,6 +30,8 @@ from xml.sax import SAXException
 
 import feedparser
 
+from feeds.addresses import hide_userinfo
+
 TITLE_MAX_CHARS = 300
 SUMMARY_MAX_CHARS = 1000
 # Markup-heavy HTML needs many source characters per character of text.
@@ -259,6 +261,9 @@ def _closed_item_count(body: bytes, encoding: str | None) -> int:
 
 def parse_feed(body: bytes, content_type: str | None, base_url: str) -> ParsedFeed:
     """Parse an RSS or Atom document. Raises FeedParseError when nothing can be read."""
+    # Relative links are resolved against the base: a feed's user name and password must
+    # not end up in the links relayed to channels (nor in an error).
+    base_url = hide_userinfo(base_url)
     if not body.strip():
         raise FeedParseError(f"the document from {base_url} is empty")
     if declares_entities(body):

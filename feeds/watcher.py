@@ -1,9 +1,10 @@
 """The feed watcher: polls each due feed on its own schedule and relays what is new.
 
-One poll of one feed: conditional GET (stored ETag / Last-Modified), parse in a worker
-thread, then one transaction that stores the items not seen before with their announcement
-deliveries and reschedules the feed. A feed's first poll records what it holds without
-announcing it (except the latest ``announce_first`` items). A failure of any kind —
+One poll of one feed: conditional GET (stored ETag / Last-Modified), parse in the parsing
+process within its deadline (feeds/parse_worker.py), then one transaction that stores the
+items not seen before with their announcement deliveries and reschedules the feed. A
+feed's first poll records what it holds without announcing it (except the latest
+``announce_first`` items). A failure of any kind —
 network, HTTP status, refused address, unreadable document, or a bug — is recorded on
 that feed only: it backs off exponentially, and after ``pause_after`` failures in a row
 it is paused and the admins are told once, with the reason. Feeds are polled
@@ -38,7 +39,7 @@ from alerts.notices import notify_admins
 from alerts.outbox import Outbox, OutboxSignal
 from alerts.vocabulary import Vocabulary
 from config.schema import FeedSettings, Settings
-from feeds.addresses import Resolver, refusal_reason, system_resolver
+from feeds.addresses import Resolver, hide_userinfo, refusal_reason, system_resolver
 from feeds.classify import FeedLabels, ItemClassifier
 from feeds.fetch import FeedFetcher, FeedFetchError, FetchResult, HostLimiter
 from feeds.grouped_writes import NotModified, NotModifiedWriter
@@ -49,7 +50,8 @@ from feeds.health import (
     next_poll_after_success,
     should_pause,
 )
-from feeds.parse import FeedParseError, ParsedFeed, parse_feed
+from feeds.parse import FeedParseError, ParsedFeed
+from feeds.parse_worker import ParseWorker
 from feeds.polls import FeedSnapshot, PollOutcome, PollReport
 from feeds.selection import chronological, items_to_record
 from feeds.sync import sync_configured_feeds
@@ -108,6 +110,7 @@ class FeedWatcher:
         *,
         database: Database,
         fetcher: FeedFetcher,
+        parser: ParseWorker,
         limiter: HostLimiter,
         vocabulary: Vocabulary,
         clock: Clock,
@@ -123,6 +126,7 @@ class FeedWatcher:
         self._metrics = metrics or NoMetrics()
         self._db = database
         self._fetcher = fetcher
+        self._parser = parser
         self._limiter = limiter
         self._vocabulary = vocabulary
         self._clock = clock
@@ -303,10 +307,9 @@ class FeedWatcher:
                 )
             if result.status == "not_modified":
                 return await self._record_not_modified(snapshot, result)
-            # feedparser is CPU-bound: keep the event loop (and the other feeds) moving.
-            parsed = await asyncio.to_thread(
-                parse_feed, result.body, result.content_type, result.final_url
-            )
+            # feedparser is CPU-bound and some documents never end: parsed in a process
+            # that is killed past the deadline, so the event loop and the others go on.
+            parsed = await self._parser.parse(result.body, result.content_type, result.final_url)
         except FeedFetchError as error:
             return await self._record_failure(snapshot, error.message, error.retry_after)
         except FeedParseError as error:
@@ -383,6 +386,7 @@ class FeedWatcher:
         now = self._clock.now()
         interval = await self._interval(snapshot)
         notified = False
+        reason = hide_userinfo(reason)  # shown in /feeds and in notices
         async with self._writes, self._db.transaction() as session:
             row = await session.get(Feed, snapshot.id)
             if row is None or not row.enabled or row.paused:
@@ -406,7 +410,7 @@ class FeedWatcher:
                         now=now,
                         key="feed.paused",
                         feed=row.id,
-                        url=row.url,
+                        url=hide_userinfo(row.url),
                         failures=failures,
                         reason=reason,
                     )

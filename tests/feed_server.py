@@ -8,23 +8,32 @@ Routes:
   /drip                    answers, then sends one byte every 50 ms forever
   /endless                 a 200 whose body never ends (16 KiB chunks)
   /gzip-bomb               a small gzip body that inflates to 20 MiB
+  /gzip-gzip-bomb          ~2 kB sent as "Content-Encoding: gzip, gzip" inflating to 1 GiB
+  /encoded?coding=C        the conseil_etat fixture with Content-Encoding C (gzip and
+                           deflate layers applied for real, other codings only declared)
   /redirect/loop/a         -> /redirect/loop/b -> /redirect/loop/a ...
   /redirect/chain/{n}      n redirects, then /feeds/conseil_etat
   /redirect/to?location=X  one redirect to X (e.g. http://169.254.169.254/)
   /redirect/no-location    a 302 without Location
 ``hits`` counts requests per path, so a test can prove a URL was never contacted.
+``LoopbackNetwork`` is the stand-in for the Internet under the fetcher's own transport.
 """
 
 from __future__ import annotations
 
 import asyncio
 import gzip
+import ipaddress
 import socket
+import struct
+import zlib
 from collections import Counter
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import httpcore
 import httpx
 from aiohttp import web
 
@@ -91,8 +100,48 @@ def quadratic_blowup(entity_size: int = 100_000, references: int = 20_000) -> by
     ).encode("utf-8")
 
 
+def compression_bomb(size: int = 1 << 30, layers: int = 2) -> bytes:
+    """``size`` zero bytes gzipped ``layers`` times, built without ever holding them.
+
+    After a full flush deflate forgets its history, so each 1 MiB block of zeros
+    compresses to the same bytes: the inner stream is one block repeated, with the gzip
+    header and trailer written by hand. Each further layer gzips the previous one.
+    """
+    block = 1 << 20
+    assert size % block == 0
+    deflate = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
+    zeros = bytes(block)
+    deflate.compress(zeros)
+    deflate.flush(zlib.Z_FULL_FLUSH)  # the first block's output differs (no history yet)
+    repeated = deflate.compress(zeros) + deflate.flush(zlib.Z_FULL_FLUSH)
+    ending = deflate.flush(zlib.Z_FINISH)
+    crc = 0
+    for _ in range(size // block):
+        crc = zlib.crc32(zeros, crc)
+    header = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff"
+    body = header + repeated * (size // block) + ending + struct.pack("<II", crc, size % (1 << 32))
+    for _ in range(layers - 1):
+        body = gzip.compress(body, compresslevel=9)
+    return body
+
+
+def nested_tags(depth: int = 300_000) -> bytes:
+    """An RSS item holding ``depth`` nested unknown elements: seconds of feedparser CPU."""
+    return (
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>Imbriqué</title><item>'
+        "<title>profond</title><guid>nested-1</guid>"
+        + "<a>" * depth
+        + "x"
+        + "</a>" * depth
+        + "</item></channel></rss>"
+    ).encode("utf-8")
+
+
 class FeedServer:
-    def __init__(self, feeds: Mapping[str, ServedFeed] | None = None) -> None:
+    def __init__(
+        self, feeds: Mapping[str, ServedFeed] | None = None, *, host: str = "127.0.0.1"
+    ) -> None:
+        self.host = host
         self.feeds: dict[str, ServedFeed] = dict(feeds if feeds is not None else default_feeds())
         self.hits: Counter[str] = Counter()
         self.endless_bytes_sent = 0
@@ -103,12 +152,12 @@ class FeedServer:
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     def url(self, path: str) -> str:
         return self.base_url + path
 
-    async def start(self) -> None:
+    async def start(self, port: int = 0) -> None:
         app = web.Application(middlewares=[self._count])
         app.router.add_get("/feeds/{name}", self._feed)
         app.router.add_get("/status/{code}", self._status)
@@ -116,13 +165,15 @@ class FeedServer:
         app.router.add_get("/drip", self._drip)
         app.router.add_get("/endless", self._endless)
         app.router.add_get("/gzip-bomb", self._gzip_bomb)
+        app.router.add_get("/gzip-gzip-bomb", self._gzip_gzip_bomb)
+        app.router.add_get("/encoded", self._encoded)
         app.router.add_get("/redirect/loop/{step}", self._loop)
         app.router.add_get("/redirect/chain/{n}", self._chain)
         app.router.add_get("/redirect/to", self._redirect_to)
         app.router.add_get("/redirect/no-location", self._no_location)
         self._runner = web.AppRunner(app, shutdown_timeout=1.0)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, self.host, port)
         await site.start()
         self.port = int(self._runner.addresses[0][1])
 
@@ -193,6 +244,29 @@ class FeedServer:
             headers={"Content-Type": "application/rss+xml", "Content-Encoding": "gzip"},
         )
 
+    async def _gzip_gzip_bomb(self, request: web.Request) -> web.StreamResponse:
+        return web.Response(
+            body=compression_bomb(),
+            headers={"Content-Type": "application/rss+xml", "Content-Encoding": "gzip, gzip"},
+        )
+
+    async def _encoded(self, request: web.Request) -> web.StreamResponse:
+        coding = request.query["coding"]
+        body = load_fixture("conseil_etat.rss")
+        for layer in (part.strip() for part in coding.split(",")):
+            if layer == "gzip":
+                body = gzip.compress(body)
+            elif layer == "deflate":
+                body = zlib.compress(body)
+            elif layer == "raw-deflate":  # deflate without its zlib header, as IIS sends it
+                packer = zlib.compressobj(wbits=-zlib.MAX_WBITS)
+                body = packer.compress(body) + packer.flush()
+        coding = coding.replace("raw-deflate", "deflate")
+        return web.Response(
+            body=body,
+            headers={"Content-Type": "application/rss+xml", "Content-Encoding": coding},
+        )
+
     async def _loop(self, request: web.Request) -> web.StreamResponse:
         other = "b" if request.match_info["step"] == "a" else "a"
         raise web.HTTPFound(f"/redirect/loop/{other}")
@@ -243,3 +317,47 @@ def static_resolver(
             raise socket.gaierror(socket.EAI_NONAME, f"unknown test host {host!r}") from None
 
     return resolve
+
+
+class LoopbackNetwork(httpcore.AsyncNetworkBackend):
+    """The sockets under the fetcher's pinned transport, for tests: dials loopback
+    addresses as they are and public-looking ones where ``routes`` sends them (address ->
+    loopback address and port), records every (address, port) dialled, and refuses
+    anything else, so no test ever leaves the machine.
+    """
+
+    def __init__(self, routes: Mapping[str, tuple[str, int]] | None = None) -> None:
+        self._routes = dict(routes or {})
+        self._inner = httpcore.AnyIOBackend()
+        self.dialled: list[tuple[str, int]] = []
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's interface)
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        self.dialled.append((host, port))
+        target, target_port = self._routes.get(host, (host, port))
+        try:
+            reachable = ipaddress.ip_address(target).is_loopback
+        except ValueError:  # a name: someone resolved it again behind the guard's back
+            reachable = False
+        if not reachable:
+            raise httpcore.ConnectError(f"test network: {host} is not reachable from tests")
+        return await self._inner.connect_tcp(
+            target, target_port, timeout, local_address, socket_options
+        )
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's interface)
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        raise httpcore.ConnectError("test network: no Unix sockets")
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)

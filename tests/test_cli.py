@@ -102,3 +102,20 @@ def test_db_upgrade_and_version(tmp_path: Path) -> None:
 def test_worker_refuses_sqlite(tmp_path: Path) -> None:
     result = tocsin("worker", cwd=tmp_path)
     assert result.returncode == 2 and "needs PostgreSQL" in result.stderr
+
+
+def test_check_refuses_a_token_pasted_into_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "tocsin.toml"
+    secret = "AAH-some_real_looking_token_value_xyz"
+    path.write_text(
+        f'[telegram]\nbase_url = "https://api.telegram.org/bot123456789:{secret}/"\n',
+        encoding="utf-8",
+    )
+    result = tocsin("check", "--config", str(path), cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        f"tocsin: {path}: telegram.base_url: looks like a Telegram bot token; secrets are "
+        "read from the environment only (TOCSIN_TELEGRAM_TOKEN, TOCSIN_MATRIX_ACCESS_TOKEN), "
+        "never from the file"
+    )
+    assert secret not in result.stdout + result.stderr

@@ -189,3 +189,43 @@ def test_secrets_are_refused_in_the_file(tmp_path: Path) -> None:
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read the file"):
         load_config(str(tmp_path / "absent.toml"), {})
+
+
+TOKEN = "123456789:AAH-some_real_looking_token_value_xyz"
+
+
+@pytest.mark.parametrize(
+    ("extra", "location", "kind"),
+    [
+        (
+            f'[telegram]\nbase_url = "https://api.telegram.org/bot{TOKEN}/"\n',
+            "telegram.base_url",
+            "Telegram",
+        ),
+        (
+            '[telegram]\nbase_url = "https://api.telegram.org/bot'
+            + TOKEN.replace(":", "%3A")
+            + '/"\n',
+            "telegram.base_url",
+            "Telegram",
+        ),
+        (
+            f'[[feeds]]\nid = "ce"\nurl = "https://example.org/rss?k={TOKEN}"\n',
+            "feeds[0].url",
+            "Telegram",
+        ),
+        (
+            '[matrix]\nhomeserver = "https://m.org"\nuser_id = "@b:m.org"\n'
+            'device_id = "syt_Ym90_AbCdEfGhIjKlMnOpQrSt_0a1b2c"\n',
+            "matrix.device_id",
+            "Matrix",
+        ),
+    ],
+)
+def test_a_token_anywhere_in_the_file_is_refused(
+    tmp_path: Path, extra: str, location: str, kind: str
+) -> None:
+    message = problem(tmp_path, VALID + "\n" + extra)
+    assert f"tocsin.toml: {location}: looks like a {kind}" in message
+    assert "never from the file" in message and "\n" not in message
+    assert TOKEN.split(":")[1] not in message and "AbCdEfGhIjKlMnOpQrSt" not in message

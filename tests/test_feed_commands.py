@@ -19,9 +19,10 @@ from sqlalchemy import select
 from alerts.clock import ManualClock
 from bot.app import Application, Wiring, build
 from feeds.addresses import Resolver
+from feeds.pinning import PinnedTransport
 from storage.database import open_database
 from storage.models import Feed
-from tests.feed_server import FeedServer, HostMapTransport, static_resolver
+from tests.feed_server import FeedServer, HostMapTransport, LoopbackNetwork, static_resolver
 from tests.support.console import config_from
 from tests.support.feeds import Entry, feed_entry, publish, rss, watch_raw
 
@@ -68,6 +69,8 @@ async def chat(
 ) -> list[str]:
     """Run the bot on the console with ``lines`` typed in; return the printed lines."""
     pending = [line + "\n" for line in lines]
+    # Public names never leave the machine: only loopback is dialled.
+    transport = transport or PinnedTransport(LoopbackNetwork())
     output = io.StringIO()
     wiring = await build(
         config_from(raw, database_url),
@@ -273,6 +276,46 @@ async def test_a_paused_feed_is_told_once_and_resumed_from_chat(
     assert again == "Le flux gone n'est pas en pause."
     (feed,) = await stored_feeds(database_url)
     assert not feed.paused and not feed.pause_notified and feed.consecutive_failures == 0
+
+
+async def test_a_feed_password_is_never_shown_in_chat(
+    database_url: str, server: FeedServer
+) -> None:
+    secret_url = f"http://veille:s3cret-Pa55@127.0.0.1:{server.port}/feeds/gone"
+    clock = ManualClock()
+
+    async def fail_once(wiring: Wiring) -> None:
+        assert wiring.feeds is not None
+        await wiring.feeds.watcher.sync()
+        await wiring.feeds.watcher.poll_due()
+
+    raw = watch_raw([feed_entry("gone", secret_url)], pause_after=1)
+    raw["console"] = {"interactive": True, "user": "obs"}
+    lines = await chat(database_url, ["/feeds"], raw=raw, clock=clock, prepare=fail_once)
+    raw["console"] = {"interactive": True, "user": "coord"}
+    lines += await chat(
+        database_url,
+        [
+            "/feed add https://veille:s3cret-Pa55@unknown-host.test/feed",
+            "/feed add https://veille:s3cret-Pa55@intranet.test/feed",
+            "/feed add https://veille:s3cret-Pa55@/feed",
+        ],
+        raw=raw,
+        clock=clock,
+    )
+
+    assert server.requests_headers[-1]["Authorization"].startswith("Basic ")  # still used
+    text = "\n".join(lines)
+    notice = next(line for line in lines if line.startswith("[admin] ⚠️ Le flux gone"))
+    assert f"(http://127.0.0.1:{server.port}/feeds/gone)" in notice
+    assert f"  http://127.0.0.1:{server.port}/feeds/gone" in text  # /feeds, for observers
+    assert "impossible de trouver le serveur de https://unknown-host.test/feed" in text
+    assert "✅ Flux intranet-test ajouté" in text  # allow_private: stored with its password
+    assert "https://veille:s3cret-Pa55@intranet.test/feed" in [
+        feed.url for feed in await stored_feeds(database_url)
+    ]
+    assert "Adresse invalide : https:///feed." in text
+    assert "s3cret-Pa55" not in text and "veille" not in text
 
 
 # --- announcements reach the console channels -------------------------------------------

@@ -2,9 +2,11 @@
 
 The test server listens on 127.0.0.1, so most tests run with allow_private=True. The
 "public only" rule is tested honestly with a public-looking name: a static resolver says
-``feeds.test`` is 93.184.215.14 (what the guard checks) and a host-mapping transport
-carries its traffic to the local server (what DNS would do in production). A redirect
-from there to 127.0.0.1 must then be refused, and the server must never see the request.
+``feeds.test`` is 93.184.215.14 (what the guard checks), the fetcher's own pinned
+transport dials that address, and the test network under it (``LoopbackNetwork``) carries
+the connection to the local server, recording every address dialled. A redirect from
+there to 127.0.0.1 must then be refused, and the server must never see the request; a
+resolver that changes its answer after the check (DNS rebinding) must never be followed.
 Link-local targets (169.254.169.254, the cloud metadata service) are refused even with
 allow_private=True: that hardening is tested directly.
 """
@@ -14,7 +16,8 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
-from collections.abc import AsyncIterator
+import tracemalloc
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
 import httpx
 import pytest
@@ -28,9 +31,15 @@ from feeds.fetch import (
     HostLimiter,
     make_feed_http_client,
 )
-from tests.feed_server import FeedServer, HostMapTransport, load_fixture, static_resolver
+from tests.feed_server import (
+    FeedServer,
+    LoopbackNetwork,
+    load_fixture,
+    static_resolver,
+)
 
 PUBLIC_IP = "93.184.215.14"
+OTHER_PUBLIC_IP = "93.184.215.15"
 
 
 @pytest.fixture
@@ -196,6 +205,52 @@ async def test_gzip_body_is_capped_after_decompression(
     assert error.kind == "too_large"
 
 
+async def test_a_gzip_of_gzip_bomb_is_refused_without_inflating_it(
+    server: FeedServer, client: httpx.AsyncClient
+) -> None:
+    # ~2.5 kB on the wire, 1 GiB once both gzip layers are undone.
+    fetcher = local_fetcher(client)
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        before = tracemalloc.get_traced_memory()[0]
+        error = await fetch_error(fetcher, server.url("/gzip-gzip-bomb"))
+        peak = tracemalloc.get_traced_memory()[1] - before
+    finally:
+        tracemalloc.stop()
+
+    assert error.kind == "too_large"
+    assert "inflates past the 5 MiB limit for a feed" in str(error)
+    assert "compression bomb" in str(error)
+    # The cap (5 MiB) plus a few 64 KiB steps; the server's own 1 MB inner layer is
+    # counted too. Before, the whole gigabyte was inflated in one call.
+    assert peak < DEFAULT_MAX_BYTES + 50 * 1024 * 1024, f"peak {peak / 2**20:.0f} MiB"
+
+
+@pytest.mark.parametrize("coding", ["gzip", "deflate", "raw-deflate", "identity", "gzip, gzip"])
+async def test_compressed_bodies_are_decoded(
+    server: FeedServer, client: httpx.AsyncClient, coding: str
+) -> None:
+    result = await local_fetcher(client).fetch(server.url(f"/encoded?coding={coding}"))
+    assert result.body == load_fixture("conseil_etat.rss")
+
+
+@pytest.mark.parametrize(
+    ("coding", "reason"),
+    [
+        ("br", "encoded with br, which Tocsin did not ask for and does not decode"),
+        ("gzip, zstd", "encoded with zstd, which Tocsin did not ask for"),
+        ("gzip, gzip, gzip", "compressed 3 times over (gzip, gzip, gzip); refused"),
+    ],
+)
+async def test_unasked_or_stacked_codings_are_refused(
+    server: FeedServer, client: httpx.AsyncClient, coding: str, reason: str
+) -> None:
+    error = await fetch_error(local_fetcher(client), server.url(f"/encoded?coding={coding}"))
+    assert error.kind == "network"
+    assert reason in str(error)
+
+
 # --- redirects -------------------------------------------------------------------------
 
 
@@ -274,9 +329,15 @@ async def test_redirect_to_another_scheme_is_refused(
 
 
 @pytest.fixture
-async def public_looking_client(server: FeedServer) -> AsyncIterator[httpx.AsyncClient]:
-    transport = HostMapTransport({"feeds.test": ("127.0.0.1", server.port)})
-    async with make_feed_http_client(transport) as http_client:
+def network(server: FeedServer) -> LoopbackNetwork:
+    """Public-looking addresses lead to the local server, as the Internet would."""
+    local = ("127.0.0.1", server.port)
+    return LoopbackNetwork({PUBLIC_IP: local, OTHER_PUBLIC_IP: local})
+
+
+@pytest.fixture
+async def public_looking_client(network: LoopbackNetwork) -> AsyncIterator[httpx.AsyncClient]:
+    async with make_feed_http_client(network=network) as http_client:
         yield http_client
 
 
@@ -293,6 +354,83 @@ async def test_public_host_is_fetched_when_private_addresses_are_forbidden(
     result = await fetcher.fetch("http://feeds.test/feeds/conseil_etat")
     assert result.status == "ok"
     assert server.requests_headers[-1]["Host"] == "feeds.test"
+
+
+def rebinding_resolver(
+    first: dict[str, list[str]], later: dict[str, list[str]]
+) -> tuple[list[str], FeedFetcherResolver]:
+    """A hostile DNS server: each host's first answer is ``first``, every later one
+    ``later`` (what a rebinding attack serves once the check has passed)."""
+    asked: list[str] = []
+
+    async def resolve(host: str, port: int) -> Sequence[str]:
+        asked.append(host)
+        return (later if asked.count(host) > 1 else first)[host]
+
+    return asked, resolve
+
+
+FeedFetcherResolver = Callable[[str, int], Awaitable[Sequence[str]]]
+
+
+async def test_the_connection_goes_to_the_checked_address_not_a_second_answer(
+    server: FeedServer, network: LoopbackNetwork, public_looking_client: httpx.AsyncClient
+) -> None:
+    asked, resolver = rebinding_resolver({"feeds.test": [PUBLIC_IP]}, {"feeds.test": ["10.0.0.7"]})
+    fetcher = FeedFetcher(public_looking_client, FetchSettings(allow_private=False), resolver)
+
+    result = await fetcher.fetch("http://feeds.test/feeds/conseil_etat")
+
+    assert result.status == "ok"
+    assert asked == ["feeds.test"]  # resolved once, by the guard
+    assert network.dialled == [(PUBLIC_IP, 80)]  # the checked address, by number
+    assert server.requests_headers[-1]["Host"] == "feeds.test"
+
+
+async def test_every_redirect_hop_connects_to_its_own_checked_address(
+    server: FeedServer, network: LoopbackNetwork, public_looking_client: httpx.AsyncClient
+) -> None:
+    asked, resolver = rebinding_resolver(
+        {"feeds.test": [PUBLIC_IP], "mirror.test": [OTHER_PUBLIC_IP]},
+        {"feeds.test": ["127.0.0.1"], "mirror.test": ["169.254.169.254"]},
+    )
+    fetcher = FeedFetcher(public_looking_client, FetchSettings(allow_private=False), resolver)
+
+    result = await fetcher.fetch(
+        "http://feeds.test/redirect/to?location=http://mirror.test/feeds/echr"
+    )
+
+    assert result.body == load_fixture("echr.atom")
+    assert asked == ["feeds.test", "mirror.test"]
+    assert network.dialled == [(PUBLIC_IP, 80), (OTHER_PUBLIC_IP, 80)]
+
+
+async def test_a_rebinding_name_on_loopback_reaches_only_the_checked_server(
+    server: FeedServer, client: httpx.AsyncClient
+) -> None:
+    # The production sockets this time: a second server listens on 127.0.0.2, same port,
+    # standing for the private service a rebinding attack aims at.
+    decoy = FeedServer(host="127.0.0.2")
+    await decoy.start(server.port)
+    try:
+        asked, resolver = rebinding_resolver(
+            {"feeds.test": ["127.0.0.1"]}, {"feeds.test": ["127.0.0.2"]}
+        )
+        fetcher = FeedFetcher(client, FetchSettings(allow_private=True), resolver)
+        for _ in range(3):  # new connections and a kept-alive one alike
+            result = await fetcher.fetch(f"http://feeds.test:{server.port}/feeds/echr")
+            assert result.body == load_fixture("echr.atom")
+    finally:
+        await decoy.stop()
+    assert server.hits["/feeds/echr"] == 3
+    assert decoy.hits["/feeds/echr"] == 0
+    assert len(asked) == 3  # each fetch checked the name again...
+
+
+async def test_only_checked_addresses_are_ever_dialled(client: httpx.AsyncClient) -> None:
+    # A request sent without going through the guard finds no pinned address.
+    with pytest.raises(httpx.ConnectError, match="not an address the feed guard checked"):
+        await client.get("http://127.0.0.1:9/")
 
 
 async def test_redirect_to_loopback_is_refused_and_never_requested(

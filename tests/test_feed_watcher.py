@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import func, select
 
 from alerts.outbox import NOTICE
+from feeds.parse import FeedParseError
 from storage.database import Database
 from storage.models import Delivery
 from tests.feed_server import (
@@ -24,6 +25,7 @@ from tests.feed_server import (
     HostMapTransport,
     ServedFeed,
     load_fixture,
+    nested_tags,
     quadratic_blowup,
     static_resolver,
 )
@@ -329,6 +331,10 @@ BAD_FEEDS: dict[str, tuple[str, str]] = {
     "quadratic": ("/feeds/quadratic", "declares XML entities"),
     "endless": ("/endless", "limit for a feed; stopped reading"),
     "gzip-bomb": ("/gzip-bomb", "limit for a feed"),
+    "gzip-gzip-bomb": (
+        "/gzip-gzip-bomb",
+        "inflates past the 256 KiB limit for a feed (a compression bomb?)",
+    ),
     "hangs": ("/hang", "no complete answer"),
     "drips": ("/drip", "no complete answer"),
     "redirect-loop": ("/redirect/loop/a", "redirect loop"),
@@ -429,6 +435,51 @@ async def test_a_hanging_feed_does_not_hold_up_the_others(
         assert server.hits["/hang"] == 1
         slow = (await first).of("slow")
         assert slow.status == "failed" and "no complete answer" in (slow.error or "")
+
+
+async def test_a_feed_too_slow_to_parse_is_refused_and_the_others_are_announced(
+    database: Database, server: FeedServer
+) -> None:
+    # 300,000 nested tags: seconds of feedparser CPU, well past a 1 s deadline.
+    server.feeds["nested"] = ServedFeed(nested_tags(), "application/rss+xml", '"n"', "x")
+    publish(server, "ce", rss(MENTON))
+    feeds = [
+        feed_entry("nested", server.url("/feeds/nested")),
+        feed_entry("ce", server.url("/feeds/ce")),
+    ]
+    async with watch_harness(database, server, feeds, announce_first=1, parse_timeout="1s") as h:
+        report = await h.watcher.poll_due()
+
+        nested = report.of("nested")
+        assert nested.status == "failed"
+        assert "took longer than 1 s to parse; refused" in (nested.error or "")
+        row = await h.feed("nested")
+        assert row.consecutive_failures == 1 and row.next_poll_at is not None
+        assert row.next_poll_at > h.clock.now()  # backed off like any failure
+        assert "took longer than 1 s to parse" in (row.last_error or "")
+        # The other feed polled at the same time was parsed and announced.
+        assert report.of("ce").announced == 1
+        assert "Menton" in (await h.relayed())["italie"][0]
+
+
+async def test_the_parsing_process_is_replaced_after_an_overrun(
+    database: Database, server: FeedServer
+) -> None:
+    server.feeds["nested"] = ServedFeed(nested_tags(), "application/rss+xml", '"n"', "x")
+    publish(server, "ce", rss())
+    feeds = [feed_entry("ce", server.url("/feeds/ce"))]
+    async with watch_harness(database, server, feeds, parse_timeout="1s") as h:
+        parser = h.parser
+        await h.watcher.poll_due()
+        first = parser.pid
+        assert first is not None
+        with pytest.raises(FeedParseError, match="took longer than 1 s"):
+            await parser.parse(server.feeds["nested"].body, None, "http://feeds.test/nested")
+        assert parser.pid is None  # killed, not left running
+        publish(server, "ce", rss(MENTON), version=2)
+        await h.later(timedelta(minutes=2))
+        assert (await h.watcher.poll_due()).announced == 1
+        assert parser.pid not in (None, first)
 
 
 async def test_a_redirect_to_a_private_or_metadata_address_is_refused(

@@ -117,3 +117,17 @@ async def test_check_reports_a_bad_feed_on_one_line(
     assert code == 1 and out == ""
     assert err.startswith("tocsin: ") and message in err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+@pytest.mark.parametrize("path", ["/feeds/conseil_etat", "/feeds/gone"])
+async def test_check_never_prints_the_user_name_and_password_of_a_feed(
+    server: FeedServer, tmp_path: Path, path: str
+) -> None:
+    file = config(tmp_path, "[feed_watch]\nallow_private = true\n")
+    url = f"http://veille:s3cret-Pa55@127.0.0.1:{server.port}{path}"
+    code, out, err = await tocsin("feeds", "check", url, "--config", file, cwd=tmp_path)
+
+    assert server.requests_headers[-1]["Authorization"].startswith("Basic ")  # still used
+    assert (code == 0) == (path == "/feeds/conseil_etat")
+    assert f"http://127.0.0.1:{server.port}{path}" in out + err
+    assert "s3cret-Pa55" not in out + err and "veille" not in out + err

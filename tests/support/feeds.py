@@ -30,6 +30,7 @@ from bot.vocabulary import vocabulary_from
 from config.loader import build_settings
 from config.schema import Settings
 from feeds.addresses import Resolver
+from feeds.parse_worker import ParseWorker
 from feeds.watcher import FeedWatcher
 from relays.markup import to_one_line
 from storage.database import Database
@@ -136,6 +137,7 @@ class WatchHarness:
     settings: Settings
     watcher: FeedWatcher
     signal: OutboxSignal
+    parser: ParseWorker
 
     async def feed(self, feed_id: str) -> Feed:
         async with self.database.sessions() as session:
@@ -210,7 +212,7 @@ async def watch_harness(
     )
     try:
         await parts.watcher.sync()
-        yield WatchHarness(database, clock, server, settings, parts.watcher, signal)
+        yield WatchHarness(database, clock, server, settings, parts.watcher, signal, parts.parser)
     finally:
         await parts.close()
 

@@ -120,6 +120,7 @@ def control_routes(server: BotApiServer) -> list[web.RouteDef]:
             timeout_ratio=config.timeout_ratio,
             timeout_seconds=config.timeout_seconds,
             methods=sorted(config.methods),
+            echo_url=config.echo_url,
         )
 
     async def limits(request: web.Request) -> web.StreamResponse:

@@ -43,6 +43,10 @@ def not_found() -> ApiError:
     return ApiError(404, "Not Found")
 
 
+def internal_error(detail: str) -> ApiError:
+    return ApiError(500, f"Internal Server Error: {detail}")
+
+
 def bad_gateway() -> ApiError:
     return ApiError(502, "Bad Gateway")
 

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
+from urllib.parse import quote
 
 from aiohttp import web
 
@@ -52,12 +53,15 @@ class FaultConfig:
 
     A held ("timeout") request is not processed: it waits ``timeout_seconds`` (or until
     the server stops) and then gets a 502, by which time the client has given up.
+    With ``echo_url`` an error is a 500 whose description quotes the request URL,
+    percent-encoded (bot token included), as a misbehaving server or proxy does.
     """
 
     error_ratio: float = 0.0
     timeout_ratio: float = 0.0
     timeout_seconds: float = 30.0
     methods: frozenset[str] = DEFAULT_FAULT_METHODS
+    echo_url: bool = False
 
 
 class BotApiServer:
@@ -198,6 +202,7 @@ class BotApiServer:
         timeout_seconds: float = 30.0,
         seed: int | None = None,
         methods: Iterable[str] | None = None,
+        echo_url: bool = False,
     ) -> FaultConfig:
         """Replace the random fault settings; ``methods=["*"]`` hits every method."""
         if min(error_ratio, timeout_ratio) < 0 or error_ratio + timeout_ratio > 1:
@@ -210,7 +215,7 @@ class BotApiServer:
             chosen = frozenset(self.api.handlers) if "*" in names else names
         if seed is not None:
             self._rng.seed(seed)
-        self.faults = FaultConfig(error_ratio, timeout_ratio, timeout_seconds, chosen)
+        self.faults = FaultConfig(error_ratio, timeout_ratio, timeout_seconds, chosen, echo_url)
         return self.faults
 
     def set_limits(self, *, enabled: bool | None = None, rate_scale: float | None = None) -> None:
@@ -361,6 +366,9 @@ class BotApiServer:
         if fault == "timeout":
             self.state.counters.timeouts += 1
             await self._hold(self.faults.timeout_seconds)
+        if fault is not None and self.faults.echo_url:
+            url = quote(str(request.url), safe="")
+            return self._error(errors.internal_error(f"upstream request {url} failed"))
         if fault is not None:
             return self._error(errors.bad_gateway())
         params: Params | None = None
