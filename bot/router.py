@@ -184,7 +184,7 @@ class MessageRouter:
                 request.reply(request.t("error.not_member", user=inbound.sender))
             return
         if inbound.chat_type == "private":
-            request.reply(request.t("error.no_text"))
+            request.reply(request.t("hint.alert"))  # a plain message: say how to raise an alert
 
     async def _run_command(self, request: Request) -> None:
         command = self._commands.get(request.command)
