@@ -7,6 +7,7 @@ from collections.abc import Callable
 from alerts.messages import Location, PhotoRef
 from alerts.parsing import AlertDraft, AlertInputError, parse_alert_line
 from alerts.service import AcceptedAlert, AlertService, Author, Origin
+from alerts.text import clean_text
 from alerts.types import Kind, Role, Urgency
 from alerts.vocabulary import Vocabulary
 from bot.context import Command, Request
@@ -133,7 +134,7 @@ class AlertCommands:
 
     async def language(self, request: Request) -> None:
         """`/lang xx` sets the reply language; alone or with one not available, lists them."""
-        wanted = request.args.strip().lower()
+        wanted = clean_text(request.args).lower()
         available = request.translate.languages
         if wanted not in available:
             choices = ", ".join(

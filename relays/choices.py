@@ -49,21 +49,30 @@ def choice_number(text: str) -> int | None:
 
 
 def chosen(choices: Sequence[Button], text: str) -> Button | None:
-    """The choice a typed answer names: its number in the list, or its label typed out.
+    """The choice a typed answer names: its number in the list, or its label typed out
+    (its first words are enough when only one label starts with them).
 
     A question whose choices are themselves counts (1, 2, 3, 5, 10 …) reads a typed
     number as the count: "4" must mean four people, not the fourth choice ("5").
     """
-    typed = text.strip().casefold()
-    if not typed or not choices:
+    typed = _words(text)
+    if not text.strip() or not choices:
         return None
-    for button in choices:
-        if button.label.strip().casefold() == typed:
-            return button
-    number = choice_number(typed)
+    if typed:  # a label's words, without its emoji: "normale" for "📣 Normale"
+        exact = [button for button in choices if _words(button.label) == typed]
+        starting = [b for b in choices if _words(b.label)[: len(typed)] == typed]
+        named = exact or starting
+        if len(named) == 1:
+            return named[0]
+    number = choice_number(text)
     if number is None or _has_counts(choices):
         return None
     return choices[number - 1] if 1 <= number <= len(choices) else None
+
+
+def _words(text: str) -> list[str]:
+    cleaned = "".join(ch if ch.isalnum() else " " for ch in text.casefold())
+    return cleaned.split()
 
 
 def _has_counts(choices: Sequence[Button]) -> bool:

@@ -11,9 +11,10 @@ number (or a choice's text) answers the latest question, like pressing the butto
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from itertools import count
 from typing import TextIO
 
@@ -54,8 +55,15 @@ class ConsoleRelay:
         output: TextIO | None = None,
         read_line: Callable[[], str] | None = None,
         interactive: bool = True,
+        settle: Callable[[], Awaitable[None]] | None = None,
+        settle_timeout: float = 10.0,
     ) -> None:
+        """`settle`: waits until what a typed line caused was printed, so the next line
+        (a number answering a question) meets the question it answers, and a scripted
+        session prints the same transcript every time."""
         self._user = user
+        self._settle = settle
+        self._settle_timeout = settle_timeout
         self._interactive = interactive
         self._session = uuid.uuid4().hex[:12]  # update ids must never repeat across runs
         self._output = output or sys.stdout
@@ -81,6 +89,10 @@ class ConsoleRelay:
                 if not text.strip():
                     continue
                 await sink(self._inbound(text))
+                if self._settle is not None:
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(self._settle_timeout):
+                            await self._settle()
         finally:
             self.input_finished.set()
 

@@ -13,7 +13,7 @@ import functools
 import logging
 import random
 import uuid
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -191,16 +191,20 @@ class Dispatcher:
                 taken += await claim(busy=busy, limit=room - len(taken))
             return taken
 
-    async def drained(self) -> bool:
-        """True when nothing is due or in flight (used when the console input ends)."""
-        if self._in_flight:
+    async def drained(self, platforms: Collection[str] | None = None) -> bool:
+        """True when nothing is due or in flight (used when the console input ends), on
+        every platform or only on `platforms`."""
+        chosen = self.platforms if platforms is None else platforms
+        if any(platform in chosen for platform, _ in self._in_flight):
             return False
         async with self._db.sessions() as session:
-            return await store.count_due(session, self.platforms, self._clock.now()) == 0
+            return await store.count_due(session, chosen, self._clock.now()) == 0
 
-    async def wait_drained(self, poll: float = 0.05) -> None:
+    async def wait_drained(
+        self, poll: float = 0.05, platforms: Collection[str] | None = None
+    ) -> None:
         """Return once nothing is due or in flight (the DB is polled: other processes write)."""
-        while not await self.drained():  # noqa: ASYNC110
+        while not await self.drained(platforms):  # noqa: ASYNC110
             await asyncio.sleep(poll)
 
     async def _deliver(self, row: Delivery) -> None:
