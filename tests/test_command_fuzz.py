@@ -12,6 +12,7 @@ from __future__ import annotations
 import socket
 from collections.abc import AsyncIterator, Sequence
 from itertools import count
+from typing import Literal
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -138,3 +139,32 @@ async def test_no_argument_makes_any_command_fail(
 
 
 UPDATES = count(1)
+
+
+@pytest.mark.parametrize("platform", sorted(ACCOUNTS))
+async def test_a_plain_private_message_gets_a_hint_on_how_to_raise_an_alert(
+    wiring: Wiring, platform: str
+) -> None:
+    user, private_chat, group_chat = ACCOUNTS[platform]
+    chats: tuple[tuple[str, Literal["private", "group"]], ...] = (
+        (private_chat, "private"),
+        (group_chat, "group"),
+    )
+    for chat, chat_type in chats:
+        number = next(UPDATES)
+        await wiring.router(
+            InboundMessage(
+                platform=platform,
+                update_id=f"plain-{number}",
+                chat=chat,
+                chat_type=chat_type,
+                sender=user,
+                text="bonjour, il y a du monde à la gare",
+                message_id=str(number),
+            )
+        )
+    async with wiring.database.sessions() as session:
+        rows = (await session.execute(select(Delivery.address, Delivery.payload))).all()
+    prefix = "!" if platform == "matrix" else "/"
+    assert [address for address, _ in rows] == [private_chat]  # a group is not answered
+    assert f"Pour lancer une alerte, tapez {prefix}alert et répondez" in rows[0][1]
