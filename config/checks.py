@@ -21,7 +21,8 @@ _MATRIX_USER = re.compile(r"@[^:\s]+:\S+")
 _MATRIX_ROOM = re.compile(r"![^:\s]+:\S+")
 _TELEGRAM_CHAT = re.compile(r"(-?\d{1,20}|@[A-Za-z][A-Za-z0-9_]{3,31})(:\d{1,10})?")
 _DIGITS = re.compile(r"\d{1,20}")
-_LISTEN = re.compile(r"(?P<host>[^\s:]*|\[[0-9A-Fa-f:.]+\]):(?P<port>\d{1,5})")
+# The host is everything before the last colon, as the webhook server reads it ("::1:8443").
+_LISTEN = re.compile(r"(?P<host>[^\s\[\]]*):(?P<port>\d{1,5})")
 _DATABASES = "sqlite+aiosqlite:///file.db or postgresql+asyncpg://user@host/database"
 
 

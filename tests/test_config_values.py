@@ -62,6 +62,7 @@ BAD_VALUES = [
     ('\n[telegram]\nbase_url = "api.telegram.org"\n', "telegram.base_url", "invalid address"),
     ('\n[telegram]\nlisten = "8443"\n', "telegram.listen", 'invalid listen address "8443"'),
     ('\n[telegram]\nlisten = "0.0.0.0:99999"\n', "telegram.listen", "invalid listen address"),
+    ('\n[telegram]\nlisten = "[::1]:8443"\n', "telegram.listen", "invalid listen address"),
     ('\n[telegram]\nmode = "webhook"\n', "telegram.webhook_url", 'required when mode = "webhook"'),
     (
         '\n[matrix]\nhomeserver = "matrix.example.org"\nuser_id = "@t:example.org"\n',
@@ -136,12 +137,12 @@ def test_good_values_are_kept(tmp_path: Path) -> None:
         with_channel('quiet = "22:00-07:00"\ntimezone = "America/Cayenne"')
         + '\n[digest]\ncron = "30 7 * * mon-fri"\ntimezone = "UTC"\n'
         + '\n[telegram]\nmode = "webhook"\nwebhook_url = "https://bot.example.org/t"\n'
-        + 'listen = "[::1]:8443"\n'
+        + 'listen = "::1:8443"\n'
     )
     settings = load_text(tmp_path, text).settings  # type: ignore[attr-defined]
     assert settings.channels[0].quiet == "22:00-07:00"
     assert settings.digest.cron == "30 7 * * mon-fri"
-    assert settings.telegram.listen == "[::1]:8443"
+    assert settings.telegram.listen == "::1:8443"
 
 
 def test_a_catalogue_feed_also_listed_in_the_file_is_kept_once(tmp_path: Path) -> None:
