@@ -160,7 +160,7 @@ def _with_catalogue(raw: dict[str, Any], source: str) -> object:
             continue
         keep = {"id", "url", "every", "themes", "borders", "keywords", "name"}
         chosen.append({key: value for key, value in entry.items() if key in keep})
-    return chosen + feeds
+    return feeds + chosen  # the file's own first, so a problem names its index in the file
 
 
 def _first_validation_problem(error: ValidationError, source: str) -> str:

@@ -152,8 +152,8 @@ def test_a_catalogue_feed_also_listed_in_the_file_is_kept_once(tmp_path: Path) -
         'url = "https://WWW.conseil-etat.fr/rss/actualites-rss/"\nevery = "2h"\n'
     )
     settings = load_text(tmp_path, text).settings  # type: ignore[attr-defined]
-    assert [feed.id for feed in settings.feeds] == ["defenseur-des-droits", "conseil-etat"]
-    assert settings.feeds[1].every.total_seconds() == 7200  # the file's own settings win
+    assert [feed.id for feed in settings.feeds] == ["conseil-etat", "defenseur-des-droits"]
+    assert settings.feeds[0].every.total_seconds() == 7200  # the file's own settings win
 
 
 def test_a_catalogue_feed_redefined_by_id_is_the_files(tmp_path: Path) -> None:
@@ -169,6 +169,7 @@ def test_a_catalogue_feed_redefined_by_id_is_the_files(tmp_path: Path) -> None:
 
 def test_the_same_feed_twice_in_the_file_is_refused(tmp_path: Path) -> None:
     text = VALID + (
+        '\n[feed_watch]\nenable = ["defenseur-des-droits"]\n'  # indices stay the file's
         '\n[[feeds]]\nid = "a"\nurl = "https://example.org/rss"\n'
         '\n[[feeds]]\nid = "b"\nurl = "http://example.org/rss/"\n'
     )
