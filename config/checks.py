@@ -18,7 +18,7 @@ from config.durations import parse_duration
 _ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 _QUIET = re.compile(r"(\d{2}:\d{2})-(\d{2}:\d{2})")
 _MATRIX_USER = re.compile(r"@[^:\s]+:\S+")
-_MATRIX_ROOM = re.compile(r"![^:\s]+:\S+")
+_MATRIX_ROOM = re.compile(r"![^:\s]+(:\S+)?")  # room version 12 ids name no server
 _TELEGRAM_CHAT = re.compile(r"(-?\d{1,20}|@[A-Za-z][A-Za-z0-9_]{3,31})(:\d{1,10})?")
 _DIGITS = re.compile(r"\d{1,20}")
 # The host is everything before the last colon, as the webhook server reads it ("::1:8443").
@@ -153,7 +153,7 @@ def channel_address(platform: str, address: str) -> str | None:
             'or "chat_id:topic_id" for a forum topic)'
         )
     if platform == "matrix" and not _MATRIX_ROOM.fullmatch(address):
-        return f'invalid Matrix room id "{address}" (expected !id:server)'
+        return f'invalid Matrix room id "{address}" (expected !id:server, or !id)'
     return None
 
 

@@ -103,6 +103,14 @@ BAD_VALUES = [
         'invalid Matrix room id "-1001234567890"',
     ),
     ('language = "de"\n' + VALID, "language", "'fr' or 'en' (got 'de')"),
+    (
+        VALID.replace(
+            'platform = "telegram"\naddress = "-1001234567890"',
+            'platform = "matrix"\naddress = "!room id"',
+        ),
+        "channels[0].address",
+        'invalid Matrix room id "!room id"',
+    ),
 ]
 
 
