@@ -45,9 +45,10 @@ _FR: dict[str, str] = {
         "ajouter (votre identifiant : {user}). Rien n'a été relayé."
     ),
     "error.forbidden": "Cette commande demande le rôle {role} (vous êtes {current}).",
-    "error.no_text": (
-        "Je ne peux lire que du texte, une photo avec légende ou une position ici. "
-        "Pour une alerte, tapez {prefix}alert suivi du message."
+    "hint.alert": (
+        "Pour lancer une alerte, tapez {prefix}alert et répondez aux questions, ou "
+        "{prefix}alert suivi du message, par exemple : {prefix}alert 12 personnes refoulées "
+        "à Menton. {prefix}help pour les autres commandes."
     ),
     "error.internal": (
         "Désolé, une erreur interne est survenue ; rien n'a été perdu. Réessayez dans un instant."
@@ -70,8 +71,13 @@ _FR: dict[str, str] = {
     "help.footer": "Les messages sont relayés aux canaux abonnés à la frontière et aux thèmes.",
     "borders.title": "Frontières connues :",
     "whoami": "Compte {user} ({platform}) · {organisation} · rôle {role}",
+    "language.name": "français",
     "language.set": "Langue des réponses : français.",
-    "language.unknown": "Langue inconnue : {language}. Choix : fr, en.",
+    "language.current": (
+        "Langue des réponses : français. Langues disponibles : {choices}. "
+        "Pour changer : {prefix}lang suivi du code, par exemple {prefix}lang {example}."
+    ),
+    "language.unknown": "Langue non disponible : {wanted}. Langues disponibles : {choices}.",
     "notice.channel_gone": (
         "⚠️ Le canal {channel} ({platform}) ne reçoit plus les messages : {reason}. "
         "Il a été désactivé ; réinvitez le bot puis réactivez-le."
@@ -116,9 +122,10 @@ _EN: dict[str, str] = {
         "association's admin to add you (your id: {user}). Nothing was relayed."
     ),
     "error.forbidden": "This command needs the {role} role (you are {current}).",
-    "error.no_text": (
-        "I can only read text, a photo with a caption or a location here. For an alert, "
-        "type {prefix}alert followed by the message."
+    "hint.alert": (
+        "To raise an alert, type {prefix}alert and answer the questions, or {prefix}alert "
+        "followed by the message, e.g. {prefix}alert 12 people pushed back at Menton. "
+        "{prefix}help for the other commands."
     ),
     "error.internal": "Sorry, an internal error occurred; nothing was lost. Try again shortly.",
     "ask.border": (
@@ -137,8 +144,13 @@ _EN: dict[str, str] = {
     "help.footer": "Messages go to the channels subscribed to the border and themes.",
     "borders.title": "Known borders:",
     "whoami": "Account {user} ({platform}) · {organisation} · role {role}",
+    "language.name": "English",
     "language.set": "Reply language: English.",
-    "language.unknown": "Unknown language: {language}. Choices: fr, en.",
+    "language.current": (
+        "Reply language: English. Available languages: {choices}. "
+        "To change it: {prefix}lang followed by the code, e.g. {prefix}lang {example}."
+    ),
+    "language.unknown": "Language not available: {wanted}. Available languages: {choices}.",
     "notice.channel_gone": (
         "⚠️ Channel {channel} ({platform}) no longer receives messages: {reason}. It was "
         "deactivated; invite the bot again, then re-enable it."
@@ -164,6 +176,11 @@ class Translator:
         catalogue = self._catalogues.get(language or DEFAULT_LANGUAGE, _FR)
         template = catalogue.get(key) or _FR.get(key) or key
         return template.format(**params) if params else template
+
+    @property
+    def languages(self) -> tuple[str, ...]:
+        """The languages the bot can answer in: those whose catalogue names itself."""
+        return tuple(lang for lang, texts in self._catalogues.items() if "language.name" in texts)
 
     def add(self, language: str, texts: dict[str, str]) -> None:
         """Let a feature module bring its own texts (the Telegram flow, the feed watcher)."""

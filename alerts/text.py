@@ -13,6 +13,15 @@ _BIDI = dict.fromkeys(
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def clean_user_text(text: str) -> str:
+    """Lone surrogates (a broken emoji from a client, "\\ud800" in JSON) become U+FFFD:
+    no database, log or platform can encode them. Everything else is kept as typed."""
+    return _SURROGATE.sub("\ufffd", text) if _SURROGATE.search(text) else text
+
+
 def clean_text(text: str) -> str:
     """Remove control characters and bidi overrides, normalise to NFC, trim the ends."""
     text = text.replace("\r\n", "\n").replace("\r", "\n")

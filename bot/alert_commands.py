@@ -7,9 +7,12 @@ from collections.abc import Callable
 from alerts.messages import Location, PhotoRef
 from alerts.parsing import AlertDraft, AlertInputError, parse_alert_line
 from alerts.service import AcceptedAlert, AlertService, Author, Origin
+from alerts.text import clean_text
 from alerts.types import Kind, Role, Urgency
 from alerts.vocabulary import Vocabulary
 from bot.context import Command, Request
+
+_MAX_SHOWN = 24  # characters of an unknown language code echoed back
 
 
 class AlertCommands:
@@ -130,9 +133,19 @@ class AlertCommands:
         )
 
     async def language(self, request: Request) -> None:
-        wanted = request.args.strip().lower()
-        if wanted not in ("fr", "en"):
-            request.reply(request.t("language.unknown", language=wanted or "-"))
+        """`/lang xx` sets the reply language; alone or with one not available, lists them."""
+        wanted = clean_text(request.args).lower()
+        available = request.translate.languages
+        if wanted not in available:
+            choices = ", ".join(
+                f"{code} ({request.translate(code, 'language.name')})" for code in available
+            )
+            if not wanted:
+                other = next((code for code in available if code != request.language), "fr")
+                request.reply(request.t("language.current", choices=choices, example=other))
+            else:
+                shown = wanted if len(wanted) <= _MAX_SHOWN else wanted[:_MAX_SHOWN] + "…"
+                request.reply(request.t("language.unknown", wanted=shown, choices=choices))
             return
         assert request.member is not None
         request.member.language = wanted

@@ -161,11 +161,16 @@ async def build(
     )
 
     relays: dict[str, Relay] = {}
+
+    async def console_replies_printed() -> None:
+        await dispatcher.wait_drained(platforms=("console",))
+
     console = ConsoleRelay(
         user=settings.console.user,
         output=console_output,
         read_line=console_input,
         interactive=settings.console.interactive,
+        settle=console_replies_printed,
     )
     relays["console"] = console
     matrix = matrix_relay(config, database=database, clock=clock)

@@ -91,10 +91,10 @@ class GuidedAlert(Fallback):
         max_length: int,
         ttl: timedelta = timedelta(hours=1),
         location_radius_km: float = 30.0,
-        platforms: frozenset[str] = frozenset({"telegram", "matrix"}),
+        platforms: frozenset[str] = frozenset({"telegram", "matrix", "console"}),
     ) -> None:
-        """`platforms`: where buttons are shown (the console prints text only, so there
-        `/alert` keeps its one-line behaviour)."""
+        """`platforms`: where `/alert` alone guides (Matrix and the console, which have no
+        buttons, show numbered choices answered by typing the number)."""
         self._alerts = alerts
         self._platforms = platforms
         self._vocabulary = vocabulary

@@ -11,6 +11,7 @@ import asyncio
 import logging
 import re
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,6 +20,7 @@ from alerts.clock import Clock
 from alerts.i18n import Translator
 from alerts.messages import InboundMessage
 from alerts.outbox import Outbox, OutboxSignal
+from alerts.text import clean_user_text
 from bot.context import Command, Fallback, Request, command_prefix
 from storage import queries
 from storage.database import Database
@@ -137,6 +139,7 @@ class MessageRouter:
             await self._apologise(inbound)
 
     async def _handle_in(self, session: AsyncSession, inbound: InboundMessage) -> None:
+        inbound = _storable(inbound)
         now = self._clock.now()
         if not await queries.mark_inbound_seen(session, inbound.platform, inbound.update_id, now):
             log.info("%s update %s seen before: ignored", inbound.platform, inbound.update_id)
@@ -184,7 +187,7 @@ class MessageRouter:
                 request.reply(request.t("error.not_member", user=inbound.sender))
             return
         if inbound.chat_type == "private":
-            request.reply(request.t("error.no_text"))
+            request.reply(request.t("hint.alert"))  # a plain message: say how to raise an alert
 
     async def _run_command(self, request: Request) -> None:
         command = self._commands.get(request.command)
@@ -222,3 +225,13 @@ class MessageRouter:
         except Exception as error:
             log.exception("could not even apologise for update %s", inbound.update_id)
             raise InboundNotRecorded(inbound.platform, inbound.update_id) from error
+
+
+def _storable(inbound: InboundMessage) -> InboundMessage:
+    """The message with what the user typed made encodable (see `clean_user_text`),
+    whichever relay built it."""
+    text, name = clean_user_text(inbound.text), inbound.sender_name
+    name = clean_user_text(name) if name else name
+    if text is inbound.text and name is inbound.sender_name:
+        return inbound
+    return replace(inbound, text=text, sender_name=name)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -17,8 +18,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from config import checks
 from config.schema import Settings
 from config.secrets import token_shape
+
+_LEADING_KEY = re.compile(r"^([a-z_]+): ")
 
 
 class ConfigError(Exception):
@@ -63,6 +67,10 @@ def load_config(path: str | None, environ: Mapping[str, str] | None = None) -> L
     settings = build_settings(raw, source)
     database_url = env.get("TOCSIN_DATABASE_URL")
     if database_url:
+        try:
+            checks.database_url(database_url)
+        except ValueError as error:
+            raise ConfigError(f"TOCSIN_DATABASE_URL: {error}") from None
         settings = settings.model_copy(
             update={"storage": settings.storage.model_copy(update={"url": database_url})}
         )
@@ -150,6 +158,14 @@ def _with_catalogue(raw: dict[str, Any], source: str) -> object:
         catalogue = {entry["id"]: entry for entry in _shipped("feed_catalogue.toml")["feeds"]}
     except (FileNotFoundError, KeyError):
         catalogue = {}
+    # A catalogue feed the file also lists (same id or same address) is the file's: its
+    # own settings win, and the feed is polled, and each item announced, once.
+    own_ids = {entry.get("id") for entry in feeds if isinstance(entry, dict)}
+    own_addresses = {
+        checks.feed_address_key(entry["url"])
+        for entry in feeds
+        if isinstance(entry, dict) and isinstance(entry.get("url"), str)
+    }
     chosen: list[Any] = []
     for index, feed_id in enumerate(enabled):
         if feed_id not in catalogue:
@@ -158,9 +174,11 @@ def _with_catalogue(raw: dict[str, Any], source: str) -> object:
                 f'"{feed_id}"{_suggest(str(feed_id), catalogue)}'
             )
         entry = catalogue[feed_id]
+        if feed_id in own_ids or checks.feed_address_key(entry["url"]) in own_addresses:
+            continue
         keep = {"id", "url", "every", "themes", "borders", "keywords", "name"}
         chosen.append({key: value for key, value in entry.items() if key in keep})
-    return chosen + feeds
+    return feeds + chosen  # the file's own first, so a problem names its index in the file
 
 
 def _first_validation_problem(error: ValidationError, source: str) -> str:
@@ -175,6 +193,11 @@ def _first_validation_problem(error: ValidationError, source: str) -> str:
         message = str(problem["msg"]).removeprefix("Value error, ")
         if kind == "literal_error":
             message = f"{message} (got {problem['input']!r})"
+        # A check across fields names its key first ("address: …"): put it in the location.
+        key = _LEADING_KEY.match(message) if kind == "value_error" else None
+        if key is not None:
+            location = f"{location}.{key.group(1)}" if location != "(top level)" else key.group(1)
+            message = message[key.end() :]
     return f"{source}: {location}: {message}"
 
 
@@ -261,9 +284,17 @@ def check_references(settings: Settings, source: str) -> None:
         for theme in feed.themes:
             check(f"feeds[{index}].themes", theme, themes, "theme", False)
     seen_feeds: set[str] = set()
+    addresses_seen: dict[str, str] = {}
     for index, feed in enumerate(settings.feeds):
         if feed.id in seen_feeds:
             raise ConfigError(f'{source}: feeds[{index}].id: duplicate id "{feed.id}"')
         seen_feeds.add(feed.id)
+        key = checks.feed_address_key(feed.url)
+        if key in addresses_seen:
+            raise ConfigError(
+                f'{source}: feeds[{index}].url: the same feed as "{addresses_seen[key]}" '
+                "(each item would be announced twice): keep one entry"
+            )
+        addresses_seen[key] = feed.id
     if settings.matrix.homeserver and not settings.matrix.user_id:
         raise ConfigError(f"{source}: matrix.user_id: required when matrix.homeserver is set")

@@ -9,9 +9,16 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    model_validator,
+)
 
-from config.durations import parse_duration
+from config import checks
 
 Platform = Literal["telegram", "matrix", "console"]
 Role = Literal["observer", "coordinator", "org-admin", "admin"]
@@ -19,54 +26,59 @@ Kind = Literal["alert", "mobilisation", "announcement", "digest"]
 UrgencyName = Literal["info", "normal", "urgent", "vital"]
 Language = Literal["fr", "en"]
 
-_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
-
-
-def _duration(value: object) -> object:
-    if isinstance(value, str):
-        return parse_duration(value)
-    return value
-
-
-Duration = Annotated[timedelta, BeforeValidator(_duration)]
+Duration = Annotated[
+    timedelta, BeforeValidator(checks.duration), AfterValidator(checks.positive_duration)
+]
+Identifier = Annotated[str, AfterValidator(checks.identifier)]
+TimeZone = Annotated[str, AfterValidator(checks.timezone)]
+WebUrl = Annotated[str, AfterValidator(checks.web_url)]
+Name = Annotated[str, Field(min_length=1)]
 
 
 class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class StorageSettings(Section):
-    url: str = "sqlite+aiosqlite:///tocsin-data/tocsin.db"
+    url: Annotated[str, AfterValidator(checks.database_url)] = (
+        "sqlite+aiosqlite:///tocsin-data/tocsin.db"
+    )
 
 
 class TelegramSettings(Section):
-    base_url: str = "https://api.telegram.org/bot"
-    base_file_url: str | None = None
+    base_url: WebUrl = "https://api.telegram.org/bot"
+    base_file_url: WebUrl | None = None
     mode: Literal["polling", "webhook"] = "polling"
-    webhook_url: str | None = None
-    listen: str = "127.0.0.1:8443"
+    webhook_url: WebUrl | None = None
+    listen: Annotated[str, AfterValidator(checks.listen_address)] = "127.0.0.1:8443"
     poll_timeout: int = Field(default=30, ge=0, le=60)
     unclaimed_group_timeout: Duration = timedelta(minutes=10)
 
+    @model_validator(mode="after")
+    def _webhook_has_an_address(self) -> TelegramSettings:
+        if self.mode == "webhook" and not self.webhook_url:
+            raise ValueError('webhook_url: required when mode = "webhook"')
+        return self
+
 
 class MatrixSettings(Section):
-    homeserver: str | None = None
-    user_id: str | None = None
-    device_id: str | None = None
+    homeserver: WebUrl | None = None
+    user_id: Annotated[str, AfterValidator(checks.matrix_user)] | None = None
+    device_id: Name | None = None
     auto_join: Literal["members", "never"] = "members"
     decline_strangers: bool = False
 
 
 class ConsoleSettings(Section):
     interactive: bool = False
-    user: str = "local"
+    user: Name = "local"
 
 
 class PlaceSettings(Section):
-    name: str = Field(min_length=1)
+    name: Name
     lat: float | None = Field(default=None, ge=-90, le=90)
     lon: float | None = Field(default=None, ge=-180, le=180)
-    aliases: tuple[str, ...] = ()
+    aliases: tuple[Name, ...] = ()
 
 
 def _place(value: object) -> object:
@@ -74,85 +86,91 @@ def _place(value: object) -> object:
 
 
 class BorderSettings(Section):
-    id: str = Field(pattern=_ID_PATTERN)
-    name: str
+    id: Identifier
+    name: Name
     places: tuple[Annotated[PlaceSettings, BeforeValidator(_place)], ...] = ()
 
 
 class ThemeSettings(Section):
-    id: str = Field(pattern=_ID_PATTERN)
-    name: str
-    keywords: tuple[str, ...] = ()
+    id: Identifier
+    name: Name
+    keywords: tuple[Name, ...] = ()
 
 
 class OrganisationSettings(Section):
-    id: str = Field(pattern=_ID_PATTERN)
-    name: str
+    id: Identifier
+    name: Name
 
 
 class MemberSettings(Section):
     platform: Platform
-    user: str = Field(min_length=1)
+    user: Name
     organisation: str
     role: Role = "observer"
     language: Language | None = None
 
+    @model_validator(mode="after")
+    def _account_fits_the_platform(self) -> MemberSettings:
+        problem = checks.account(self.platform, self.user)
+        if problem:
+            raise ValueError(f"user: {problem}")
+        return self
+
 
 class ChannelSettings(Section):
-    id: str = Field(pattern=_ID_PATTERN)
+    id: Identifier
     platform: Platform
-    address: str = Field(min_length=1)
+    address: Name
     organisation: str
-    kinds: tuple[Kind, ...] = ("alert", "mobilisation", "announcement", "digest")
-    borders: tuple[str, ...] = ("*",)
-    themes: tuple[str, ...] = ("*",)
+    # Empty lists would make a channel that silently receives nothing.
+    kinds: tuple[Kind, ...] = Field(
+        default=("alert", "mobilisation", "announcement", "digest"), min_length=1
+    )
+    borders: tuple[str, ...] = Field(default=("*",), min_length=1)
+    themes: tuple[str, ...] = Field(default=("*",), min_length=1)
     min_urgency: UrgencyName = "normal"
     language: Language = "fr"
-    timezone: str = "Europe/Paris"
-    quiet: str | None = Field(default=None, pattern=r"^\d{2}:\d{2}-\d{2}:\d{2}$")
+    timezone: TimeZone = "Europe/Paris"
+    quiet: Annotated[str, AfterValidator(checks.quiet_hours)] | None = None
     share_locations: bool = False
 
-    @field_validator("timezone")
-    @classmethod
-    def _known_timezone(cls, value: str) -> str:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as error:
-            raise ValueError(f'unknown time zone "{value}"') from error
-        return value
+    @model_validator(mode="after")
+    def _address_fits_the_platform(self) -> ChannelSettings:
+        problem = checks.channel_address(self.platform, self.address)
+        if problem:
+            raise ValueError(f"address: {problem}")
+        return self
 
 
 class FeedWatchSettings(Section):
     allow_private: bool = False
-    max_bytes: int = Field(default=5_000_000, ge=1024)
-    pause_after: int = Field(default=10, ge=1)
-    announce_first: int = Field(default=0, ge=0)
-    concurrency: int = Field(default=8, ge=1)
-    per_host: int = Field(default=2, ge=1)
+    max_bytes: int = Field(default=5_000_000, ge=1024, le=1_000_000_000)
+    pause_after: int = Field(default=10, ge=1, le=10_000)
+    announce_first: int = Field(default=0, ge=0, le=1000)
+    concurrency: int = Field(default=8, ge=1, le=256)
+    per_host: int = Field(default=2, ge=1, le=64)
     enable: tuple[str, ...] = ()
     # A document that takes longer to parse is refused (feeds/parse_worker.py).
     parse_timeout: Duration = Field(default=timedelta(seconds=5), gt=timedelta(0))
 
 
 class FeedSettings(Section):
-    id: str = Field(pattern=_ID_PATTERN)
-    url: str = Field(pattern=r"^https?://")
+    id: Identifier
+    url: WebUrl
     every: Duration = timedelta(minutes=30)
     themes: tuple[str, ...] = ()
     borders: tuple[str, ...] = ()
-    keywords: tuple[str, ...] = ()
-    name: str | None = None
+    keywords: tuple[Name, ...] = ()
+    name: Name | None = None
 
 
 class DigestSettings(Section):
-    cron: str = "0 8 * * mon"
-    timezone: str = "Europe/Paris"
+    cron: Annotated[str, AfterValidator(checks.cron)] = "0 8 * * mon"
+    timezone: TimeZone = "Europe/Paris"
 
 
 class AlertSettings(Section):
-    max_length: int = Field(default=20_000, ge=100)
+    max_length: int = Field(default=20_000, ge=100, le=1_000_000)
     group_window: Duration = timedelta(minutes=15)
 
 
@@ -164,29 +182,11 @@ class DeliverySettings(Section):
     first_retry_delay: Duration = timedelta(seconds=2)  # then doubling, capped at 15 min
 
 
-def split_listen(value: str) -> tuple[str, int]:
-    """`host:port` (`[::1]:8470` for IPv6) as (host, port); ValueError names the problem."""
-    host, colon, port = value.rpartition(":")
-    if host.startswith("[") and host.endswith("]"):
-        host = host[1:-1]
-    if not colon or not host or not port.isdigit() or any(c.isspace() for c in host):
-        raise ValueError(f'expected "host:port", e.g. "127.0.0.1:8470" (got {value!r})')
-    if int(port) > 65535:
-        raise ValueError(f"port {port} is out of range (0-65535)")
-    return host, int(port)
-
-
 class WebSettings(Section):
     """The health and metrics web server; off unless `listen` is set."""
 
-    listen: str | None = None  # "127.0.0.1:8470"; port 0 picks a free port (tests)
-
-    @field_validator("listen")
-    @classmethod
-    def _host_and_port(cls, value: str | None) -> str | None:
-        if value is not None:
-            split_listen(value)
-        return value
+    # "127.0.0.1:8470"; port 0 picks a free port (tests)
+    listen: Annotated[str, AfterValidator(checks.listen_address)] | None = None
 
 
 class Settings(Section):

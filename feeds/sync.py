@@ -1,7 +1,8 @@
 """Bring the configured feeds into the `feeds` table at start.
 
 Rows from the file are marked `source="config"` and follow the file; feeds added from
-chat (`source="chat"`) are left alone. A feed dropped from the file is disabled, not
+chat (`source="chat"`) are left alone, unless the file now lists the same address: then the
+file's entry takes over and the chat one is disabled. A feed dropped from the file is disabled, not
 deleted, so its items keep deduplicating if it comes back. A feed whose address changed,
 or that comes back after being dropped, starts over with a silent first poll: announcing
 everything it published in the meantime would flood the channels.
@@ -15,6 +16,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from config.checks import feed_address_key
 from config.schema import FeedSettings
 from storage.feed_queries import all_feeds
 from storage.models import Feed
@@ -38,8 +40,17 @@ async def sync_configured_feeds(
 ) -> None:
     rows = {row.id: row for row in await all_feeds(session)}
     wanted = {feed.id for feed in feeds}
+    configured = {feed_address_key(feed.url) for feed in feeds}
     for existing in rows.values():
         if existing.source == CONFIG_SOURCE and existing.id not in wanted:
+            existing.enabled = False
+        elif (
+            existing.source == CHAT_SOURCE
+            and existing.enabled
+            and feed_address_key(existing.url) in configured
+        ):
+            # The file now lists a feed added from chat: the file's entry takes over, so
+            # its items are announced once, not once per entry.
             existing.enabled = False
     for feed in feeds:
         row = rows.get(feed.id)

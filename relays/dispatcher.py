@@ -13,7 +13,7 @@ import functools
 import logging
 import random
 import uuid
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -194,19 +194,28 @@ class Dispatcher:
                 taken += await claim(busy=busy, limit=room - len(taken))
             return taken
 
-    async def drained(self, within: timedelta = timedelta(0)) -> bool:
-        """True when nothing is in flight nor due before `within` from now."""
-        if self._in_flight:
+    async def drained(
+        self, platforms: Collection[str] | None = None, within: timedelta = timedelta(0)
+    ) -> bool:
+        """True when nothing is in flight nor due before `within` from now, on every
+        platform or only on `platforms`."""
+        chosen = self.platforms if platforms is None else platforms
+        if any(platform in chosen for platform, _ in self._in_flight):
             return False
         async with self._db.sessions() as session:
             due_by = self._clock.now() + within
-            return await store.count_due(session, self.platforms, due_by) == 0
+            return await store.count_due(session, chosen, due_by) == 0
 
-    async def wait_drained(self, poll: float = 0.05, within: timedelta = timedelta(0)) -> None:
+    async def wait_drained(
+        self,
+        poll: float = 0.05,
+        platforms: Collection[str] | None = None,
+        within: timedelta = timedelta(0),
+    ) -> None:
         """Return once nothing is due or in flight (the DB is polled: other processes write).
 
         `within` also waits for rows due soon: a retry or a chat paused by a 429."""
-        while not await self.drained(within):  # noqa: ASYNC110
+        while not await self.drained(platforms, within):  # noqa: ASYNC110
             await asyncio.sleep(poll)
 
     async def _deliver(self, row: Delivery) -> None:

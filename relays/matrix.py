@@ -39,6 +39,7 @@ from alerts.messages import (
 )
 from alerts.notices import DM_STATE_PREFIX
 from relays.base import ChatClass, InboundSink, RelayHealth, hand_over_together
+from relays.choices import choice_number
 from relays.images import ImageError, PhotoSource, PhotoUnavailable, strip_metadata
 from relays.matrix_content import (
     CHOICES_KEY,
@@ -46,7 +47,6 @@ from relays.matrix_content import (
     PLATFORM,
     RoomView,
     caption_of,
-    choice_number,
     event_kind,
     image_content,
     inbound_message,

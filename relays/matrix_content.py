@@ -14,24 +14,21 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from alerts.messages import (
     Attachment,
-    Button,
     InboundMessage,
     Location,
     OutboundMessage,
-    Paragraph,
-    Span,
 )
+from relays.choices import choices_of, with_numbered_choices
 from relays.markup import to_html, to_plain
 
 PLATFORM = "matrix"
 HTML_FORMAT = "org.matrix.custom.html"
 CHOICES_KEY = "org.tocsin.choices"
-KEYCAPS = (*(f"{digit}\ufe0f\u20e3" for digit in "123456789"), "🔟")
 DEFAULT_CHOICE_HINT = (
     "↩️ Répondez à ce message avec le numéro de votre choix (ou réagissez avec 1️⃣, 2️⃣…) · "
     "Reply to this message with the number of your choice (or react with 1️⃣, 2️⃣…)"
@@ -42,24 +39,6 @@ Content = dict[str, Any]
 
 
 # -- outbound -----------------------------------------------------------------------------
-
-
-def choices_of(message: OutboundMessage) -> list[Button]:
-    return [button for row in message.buttons for button in row]
-
-
-def with_numbered_choices(message: OutboundMessage, hint: str) -> OutboundMessage:
-    """The message with its buttons as a numbered list and a hint on how to answer."""
-    choices = choices_of(message)
-    if not choices:
-        return message
-    lines: list[Span] = []
-    for number, button in enumerate(choices, start=1):
-        if lines:
-            lines.append(Span("\n"))
-        lines += [Span(f"{number}. "), Span(button.label, "bold")]
-    extra = (Paragraph(tuple(lines)), Paragraph((Span(hint, "italic"),)))
-    return replace(message, paragraphs=message.paragraphs + extra, buttons=())
 
 
 def _text_content(message: OutboundMessage, choice_hint: str) -> Content:
@@ -217,20 +196,6 @@ def strip_reply_fallback(body: str) -> str:
     if index < len(lines) and lines[index] == "":
         index += 1
     return "\n".join(lines[index:])
-
-
-_NUMBER = re.compile(r"\s*(\d{1,2})\s*[.)]?\s*")
-
-
-def choice_number(text: str) -> int | None:
-    """1 for "1", "1.", " 1) " or the keycap 1️⃣; None for anything else."""
-    stripped = text.strip()
-    if stripped in KEYCAPS:
-        return KEYCAPS.index(stripped) + 1
-    if stripped.endswith("\u20e3"):  # a keycap typed without the variation selector
-        return choice_number(stripped.replace("\ufe0f", "").rstrip("\u20e3"))
-    match = _NUMBER.fullmatch(stripped)
-    return int(match.group(1)) if match else None
 
 
 _ATTACHMENT_KINDS: dict[str, Literal["photo", "document", "audio", "video"]] = {

@@ -441,7 +441,7 @@ class TelegramRelay:
         host, _, port = options.listen.rpartition(":")
         path = urlsplit(options.webhook_url).path.lstrip("/")
         await updater.start_webhook(
-            listen=host or "127.0.0.1",
+            listen=host.strip("[]") or "127.0.0.1",  # "[::1]:8443" as well as "::1:8443"
             port=int(port),
             url_path=path,
             webhook_url=options.webhook_url,

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.support.console import printed_messages
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -38,7 +40,7 @@ def test_run_on_the_embedded_default_fans_out_and_exits_zero(tmp_path: Path) -> 
         stdin="/alert 12 personnes refoulées à Menton\n/alert bloqués à Hendaye\n",
     )
     assert result.returncode == 0, result.stderr
-    lines = result.stdout.splitlines()
+    lines = printed_messages(result.stdout)
     menton = {line.split("]")[0][1:] for line in lines if "refoulées à Menton" in line}
     hendaye = {line.split("]")[0][1:] for line in lines if "bloqués à Hendaye" in line}
     assert menton == {"vigie-italie"}

@@ -60,18 +60,20 @@ async def test_bad_inputs_get_clear_answers_and_store_nothing(database_url: str)
     lines = await run_console(
         config,
         [
-            "/alert",
+            "/alert !urgent",
             "/alert " + "Menton " * 30,
             "/frobnicate now",
-            "/alert rien de localisable",
             "juste du texte",
+            "/alert rien de localisable",
         ],
     )
     assert lines[0].startswith("[local] L'alerte est vide.")
     assert lines[1].startswith("[local] L'alerte est trop longue (209 caractères, maximum 100)")
     assert lines[2] == "[local] Commande inconnue : /frobnicate. Tapez /help pour la liste."
-    assert lines[3].startswith("[local] Je n'ai pas reconnu la frontière.")
-    assert lines[4].startswith("[local] Je ne peux lire que du texte")
+    assert lines[3].startswith("[local] Pour lancer une alerte, tapez /alert")
+    # Without a border, a private chat is asked for it (numbered choices) instead of guessing.
+    assert lines[4].startswith("[local] 🆕 Nouvelle alerte")
+    assert lines[5].startswith("[local] (1/7) Quelle frontière ?\n\n1. ")
     db = await open_database(database_url)
     async with db.sessions() as session:
         assert await session.scalar(select(func.count()).select_from(Alert)) == 0

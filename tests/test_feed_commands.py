@@ -23,7 +23,7 @@ from feeds.pinning import PinnedTransport
 from storage.database import open_database
 from storage.models import Feed
 from tests.feed_server import FeedServer, HostMapTransport, LoopbackNetwork, static_resolver
-from tests.support.console import config_from
+from tests.support.console import config_from, printed_messages
 from tests.support.feeds import Entry, feed_entry, publish, rss, watch_raw
 
 PUBLIC_IP = "93.184.215.14"
@@ -67,7 +67,7 @@ async def chat(
     resolver: Resolver = RESOLVER,
     transport: httpx.AsyncBaseTransport | None = None,
 ) -> list[str]:
-    """Run the bot on the console with ``lines`` typed in; return the printed lines."""
+    """Run the bot on the console with ``lines`` typed in; return the printed messages."""
     pending = [line + "\n" for line in lines]
     # Public names never leave the machine: only loopback is dialled.
     transport = transport or PinnedTransport(LoopbackNetwork())
@@ -84,7 +84,7 @@ async def chat(
     if prepare is not None:
         await prepare(wiring)
     await Application(wiring).run()
-    return output.getvalue().splitlines()
+    return printed_messages(output.getvalue())
 
 
 async def stored_feeds(database_url: str) -> list[Feed]:
@@ -363,10 +363,10 @@ async def test_new_items_are_relayed_to_the_subscribed_console_channels_only(
         by_channel.setdefault(address.lstrip("["), []).append(text)
     assert set(by_channel) == {"italie", "partout"}  # no channel for the waiting zones
     assert by_channel["italie"] == [
-        "📰 Annonce · Défenseur | Vintimille & Menton : refoulement de mineurs (https://d.test/v)"
-        " | Frontières : Frontière franco-italienne · Thèmes : Refoulements, Mineurs"
+        "📰 Annonce · Défenseur\n\nVintimille & Menton : refoulement de mineurs (https://d.test/v)"
+        "\n\nFrontières : Frontière franco-italienne · Thèmes : Refoulements, Mineurs"
     ]
     # Oldest first; the feed's HTML arrives reduced to its text.
-    assert by_channel["partout"][0].startswith("📰 Annonce · Défenseur | Vintimille & Menton")
+    assert by_channel["partout"][0].startswith("📰 Annonce · Défenseur\n\nVintimille & Menton")
     assert "Mineurs enfermés en zone d'attente à Roissy : rapport" in by_channel["partout"][1]
     assert not any("Ancien communiqué" in line for line in lines)

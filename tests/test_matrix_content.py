@@ -7,10 +7,10 @@ from typing import Any
 import pytest
 
 from alerts.messages import Button, OutboundMessage, Paragraph, Span, text_message
+from relays.choices import choice_number
 from relays.matrix_content import (
     CHOICES_KEY,
     RoomView,
-    choice_number,
     event_kind,
     inbound_message,
     invite_details,

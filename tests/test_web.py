@@ -354,13 +354,16 @@ def test_listen_address_in_use_is_one_line_and_exit_2(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
+EXPECTED_LISTEN = "(expected host:port, e.g. 127.0.0.1:8470 or [::1]:8470)"
+
+
 @pytest.mark.parametrize(
     ("listen", "problem"),
     [
-        ("8470", 'expected "host:port", e.g. "127.0.0.1:8470" (got \'8470\')'),
-        ("127.0.0.1:http", 'expected "host:port", e.g. "127.0.0.1:8470" (got \'127.0.0.1:http\')'),
-        ("127.0.0.1:70000", "port 70000 is out of range (0-65535)"),
-        (":8470", 'expected "host:port", e.g. "127.0.0.1:8470" (got \':8470\')'),
+        ("8470", f'invalid listen address "8470" {EXPECTED_LISTEN}'),
+        ("127.0.0.1:http", f'invalid listen address "127.0.0.1:http" {EXPECTED_LISTEN}'),
+        ("127.0.0.1:70000", 'invalid listen address "127.0.0.1:70000": port 70000 is out of range'),
+        (":8470", f'invalid listen address ":8470" {EXPECTED_LISTEN}'),
     ],
 )
 def test_check_refuses_a_malformed_listen_value(tmp_path: Path, listen: str, problem: str) -> None:

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from config.checks import split_listen
 from config.loader import ConfigError
-from config.schema import split_listen
 
 log = logging.getLogger(__name__)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import textwrap
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -40,7 +41,23 @@ async def run_console(
         config, clock=clock, console_output=output, console_input=read_line, database=database
     )
     await Application(wiring).run()
-    return output.getvalue().splitlines()
+    return printed_messages(output.getvalue())
+
+
+def printed_messages(output: str) -> list[str]:
+    """The console's output cut into messages: a message starts with its `[chat]` line;
+    its next lines are indented under it (or blank between paragraphs). The indentation
+    is removed, so a message reads as the phone shows it."""
+    messages: list[list[str]] = []
+    for line in output.splitlines():
+        if line and not line[0].isspace():
+            messages.append([line])
+        elif messages:
+            messages[-1].append(line)
+    return [
+        "\n".join([first, textwrap.dedent("\n".join(rest))]) if rest else first
+        for first, *rest in messages
+    ]
 
 
 def demo_raw(console_user: str = "local") -> dict[str, object]:
