@@ -50,7 +50,13 @@ _FR: dict[str, str] = {
         "Pour une alerte, tapez {prefix}alert suivi du message."
     ),
     "error.internal": (
-        "Désolé, une erreur interne est survenue ; rien n'a été perdu. Réessayez dans un instant."
+        "Désolé, ce message n'a pas pu être traité à cause d'une erreur interne : il n'a "
+        "pas été relayé, et l'envoyer de nouveau à l'identique échouerait sans doute de même. "
+        "Reformulez-le, ou prévenez un·e coordinateur·ice."
+    ),
+    "error.transient": (
+        "Désolé, la base de données était momentanément indisponible : ce message n'a pas "
+        "été traité ni relayé. Renvoyez-le dans un instant."
     ),
     "ask.border": (
         "Je n'ai pas reconnu la frontière. Répondez avec {prefix}alert et un lieu ou "
@@ -120,7 +126,15 @@ _EN: dict[str, str] = {
         "I can only read text, a photo with a caption or a location here. For an alert, "
         "type {prefix}alert followed by the message."
     ),
-    "error.internal": "Sorry, an internal error occurred; nothing was lost. Try again shortly.",
+    "error.internal": (
+        "Sorry, this message could not be handled because of an internal error: it was not "
+        "relayed, and sending it again unchanged would probably fail the same way. Rephrase "
+        "it, or tell a coordinator."
+    ),
+    "error.transient": (
+        "Sorry, the database was briefly unavailable: this message was not handled or "
+        "relayed. Send it again in a moment."
+    ),
     "ask.border": (
         "I did not recognise the border. Reply with {prefix}alert and a place or a border, "
         "for example #{example}. Borders: {borders}."

@@ -14,7 +14,7 @@ from itertools import count
 from typing import TextIO
 
 from alerts.messages import DeliveryResult, InboundMessage, OutboundMessage, SendContext
-from relays.base import ChatClass, InboundSink
+from relays.base import ChatClass, InboundSink, replace_lone_surrogates
 from relays.markup import to_one_line
 
 
@@ -54,16 +54,19 @@ class ConsoleRelay:
                 if not text.strip():
                     continue
                 number = next(self._ids)
+                # Under the C locale, standard input decodes bad bytes to lone surrogates.
                 await sink(
-                    InboundMessage(
-                        platform=self.platform,
-                        update_id=f"{self._session}-{number}",
-                        chat=self._user,
-                        chat_type="private",
-                        sender=self._user,
-                        sender_name=self._user,
-                        text=text,
-                        message_id=str(number),
+                    replace_lone_surrogates(
+                        InboundMessage(
+                            platform=self.platform,
+                            update_id=f"{self._session}-{number}",
+                            chat=self._user,
+                            chat_type="private",
+                            sender=self._user,
+                            sender_name=self._user,
+                            text=text,
+                            message_id=str(number),
+                        )
                     )
                 )
         finally:

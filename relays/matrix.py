@@ -24,7 +24,7 @@ import random
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import nio
 
@@ -37,7 +37,7 @@ from alerts.messages import (
     SendContext,
 )
 from alerts.notices import DM_STATE_PREFIX
-from relays.base import ChatClass, InboundSink, hand_over_together
+from relays.base import ChatClass, InboundSink, hand_over_together, replace_lone_surrogates
 from relays.images import ImageError, PhotoSource, PhotoUnavailable, strip_metadata
 from relays.matrix_content import (
     CHOICES_KEY,
@@ -287,7 +287,8 @@ class MatrixRelay:
 
     async def _handle_invites(self, client: nio.AsyncClient, invites: Mapping[str, Any]) -> None:
         for room_id, invite in invites.items():
-            inviter, direct = invite_details(_invite_state(invite.invite_state), client.user_id)
+            state = replace_lone_surrogates(_invite_state(invite.invite_state))
+            inviter, direct = invite_details(state, client.user_id)
             if self._options.auto_join == "never":
                 log.info("Matrix: invite to %s ignored (auto_join = never)", room_id)
                 continue
@@ -339,7 +340,7 @@ class MatrixRelay:
     async def _room_inbounds(
         self, client: nio.AsyncClient, room_id: str, room: Any, since: str
     ) -> list[InboundMessage]:
-        events = [event.source for event in room.timeline.events if _has_source(event)]
+        events = [_source(event) for event in room.timeline.events if _has_source(event)]
         joined = _own_join(events, client.user_id)
         log.debug(
             "Matrix: %s: %d events, new join: %s, limited: %s",
@@ -376,7 +377,7 @@ class MatrixRelay:
             )
             if not isinstance(answer, nio.RoomMessagesResponse):
                 raise _unavailable(answer, "backfill")
-            found.extend(event.source for event in answer.chunk if _has_source(event))
+            found.extend(_source(event) for event in answer.chunk if _has_source(event))
             if not answer.chunk or not answer.end or answer.end == token:
                 break
             token = answer.end
@@ -633,6 +634,12 @@ class MatrixRelay:
 
 def _has_source(event: object) -> bool:
     return isinstance(getattr(event, "source", None), dict)
+
+
+def _source(event: Any) -> Event:
+    """An event's JSON, every string well formed before the relay reads, queries or
+    stores anything of it."""
+    return replace_lone_surrogates(cast(Event, event.source))
 
 
 def _invite_state(events: Sequence[Any]) -> list[Event]:
