@@ -69,6 +69,8 @@ def make_config(
             "telegram_private_per_second": 1 * scale,
             "telegram_group_per_minute": 20 * scale,
         },
+        # One member raises every alert: the per-member limit is counted, never reached.
+        "alerts": {"per_member_per_minute": 1_000_000},
         "organisations": [{"id": "bench", "name": "Banc d'essai"}],
         "members": [
             {"platform": "console", "user": "bench", "organisation": "bench", "role": "admin"}
