@@ -174,7 +174,8 @@ class Translator:
         for lang, texts in (extra or {}).items():
             self._catalogues.setdefault(lang, {}).update(texts)
 
-    def __call__(self, language: str | None, key: str, **params: object) -> str:
+    def __call__(self, language: str | None, key: str, /, **params: object) -> str:
+        # Positional-only: a text may have a {language} parameter ("language.unknown").
         catalogue = self._catalogues.get(language or DEFAULT_LANGUAGE, _FR)
         template = catalogue.get(key) or _FR.get(key) or key
         return template.format(**params) if params else template

@@ -340,7 +340,7 @@ class MatrixRelay:
     async def _room_inbounds(
         self, client: nio.AsyncClient, room_id: str, room: Any, since: str
     ) -> list[InboundMessage]:
-        events = [_source(event) for event in room.timeline.events if _has_source(event)]
+        events = [event_source(event) for event in room.timeline.events if _has_source(event)]
         joined = _own_join(events, client.user_id)
         log.debug(
             "Matrix: %s: %d events, new join: %s, limited: %s",
@@ -377,7 +377,7 @@ class MatrixRelay:
             )
             if not isinstance(answer, nio.RoomMessagesResponse):
                 raise _unavailable(answer, "backfill")
-            found.extend(_source(event) for event in answer.chunk if _has_source(event))
+            found.extend(event_source(event) for event in answer.chunk if _has_source(event))
             if not answer.chunk or not answer.end or answer.end == token:
                 break
             token = answer.end
@@ -636,7 +636,7 @@ def _has_source(event: object) -> bool:
     return isinstance(getattr(event, "source", None), dict)
 
 
-def _source(event: Any) -> Event:
+def event_source(event: Any) -> Event:
     """An event's JSON, every string well formed before the relay reads, queries or
     stores anything of it."""
     return replace_lone_surrogates(cast(Event, event.source))

@@ -11,6 +11,7 @@ from datetime import timedelta
 
 import pytest
 
+from alerts.messages import InboundMessage
 from alerts.types import Kind, Urgency, delivery_priority
 from storage.database import Database
 from tests.support.intake_scene import GROUP, intake_scene, message
@@ -80,21 +81,21 @@ async def test_a_stranger_is_answered_once_per_ten_minutes_over_a_restart_at_low
 ) -> None:
     stranger = "@passant:example.org"
 
-    def help_in_group(number: int) -> object:
+    def help_in_group(number: int) -> InboundMessage:
         return message("matrix", stranger, "!help", f"s{number}", chat=GROUP, chat_type="group")
 
     async with intake_scene(database.url, database=database) as scene:
         for number in range(5):
-            await scene.wiring.router(help_in_group(number))  # type: ignore[arg-type]
+            await scene.wiring.router(help_in_group(number))
         first = await scene.replies("matrix", GROUP)
         priorities = await scene.priorities("matrix", GROUP)
         clock = scene.clock
     # A restart, or another process on the same database, keeps the rule.
     async with intake_scene(database.url, database=database, clock=clock) as scene:
-        await scene.wiring.router(help_in_group(5))  # type: ignore[arg-type]
+        await scene.wiring.router(help_in_group(5))
         after_restart = await scene.replies("matrix", GROUP)
         clock.advance(timedelta(minutes=10, seconds=1))
-        await scene.wiring.router(help_in_group(6))  # type: ignore[arg-type]
+        await scene.wiring.router(help_in_group(6))
         later = await scene.replies("matrix", GROUP)
         # In a private chat the stranger is answered each time (only they read it).
         for number in range(2):
