@@ -56,6 +56,10 @@ def cleaned(message: OutboundMessage) -> OutboundMessage:
     text it shows (`clean_user_text`). Every message leaves through the outbox, so a
     user's words repeated in an answer (an unknown border typed in a command, a feed's
     address, a name) are cleaned here whatever built the answer."""
+    shown = [s.text for p in message.paragraphs for s in p.spans]
+    shown += [b.label for row in message.buttons for b in row]
+    if all(clean_user_text(text) is text for text in shown):
+        return message
     paragraphs = tuple(
         Paragraph(tuple(Span(clean_user_text(s.text), s.style, s.href) for s in p.spans))
         for p in message.paragraphs
@@ -63,8 +67,6 @@ def cleaned(message: OutboundMessage) -> OutboundMessage:
     buttons = tuple(
         tuple(Button(clean_user_text(b.label), b.data) for b in row) for row in message.buttons
     )
-    if paragraphs == message.paragraphs and buttons == message.buttons:
-        return message
     return dataclasses.replace(message, paragraphs=paragraphs, buttons=buttons)
 
 

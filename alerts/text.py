@@ -22,9 +22,17 @@ def well_formed(text: str) -> str:
     return _SURROGATE.sub(_REPLACEMENT, text) if _SURROGATE.search(text) else text
 
 
+# Anything `clean_user_text` changes: most text has none, and is returned as it is.
+_UNCLEAN = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff" + "".join(map(chr, _BIDI)) + "]"
+)
+
+
 def clean_user_text(text: str) -> str:
     """A user's string as the bot may repeat it: no control characters (newlines and tabs
     kept), no bidi overrides, no lone surrogates. Nothing else changes: no trimming."""
+    if not _UNCLEAN.search(text):
+        return text
     return _CONTROL.sub("", _SURROGATE.sub(_REPLACEMENT, text).translate(_BIDI))
 
 

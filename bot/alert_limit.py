@@ -71,7 +71,7 @@ class AlertLimit:
             return Admission(True)
         session, now = request.session, request.now
         since = now - WINDOW
-        recent, told_at = await queries.intake_load(session, member.id, since)
+        recent, told_at = await queries.intake_load(session, member.id, since, cap=self._per_minute)
         if told_at is not None and told_at > since:
             # Refused a moment ago and told until when: refused again, counted, silent.
             await queries.record_refusal(session, member.id, now, told=False)

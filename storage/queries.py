@@ -6,7 +6,18 @@ import functools
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import Executable, Select, Table, bindparam, delete, func, insert, select, update
+from sqlalchemy import (
+    BigInteger,
+    Executable,
+    Select,
+    Table,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -211,37 +222,50 @@ def _recent_alerts_at() -> Select[int, str]:
 # -- the per-member intake limit ----------------------------------------------------------
 
 
+# The advisory lock's key: "the intake limit's count" in the high bits, the member below.
+_INTAKE_LOCK = 0x70C5 << 32
+
+
 async def intake_load(
-    session: AsyncSession, member_id: int, since: datetime
+    session: AsyncSession, member_id: int, since: datetime, *, cap: int
 ) -> tuple[int, datetime | None]:
-    """How many alerts the member raised after `since`, and when the member was last
-    told of a refusal (None: no refusal waits to be reported). One round trip; on
-    PostgreSQL the member's row is locked first, so that two processes handling the same
-    member's alerts count one after the other."""
-    if session.get_bind().dialect.name == "postgresql":
-        await session.execute(_lock_member(), {"member": member_id})
-    row = (await session.execute(_intake_load(), {"member": member_id, "since": since})).one()
+    """How many alerts the member raised after `since` (counted up to `cap`), and when
+    the member was last told of a refusal (None: no refusal waits to be reported).
+
+    On PostgreSQL a transaction-long advisory lock on the member comes first, so two
+    processes handling the same member's alerts count one after the other (the count is
+    a separate statement: it must see what the other committed while this one waited).
+    SQLite has one writer at a time."""
+    locked: set[int] = session.info.setdefault("intake_locked", set())
+    if member_id not in locked and session.get_bind().dialect.name == "postgresql":
+        key = _INTAKE_LOCK | (member_id & 0xFFFFFFFF)
+        await session.execute(_lock_member(), {"key": key})
+        locked.add(member_id)  # held until this transaction ends (a burst is one)
+    values = {"member": member_id, "since": since, "cap": cap}
+    row = (await session.execute(_intake_load(), values)).one()
     return int(row[0]), row[1]
 
 
 @functools.cache
 def _lock_member() -> Executable:
-    members = _table(Member)
-    return select(members.c.id).where(members.c.id == bindparam("member")).with_for_update()
+    # In memory only: a row lock (FOR UPDATE) would write to the member's row each time.
+    return select(func.pg_advisory_xact_lock(bindparam("key", type_=BigInteger)))
 
 
 @functools.cache
 def _intake_load() -> Select[int, datetime | None]:
     alerts, refusals = _table(Alert), _table(AlertRefusal)
-    recent = (
-        select(func.count())
-        .select_from(alerts)
+    # Counted up to the limit only: the cost stays that of a few index entries.
+    latest = (
+        select(alerts.c.id)
         .where(
             alerts.c.author_member_id == bindparam("member"),
             alerts.c.created_at > bindparam("since"),
         )
-        .scalar_subquery()
+        .limit(bindparam("cap"))
+        .subquery()
     )
+    recent = select(func.count()).select_from(latest).scalar_subquery()
     told = (
         select(refusals.c.told_at)
         .where(refusals.c.member_id == bindparam("member"))
