@@ -7,13 +7,17 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import select
 
 from alerts.messages import InboundMessage
 from alerts.types import Kind, Urgency, delivery_priority
+from bot.router import STRANGER_ANSWERED
+from storage import queries
 from storage.database import Database
+from storage.models import PlatformState
 from tests.support.intake_scene import GROUP, intake_scene, message
 from tests.support.telegram_app import (
     FORUM,
@@ -108,3 +112,21 @@ async def test_a_stranger_is_answered_once_per_ten_minutes_over_a_restart_at_low
     assert after_restart == first
     assert len(later) == 2
     assert len(private) == 2
+
+
+async def test_claimed_turns_are_exclusive_and_old_ones_are_pruned(database: Database) -> None:
+    start = datetime(2026, 12, 2, 15, 0, tzinfo=UTC)
+    every = timedelta(minutes=10)
+    async with database.transaction() as session:
+        first = await queries.claim_turn(session, "x.stranger-answered:a", start, every=every)
+        again = await queries.claim_turn(session, "x.stranger-answered:a", start, every=every)
+        other = await queries.claim_turn(session, "x.stranger-answered:b", start, every=every)
+    later = start + timedelta(days=2)
+    async with database.transaction() as session:
+        await queries.claim_turn(session, "x.stranger-answered:b", later, every=every)
+        await queries.prune_state(session, STRANGER_ANSWERED, later - timedelta(days=1))
+    async with database.sessions() as session:
+        kept = (await session.scalars(select(PlatformState.key))).all()
+
+    assert (first, again, other) == (True, False, True)
+    assert list(kept) == ["x.stranger-answered:b"]
