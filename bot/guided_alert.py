@@ -609,11 +609,10 @@ class GuidedAlert(Fallback):
             photo=PhotoRef(photo["platform"], photo["ref"]) if photo else None,
             location=Location(location[0], location[1]) if location else None,
         )
-        if raised:  # refused by the intake limit: kept, to be confirmed again later
-            inbound = request.inbound
-            await conversations.remove(
-                request.session, inbound.platform, inbound.chat, inbound.sender
-            )
+        if not raised:
+            return  # refused by the intake limit: the dialogue is kept, to confirm later
+        inbound = request.inbound
+        await conversations.remove(request.session, inbound.platform, inbound.chat, inbound.sender)
 
 
 class StaleButtons(Fallback):

@@ -24,6 +24,7 @@ from tests.support.telegram_app import (
     add_scene_chats,
     running_tocsin,
     scene_config,
+    sent_texts,
 )
 from tests.telegram_api import BotApiServer
 
@@ -42,10 +43,6 @@ async def count_alerts(wiring: Wiring) -> int:
         return int(await session.scalar(select(func.count()).select_from(Alert)) or 0)
 
 
-def texts(server: BotApiServer, chat: int) -> list[str]:
-    return [message.text or "" for message in server.sent_messages(chat)]
-
-
 async def test_thirty_alerts_in_a_burst_relay_ten_answer_one_refusal_and_vital_passes(
     server: BotApiServer, database_url: str
 ) -> None:
@@ -59,8 +56,8 @@ async def test_thirty_alerts_in_a_burst_relay_ten_answer_one_refusal_and_vital_p
             phone.say(f"/alert contrôle n°{number} à Menton")
         assert await server.wait_until_consumed(within=20)
         await wiring.dispatcher.wait_drained()
-        burst_answers = texts(server, VOLUNTEER)
-        relayed = texts(server, ITALY)
+        burst_answers = sent_texts(server, VOLUNTEER)
+        relayed = sent_texts(server, ITALY)
         phone.read = len(burst_answers)
         phone.say("/alert personne blessée à Menton !vital")
         vital_receipt = await phone.answer()
@@ -70,7 +67,7 @@ async def test_thirty_alerts_in_a_burst_relay_ten_answer_one_refusal_and_vital_p
         phone.say("/alert encore une à Menton")
         assert await server.wait_until_consumed(within=10)
         await wiring.dispatcher.wait_drained()
-        after_restart = texts(server, VOLUNTEER)[phone.read :]
+        after_restart = sent_texts(server, VOLUNTEER)[phone.read :]
         clock.advance(timedelta(seconds=61))
         phone.say("/alert contrôle terminé à Menton")
         later = await phone.answer()
@@ -84,7 +81,7 @@ async def test_thirty_alerts_in_a_burst_relay_ten_answer_one_refusal_and_vital_p
     assert len(relayed) == 10
     assert all(f"contrôle n°{number} " in relayed[number] for number in range(10))
     assert vital_receipt.text is not None and vital_receipt.text.startswith("✅ Alerte #11 ")
-    assert "VITAL" in texts(server, ITALY)[10]
+    assert "VITAL" in sent_texts(server, ITALY)[10]
     assert after_restart == []  # refused, counted, and not answered a second time
     assert later.text is not None and later.text.startswith("✅ Alerte #12 relayée")
     # The member learns what was not relayed: 20 from the burst and 1 after the restart.

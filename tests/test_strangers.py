@@ -30,6 +30,7 @@ from tests.support.telegram_app import (
     add_scene_chats,
     running_tocsin,
     scene_config,
+    sent_texts,
 )
 from tests.telegram_api import BotApiServer
 
@@ -41,10 +42,6 @@ NOT_MEMBER = "Bonjour ! Ce service est réservé aux membres"
 async def server() -> AsyncIterator[BotApiServer]:
     async with BotApiServer(TOKEN, limits=False, seed=13) as running:
         yield running
-
-
-def texts(server: BotApiServer, chat: int) -> list[str]:
-    return [message.text or "" for message in server.sent_messages(chat)]
 
 
 async def test_thirty_help_from_a_stranger_get_one_answer_and_the_alert_is_not_held_up(
@@ -64,20 +61,20 @@ async def test_thirty_help_from_a_stranger_get_one_answer_and_the_alert_is_not_h
         raised = time.monotonic()
         receipt = await phone.answer()
         relayed = await server.state.wait_until(
-            lambda: any("6 personne(s)" in text for text in texts(server, ITALY)), 12
+            lambda: any("6 personne(s)" in text for text in sent_texts(server, ITALY)), 12
         )
         arrived = time.monotonic() - raised
         await wiring.dispatcher.wait_drained()
-        italy = texts(server, ITALY)
+        italy = sent_texts(server, ITALY)
 
     assert relayed and arrived < 12
     assert receipt.text is not None and receipt.text.startswith("✅ Alerte #1 relayée à 2")
     assert sum(text.startswith(NOT_MEMBER) for text in italy) == 1
     [alert] = [text for text in italy if not text.startswith(NOT_MEMBER)]
     assert "6 personne(s)" in alert
-    [roya] = texts(server, FORUM)
+    [roya] = sent_texts(server, FORUM)
     assert "6 personne(s)" in roya  # nothing of the member's is lost
-    assert texts(server, SPAIN) == []
+    assert sent_texts(server, SPAIN) == []
 
 
 async def test_a_stranger_is_answered_once_per_ten_minutes_over_a_restart_at_lowest_priority(
