@@ -51,7 +51,13 @@ _FR: dict[str, str] = {
         "à Menton. {prefix}help pour les autres commandes."
     ),
     "error.internal": (
-        "Désolé, une erreur interne est survenue ; rien n'a été perdu. Réessayez dans un instant."
+        "Désolé, ce message n'a pas pu être traité à cause d'une erreur interne : il n'a "
+        "pas été relayé, et l'envoyer de nouveau à l'identique échouerait sans doute de même. "
+        "Reformulez-le, ou prévenez un·e coordinateur·ice."
+    ),
+    "error.transient": (
+        "Désolé, la base de données était momentanément indisponible : ce message n'a pas "
+        "été traité ni relayé. Renvoyez-le dans un instant."
     ),
     "ask.border": (
         "Je n'ai pas reconnu la frontière. Répondez avec {prefix}alert et un lieu ou "
@@ -127,7 +133,15 @@ _EN: dict[str, str] = {
         "followed by the message, e.g. {prefix}alert 12 people pushed back at Menton. "
         "{prefix}help for the other commands."
     ),
-    "error.internal": "Sorry, an internal error occurred; nothing was lost. Try again shortly.",
+    "error.internal": (
+        "Sorry, this message could not be handled because of an internal error: it was not "
+        "relayed, and sending it again unchanged would probably fail the same way. Rephrase "
+        "it, or tell a coordinator."
+    ),
+    "error.transient": (
+        "Sorry, the database was briefly unavailable: this message was not handled or "
+        "relayed. Send it again in a moment."
+    ),
     "ask.border": (
         "I did not recognise the border. Reply with {prefix}alert and a place or a border, "
         "for example #{example}. Borders: {borders}."
@@ -172,7 +186,8 @@ class Translator:
         for lang, texts in (extra or {}).items():
             self._catalogues.setdefault(lang, {}).update(texts)
 
-    def __call__(self, language: str | None, key: str, **params: object) -> str:
+    def __call__(self, language: str | None, key: str, /, **params: object) -> str:
+        # Positional-only: a text may have a {language} parameter ("language.unknown").
         catalogue = self._catalogues.get(language or DEFAULT_LANGUAGE, _FR)
         template = catalogue.get(key) or _FR.get(key) or key
         return template.format(**params) if params else template

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import uuid
 from dataclasses import dataclass
@@ -12,8 +13,9 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from alerts.messages import OutboundMessage
+from alerts.messages import Button, OutboundMessage, Paragraph, Span
 from alerts.splitting import BUDGETS, TextBudget, split_message
+from alerts.text import clean_user_text
 from storage import delivery_buffer
 
 
@@ -49,6 +51,25 @@ class OutboxSignal:
         self._event.clear()
 
 
+def cleaned(message: OutboundMessage) -> OutboundMessage:
+    """The message without control characters, bidi overrides or lone surrogates in any
+    text it shows (`clean_user_text`). Every message leaves through the outbox, so a
+    user's words repeated in an answer (an unknown border typed in a command, a feed's
+    address, a name) are cleaned here whatever built the answer."""
+    shown = [s.text for p in message.paragraphs for s in p.spans]
+    shown += [b.label for row in message.buttons for b in row]
+    if all(clean_user_text(text) is text for text in shown):
+        return message
+    paragraphs = tuple(
+        Paragraph(tuple(Span(clean_user_text(s.text), s.style, s.href) for s in p.spans))
+        for p in message.paragraphs
+    )
+    buttons = tuple(
+        tuple(Button(clean_user_text(b.label), b.data) for b in row) for row in message.buttons
+    )
+    return dataclasses.replace(message, paragraphs=paragraphs, buttons=buttons)
+
+
 class Outbox:
     def __init__(self, budgets: dict[str, TextBudget] | None = None) -> None:
         self._budgets = budgets or BUDGETS
@@ -56,6 +77,7 @@ class Outbox:
         self._payloads = functools.lru_cache(maxsize=64)(self._split_and_serialise)
 
     def _split_and_serialise(self, message: OutboundMessage, platform: str) -> list[str]:
+        message = cleaned(message)
         budget = self._budgets.get(platform)
         parts = split_message(message, budget) if budget else [message]
         return [part.to_json() for part in parts]

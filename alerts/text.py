@@ -11,22 +11,35 @@ _BIDI = dict.fromkeys(
     map(ord, "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")
 )
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
-
-
+# JSON may escape half of a UTF-16 pair alone ("\\ud800"): such a code point cannot be
+# encoded, stored or sent. (A whole pair decodes to one character, so any left is lone.)
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
+_REPLACEMENT = "\ufffd"
+
+
+def well_formed(text: str) -> str:
+    """Lone surrogate halves replaced by U+FFFD, as a UTF-8 decoder does with bad bytes."""
+    return _SURROGATE.sub(_REPLACEMENT, text) if _SURROGATE.search(text) else text
+
+
+# Anything `clean_user_text` changes: most text has none, and is returned as it is.
+_UNCLEAN = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff" + "".join(map(chr, _BIDI)) + "]"
+)
 
 
 def clean_user_text(text: str) -> str:
-    """Lone surrogates (a broken emoji from a client, "\\ud800" in JSON) become U+FFFD:
-    no database, log or platform can encode them. Everything else is kept as typed."""
-    return _SURROGATE.sub("\ufffd", text) if _SURROGATE.search(text) else text
+    """A user's string as the bot may repeat it: no control characters (newlines and tabs
+    kept), no bidi overrides, no lone surrogates. Nothing else changes: no trimming."""
+    if not _UNCLEAN.search(text):
+        return text
+    return _CONTROL.sub("", _SURROGATE.sub(_REPLACEMENT, text).translate(_BIDI))
 
 
 def clean_text(text: str) -> str:
-    """Remove control characters and bidi overrides, normalise to NFC, trim the ends."""
+    """`clean_user_text`, with newlines made uniform, normalised to NFC and trimmed."""
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    text = _CONTROL.sub("", text.translate(_BIDI))
-    return unicodedata.normalize("NFC", text).strip()
+    return unicodedata.normalize("NFC", clean_user_text(text)).strip()
 
 
 def fold(text: str) -> str:

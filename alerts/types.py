@@ -57,3 +57,6 @@ def delivery_priority(kind: Kind, urgency: Urgency) -> int:
 
 
 NOTICE_PRIORITY = 50
+# Below or level with announcements: what can wait for everything else (an answer to a
+# stranger in a group).
+LOWEST_PRIORITY = 0

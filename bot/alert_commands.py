@@ -10,6 +10,7 @@ from alerts.service import AcceptedAlert, AlertService, Author, Origin
 from alerts.text import clean_text
 from alerts.types import Kind, Role, Urgency
 from alerts.vocabulary import Vocabulary
+from bot.alert_limit import AlertLimit
 from bot.context import Command, Request
 
 _MAX_SHOWN = 24  # characters of an unknown language code echoed back
@@ -23,8 +24,10 @@ class AlertCommands:
         vocabulary: Vocabulary,
         max_length: int,
         help_lines: Callable[[], list[Command]],
+        limit: AlertLimit,
     ) -> None:
         self._service = service
+        self._limit = limit
         self._vocabulary = vocabulary
         self._max_length = max_length
         self._help_lines = help_lines
@@ -70,9 +73,26 @@ class AlertCommands:
         if draft.needs_border:
             self.ask_border(request, draft)
             return
-        accepted = await self.accept(request, draft)
+        await self.raise_and_answer(request, draft)
+
+    async def raise_and_answer(
+        self,
+        request: Request,
+        draft: AlertDraft,
+        *,
+        photo: PhotoRef | None = None,
+        location: Location | None = None,
+    ) -> bool:
+        """Raise the alert and answer with its receipt, unless the member is over the
+        intake limit (then `AlertLimit` answered, or not). Every way of raising one (the
+        one-line commands, the guided flow, a photo's caption) comes through here."""
+        admission = await self._limit.admit(request, draft.urgency)
+        if not admission.admitted:
+            return False
+        accepted = await self.accept(request, draft, photo=photo, location=location)
         # Receipts keep the chat's reply order: same priority as every other reply.
-        request.reply(self.receipt(request, accepted))
+        request.reply(self.receipt(request, accepted) + admission.note)
+        return True
 
     def ask_border(self, request: Request, draft: AlertDraft) -> None:
         if draft.border_choices:

@@ -20,6 +20,7 @@ from alerts.outbox import Outbox, OutboxSignal
 from alerts.rendering import AlertRenderer
 from alerts.service import AlertService
 from bot.alert_commands import AlertCommands
+from bot.alert_limit import AlertLimit
 from bot.channel_commands import ChannelCommands
 from bot.context import Command
 from bot.directory import sync_directory
@@ -119,6 +120,7 @@ async def build(
         vocabulary=vocabulary,
         max_length=settings.alerts.max_length,
         help_lines=lambda: commands,
+        limit=AlertLimit(per_minute=settings.alerts.per_member_per_minute, translate=translate),
     )
     intake = build_intake(
         settings,

@@ -43,7 +43,7 @@ class Request:
     def role(self) -> Role | None:
         return Role(self.member.role) if self.member else None
 
-    def t(self, key: str, **params: object) -> str:
+    def t(self, key: str, /, **params: object) -> str:
         return self.translate(self.language, key, prefix=self.prefix, **params)
 
     def reply(

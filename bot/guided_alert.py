@@ -182,8 +182,7 @@ class GuidedAlert(Fallback):
             }
             await self._start(request, state, photo=photo)
             return
-        accepted = await self._alerts.accept(request, draft, photo=photo)
-        request.reply(self._alerts.receipt(request, accepted))
+        await self._alerts.raise_and_answer(request, draft, photo=photo)
 
     # -- non-command input -------------------------------------------------------------
 
@@ -604,15 +603,16 @@ class GuidedAlert(Fallback):
         )
         photo = state.get("photo")
         location = state.get("location")
-        accepted = await self._alerts.accept(
+        raised = await self._alerts.raise_and_answer(
             request,
             draft,
             photo=PhotoRef(photo["platform"], photo["ref"]) if photo else None,
             location=Location(location[0], location[1]) if location else None,
         )
+        if not raised:
+            return  # refused by the intake limit: the dialogue is kept, to confirm later
         inbound = request.inbound
         await conversations.remove(request.session, inbound.platform, inbound.chat, inbound.sender)
-        request.reply(self._alerts.receipt(request, accepted))
 
 
 class StaleButtons(Fallback):

@@ -25,6 +25,7 @@ from alerts.types import NOTICE_PRIORITY
 from bot import conversations
 from bot.groups import deadline_of, is_claimed, unclaimed_groups, unclaimed_key
 from bot.intake_texts import register
+from bot.router import STRANGER_ANSWERED
 from storage import queries
 from storage.database import Database
 from storage.models import Alert, Delivery, Member, PlatformState
@@ -33,6 +34,7 @@ log = logging.getLogger(__name__)
 
 Leave = Callable[[str], Awaitable[bool]]  # a relay's `leave(address)`: True when gone
 _LEAVING = "leaving:"
+_STRANGERS = timedelta(days=1)
 _FAILED = ("dead", "cancelled")
 
 
@@ -85,6 +87,8 @@ class IntakeChores:
         await self.report_unreached_channels()
         async with self._db.transaction() as session:
             await conversations.prune(session, self._clock.now() - self._forget_after)
+            # Strangers answered in groups: remembered far longer than the rule needs.
+            await queries.prune_state(session, STRANGER_ANSWERED, self._clock.now() - _STRANGERS)
         self._signal.wake()
 
     # -- unclaimed groups --------------------------------------------------------------

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy import select
 
@@ -70,11 +70,11 @@ class PlatformEvents(Fallback):
         inbound = request.inbound
         digest = hashlib.sha256(inbound.chat.encode()).hexdigest()[:32]
         key = f"{inbound.platform}.undecryptable-notice:{digest}"
-        last = await queries.get_state(request.session, key)
-        if last is not None and request.now - datetime.fromisoformat(last) < self._notice_every:
+        if not await queries.claim_turn(
+            request.session, key, request.now, every=self._notice_every
+        ):
             log.info("%s: unreadable message; the room was told recently", inbound.platform)
             return
-        await queries.set_state(request.session, key, request.now.isoformat(), request.now)
         await self._use_channel_language(request)
         log.info("%s: unreadable (encrypted) message; notice sent to the room", inbound.platform)
         request.reply(request.t("event.undecryptable"))

@@ -8,11 +8,11 @@ together with whatever the command changed.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,13 +20,15 @@ from alerts.clock import Clock
 from alerts.i18n import Translator
 from alerts.messages import InboundMessage
 from alerts.outbox import Outbox, OutboxSignal
-from alerts.text import clean_user_text
+from alerts.types import LOWEST_PRIORITY
 from bot.context import Command, Fallback, Request, command_prefix
+from relays.base import replace_lone_surrogates
 from storage import queries
-from storage.database import Database
+from storage.database import Database, is_transient
 from storage.models import Member
 
 log = logging.getLogger(__name__)
+STRANGER_ANSWERED = ".stranger-answered:"  # platform_state key: <platform>…<digest> → when
 _COMMAND = re.compile(r"^[/!]([A-Za-z_]+)(?:@(\S+))?(?:\s+|$)(.*)", re.DOTALL)
 
 
@@ -51,6 +53,7 @@ class MessageRouter:
         default_language: str = "fr",
         bot_usernames: Iterable[str] = (),
         max_batch: int = 50,
+        stranger_answer_every: timedelta = timedelta(minutes=10),
     ) -> None:
         self._db = database
         self._commands: dict[str, Command] = {}
@@ -65,6 +68,7 @@ class MessageRouter:
         self._default_language = default_language
         self._bot_usernames = {name.lower() for name in bot_usernames}
         self._max_batch = max_batch
+        self._stranger_answer_every = stranger_answer_every
         self._waiting: list[tuple[InboundMessage, asyncio.Future[None]]] = []
         self._batcher: asyncio.Task[None] | None = None
 
@@ -134,12 +138,17 @@ class MessageRouter:
         try:
             async with self._db.transaction() as session:
                 await self._handle_in(session, inbound)
-        except Exception:
+        except Exception as error:
             log.exception("%s update %s: handler failed", inbound.platform, inbound.update_id)
-            await self._apologise(inbound)
+            # "Try again" is only true when the failure was the database's, for a moment;
+            # anything else would fail the same way again.
+            await self._apologise(
+                inbound, "error.transient" if is_transient(error) else "error.internal"
+            )
 
     async def _handle_in(self, session: AsyncSession, inbound: InboundMessage) -> None:
-        inbound = _storable(inbound)
+        # Whichever relay built it: a lone surrogate would fail every write, on every retry.
+        inbound = replace_lone_surrogates(inbound)
         now = self._clock.now()
         if not await queries.mark_inbound_seen(session, inbound.platform, inbound.update_id, now):
             log.info("%s update %s seen before: ignored", inbound.platform, inbound.update_id)
@@ -193,7 +202,7 @@ class MessageRouter:
         command = self._commands.get(request.command)
         if request.member is None:
             log.info("%s: command from a non-member refused", request.inbound.platform)
-            request.reply(request.t("error.not_member", user=request.inbound.sender))
+            await self._refuse_stranger(request)
             return
         if command is None:
             request.reply(
@@ -215,23 +224,30 @@ class MessageRouter:
         )
         await command.handler(request)
 
-    async def _apologise(self, inbound: InboundMessage) -> None:
+    async def _refuse_stranger(self, request: Request) -> None:
+        """A non-member's command. In a group, everyone there reads the answer and a
+        group takes 20 messages a minute: a stranger is answered at most once per
+        `stranger_answer_every` (stored, so it holds over a restart and across
+        processes), behind everything else queued for the group, alerts first."""
+        inbound = request.inbound
+        text = request.t("error.not_member", user=inbound.sender)
+        if inbound.chat_type == "private":
+            request.reply(text)
+            return
+        digest = hashlib.sha256(f"{inbound.platform}:{inbound.sender}".encode()).hexdigest()
+        key = f"{inbound.platform}{STRANGER_ANSWERED}{digest[:32]}"
+        if await queries.claim_turn(
+            request.session, key, request.now, every=self._stranger_answer_every
+        ):
+            request.reply(text, priority=LOWEST_PRIORITY)
+
+    async def _apologise(self, inbound: InboundMessage, key: str) -> None:
         try:
             async with self._db.transaction() as session:
                 now = self._clock.now()
                 await queries.mark_inbound_seen(session, inbound.platform, inbound.update_id, now)
                 request = self._request(session, inbound, None, now)
-                request.reply(request.t("error.internal"))
+                request.reply(request.t(key))
         except Exception as error:
             log.exception("could not even apologise for update %s", inbound.update_id)
             raise InboundNotRecorded(inbound.platform, inbound.update_id) from error
-
-
-def _storable(inbound: InboundMessage) -> InboundMessage:
-    """The message with what the user typed made encodable (see `clean_user_text`),
-    whichever relay built it."""
-    text, name = clean_user_text(inbound.text), inbound.sender_name
-    name = clean_user_text(name) if name else name
-    if text is inbound.text and name is inbound.sender_name:
-        return inbound
-    return replace(inbound, text=text, sender_name=name)

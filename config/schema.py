@@ -172,6 +172,8 @@ class DigestSettings(Section):
 class AlertSettings(Section):
     max_length: int = Field(default=20_000, ge=100, le=1_000_000)
     group_window: Duration = timedelta(minutes=15)
+    # Alerts one member may raise in a minute (0: no limit); `vital` is never refused.
+    per_member_per_minute: int = Field(default=10, ge=0)
 
 
 class DeliverySettings(Section):

@@ -3,14 +3,54 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import functools
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol, TypeVar, cast
 
 from alerts.messages import DeliveryResult, InboundMessage, OutboundMessage, SendContext
+from alerts.text import well_formed
 
 InboundSink = Callable[[InboundMessage], Awaitable[None]]
 ChatClass = Literal["private", "group"]
+_T = TypeVar("_T")
+
+
+@functools.cache
+def _field_names(cls: type) -> tuple[str, ...]:
+    return tuple(field.name for field in dataclasses.fields(cls))
+
+
+def replace_lone_surrogates(value: _T) -> _T:
+    """`value` with every string made well formed (`alerts.text.well_formed`): what a
+    platform sent (a decoded JSON tree, or the neutral message built from it) before
+    anything stores, queries or repeats it. Platforms' JSON may hold a lone `\\ud800`
+    escape; left in, it fails every write of the update, and again on every retry."""
+    found: Any = value
+    if isinstance(found, str):
+        return cast(_T, well_formed(found))
+    if isinstance(found, dict):
+        return cast(
+            _T,
+            {replace_lone_surrogates(k): replace_lone_surrogates(v) for k, v in found.items()},
+        )
+    if isinstance(found, list | tuple):
+        return cast(_T, type(found)(replace_lone_surrogates(item) for item in found))
+    if dataclasses.is_dataclass(found) and not isinstance(found, type):
+        changed = {}
+        for name in _field_names(type(found)):
+            current = getattr(found, name)
+            if type(current) is str:
+                cleaned = well_formed(current)
+            elif current is None or isinstance(current, bool | int | float):
+                continue
+            else:
+                cleaned = replace_lone_surrogates(current)
+            if cleaned is not current and cleaned != current:
+                changed[name] = cleaned
+        return cast(_T, dataclasses.replace(found, **changed)) if changed else value
+    return value
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import nio
 
@@ -38,7 +38,13 @@ from alerts.messages import (
     SendContext,
 )
 from alerts.notices import DM_STATE_PREFIX
-from relays.base import ChatClass, InboundSink, RelayHealth, hand_over_together
+from relays.base import (
+    ChatClass,
+    InboundSink,
+    RelayHealth,
+    hand_over_together,
+    replace_lone_surrogates,
+)
 from relays.choices import choice_number
 from relays.images import ImageError, PhotoSource, PhotoUnavailable, strip_metadata
 from relays.matrix_content import (
@@ -302,7 +308,8 @@ class MatrixRelay:
 
     async def _handle_invites(self, client: nio.AsyncClient, invites: Mapping[str, Any]) -> None:
         for room_id, invite in invites.items():
-            inviter, direct = invite_details(_invite_state(invite.invite_state), client.user_id)
+            state = replace_lone_surrogates(_invite_state(invite.invite_state))
+            inviter, direct = invite_details(state, client.user_id)
             if self._options.auto_join == "never":
                 log.info("Matrix: invite to %s ignored (auto_join = never)", room_id)
                 continue
@@ -354,7 +361,7 @@ class MatrixRelay:
     async def _room_inbounds(
         self, client: nio.AsyncClient, room_id: str, room: Any, since: str
     ) -> list[InboundMessage]:
-        events = [event.source for event in room.timeline.events if _has_source(event)]
+        events = [event_source(event) for event in room.timeline.events if _has_source(event)]
         joined = _own_join(events, client.user_id)
         log.debug(
             "Matrix: %s: %d events, new join: %s, limited: %s",
@@ -391,7 +398,7 @@ class MatrixRelay:
             )
             if not isinstance(answer, nio.RoomMessagesResponse):
                 raise _unavailable(answer, "backfill")
-            found.extend(event.source for event in answer.chunk if _has_source(event))
+            found.extend(event_source(event) for event in answer.chunk if _has_source(event))
             if not answer.chunk or not answer.end or answer.end == token:
                 break
             token = answer.end
@@ -648,6 +655,12 @@ class MatrixRelay:
 
 def _has_source(event: object) -> bool:
     return isinstance(getattr(event, "source", None), dict)
+
+
+def event_source(event: Any) -> Event:
+    """An event's JSON, every string well formed before the relay reads, queries or
+    stores anything of it."""
+    return replace_lone_surrogates(cast(Event, event.source))
 
 
 def _invite_state(events: Sequence[Any]) -> list[Event]:

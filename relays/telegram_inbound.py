@@ -14,6 +14,7 @@ from typing import Literal
 from telegram import CallbackQuery, Chat, ChatMemberUpdated, Message, Update, User
 
 from alerts.messages import Attachment, ButtonPress, InboundMessage, Location
+from relays.base import replace_lone_surrogates
 
 PLATFORM = "telegram"
 ALLOWED_UPDATES = ("message", "edited_message", "callback_query", "my_chat_member")
@@ -22,6 +23,11 @@ _IN_GROUP = ("member", "administrator", "creator", "restricted")
 
 
 def to_inbound(update: Update, *, bot_username: str | None = None) -> InboundMessage | None:
+    inbound = _inbound(update, bot_username=bot_username)
+    return replace_lone_surrogates(inbound) if inbound is not None else None
+
+
+def _inbound(update: Update, *, bot_username: str | None) -> InboundMessage | None:
     update_id = str(update.update_id)
     if update.callback_query is not None:
         return _button(update_id, update.callback_query)

@@ -19,7 +19,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import event
 from sqlalchemy.engine import URL, Connection, make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -82,6 +83,40 @@ class Database:
 
     async def close(self) -> None:
         await self.engine.dispose()
+
+
+# PostgreSQL's codes for failures that a later attempt may not meet: connection lost or
+# refused (class 08), serialisation failure and deadlock, lock or statement timeout, the
+# server shutting down or over its connection limit.
+_TRANSIENT_SQLSTATES = frozenset(
+    {"40001", "40P01", "55P03", "57014", "57P01", "57P02", "57P03", "53300"}
+)
+# SQLite's OperationalError also means "no such table", which no retry fixes.
+_TRANSIENT_SQLITE = (
+    "database is locked",
+    "database table is locked",
+    "disk i/o error",
+    "unable to open database",
+    "database or disk is full",
+)
+
+
+def is_transient(error: BaseException) -> bool:
+    """Whether the same work may succeed if tried again shortly: the database was
+    unreachable, busy or out of room, not wrong about this piece of work."""
+    if isinstance(error, TimeoutError | ConnectionError | PoolTimeout):
+        return True
+    if not isinstance(error, DBAPIError):
+        return False
+    if error.connection_invalidated:
+        return True
+    code = getattr(error.orig, "sqlstate", None)
+    if isinstance(code, str):
+        return code.startswith("08") or code in _TRANSIENT_SQLSTATES
+    if isinstance(error.orig, ConnectionError | TimeoutError):
+        return True
+    message = str(error.orig).lower()
+    return isinstance(error, OperationalError) and any(m in message for m in _TRANSIENT_SQLITE)
 
 
 def _prepare_sqlite(url: str) -> dict[str, Any]:

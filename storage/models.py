@@ -105,7 +105,11 @@ class Alert(Base):
     """A fact raised by a person: a field alert or a mobilisation call."""
 
     __tablename__ = "alerts"
-    __table_args__ = (Index("ix_alerts_place_created", "place_key", "created_at"),)
+    __table_args__ = (
+        Index("ix_alerts_place_created", "place_key", "created_at"),
+        # The per-member intake limit counts a member's latest alerts.
+        Index("ix_alerts_author_created", "author_member_id", "created_at"),
+    )
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     kind: Mapped[str] = mapped_column(String(16))
     text: Mapped[str] = mapped_column(Text)
@@ -129,6 +133,20 @@ class Alert(Base):
     outcome: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class AlertRefusal(Base):
+    """Alerts a member sent over the per-member limit, until the member is told how many
+    (in the receipt of their next relayed alert). No text: what was refused was not kept."""
+
+    __tablename__ = "alert_refusals"
+    member_id: Mapped[int] = mapped_column(
+        ForeignKey("members.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    refused: Mapped[int] = mapped_column(Integer)
+    first_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    last_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    told_at: Mapped[datetime] = mapped_column(UtcDateTime())  # the one refusal answer
 
 
 class Response(Base):

@@ -4,15 +4,27 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import Executable, Select, Table, bindparam, delete, insert, select
+from sqlalchemy import (
+    BigInteger,
+    Executable,
+    Select,
+    Table,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import (
     Alert,
+    AlertRefusal,
     Base,
     Channel,
     Delivery,
@@ -97,6 +109,39 @@ def _mark_inbound_seen(dialect: str) -> Executable:
     )
 
 
+async def claim_turn(session: AsyncSession, key: str, now: datetime, *, every: timedelta) -> bool:
+    """Take the turn named `key` if its last one is at least `every` old (or there was
+    none): at most one turn per period, also between processes (one conditional upsert
+    of a `platform_state` row, which a concurrent claim waits for, then sees)."""
+    statement = _claim_turn(session.get_bind().dialect.name)
+    result = await session.execute(
+        statement, {"key": key, "value": now.isoformat(), "now": now, "cutoff": now - every}
+    )
+    return result.first() is not None
+
+
+@functools.cache
+def _claim_turn(dialect: str) -> Executable:
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    state = _table(PlatformState)
+    statement = insert(state).values(
+        key=bindparam("key"), value=bindparam("value"), updated_at=bindparam("now")
+    )
+    return statement.on_conflict_do_update(
+        index_elements=[state.c.key],
+        set_={"value": statement.excluded.value, "updated_at": statement.excluded.updated_at},
+        where=state.c.updated_at <= bindparam("cutoff"),
+    ).returning(state.c.key)
+
+
+async def prune_state(session: AsyncSession, marker: str, before: datetime) -> None:
+    """Forget the `platform_state` rows whose key holds `marker`, last written before."""
+    state = _table(PlatformState)
+    await session.execute(
+        delete(state).where(state.c.key.contains(marker), state.c.updated_at < before)
+    )
+
+
 async def prune_inbound_seen(session: AsyncSession, before: datetime) -> None:
     await session.execute(delete(InboundSeen).where(InboundSeen.seen_at < before))
 
@@ -172,3 +217,112 @@ def _recent_alerts_at() -> Select[int, str]:
         .order_by(alerts.c.id.desc())
         .limit(5)
     )
+
+
+# -- the per-member intake limit ----------------------------------------------------------
+
+
+# The advisory lock's key: "the intake limit's count" in the high bits, the member below.
+_INTAKE_LOCK = 0x70C5 << 32
+
+
+async def intake_load(
+    session: AsyncSession, member_id: int, since: datetime, *, cap: int
+) -> tuple[int, datetime | None]:
+    """How many alerts the member raised after `since` (counted up to `cap`), and when
+    the member was last told of a refusal (None: no refusal waits to be reported).
+
+    On PostgreSQL a transaction-long advisory lock on the member comes first, so two
+    processes handling the same member's alerts count one after the other (the count is
+    a separate statement: it must see what the other committed while this one waited).
+    SQLite has one writer at a time."""
+    locked: set[int] = session.info.setdefault("intake_locked", set())
+    if member_id not in locked and session.get_bind().dialect.name == "postgresql":
+        key = _INTAKE_LOCK | (member_id & 0xFFFFFFFF)
+        await session.execute(_lock_member(), {"key": key})
+        locked.add(member_id)  # held until this transaction ends (a burst is one)
+    values = {"member": member_id, "since": since, "cap": cap}
+    row = (await session.execute(_intake_load(), values)).one()
+    return int(row[0]), row[1]
+
+
+@functools.cache
+def _lock_member() -> Executable:
+    # In memory only: a row lock (FOR UPDATE) would write to the member's row each time.
+    return select(func.pg_advisory_xact_lock(bindparam("key", type_=BigInteger)))
+
+
+@functools.cache
+def _intake_load() -> Select[int, datetime | None]:
+    alerts, refusals = _table(Alert), _table(AlertRefusal)
+    # Counted up to the limit only: the cost stays that of a few index entries.
+    latest = (
+        select(alerts.c.id)
+        .where(
+            alerts.c.author_member_id == bindparam("member"),
+            alerts.c.created_at > bindparam("since"),
+        )
+        .limit(bindparam("cap"))
+        .subquery()
+    )
+    recent = select(func.count()).select_from(latest).scalar_subquery()
+    told = (
+        select(refusals.c.told_at)
+        .where(refusals.c.member_id == bindparam("member"))
+        .scalar_subquery()
+    )
+    return select(recent, told)
+
+
+async def record_refusal(
+    session: AsyncSession, member_id: int, now: datetime, *, told: bool
+) -> None:
+    """Count one refused alert; `told`: this one gets the refusal answer."""
+    if not told:
+        await session.execute(_count_refusal(), {"member": member_id, "now": now})
+        return
+    statement = _tell_refusal(session.get_bind().dialect.name)
+    await session.execute(statement, {"member": member_id, "now": now})
+
+
+@functools.cache
+def _count_refusal() -> Executable:
+    refusals = _table(AlertRefusal)
+    return (
+        update(refusals)
+        .where(refusals.c.member_id == bindparam("member"))
+        .values(refused=refusals.c.refused + 1, last_at=bindparam("now"))
+    )
+
+
+@functools.cache
+def _tell_refusal(dialect: str) -> Executable:
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    refusals = _table(AlertRefusal)
+    now = bindparam("now", type_=refusals.c.told_at.type)
+    statement = insert(refusals).values(
+        member_id=bindparam("member"), refused=1, first_at=now, last_at=now, told_at=now
+    )
+    return statement.on_conflict_do_update(
+        index_elements=[refusals.c.member_id],
+        set_={
+            "refused": refusals.c.refused + 1,
+            "last_at": statement.excluded.last_at,
+            "told_at": statement.excluded.told_at,
+        },
+    )
+
+
+async def take_refusals(
+    session: AsyncSession, member_id: int
+) -> tuple[int, datetime, datetime] | None:
+    """The member's refusals not yet reported (count, first, last), now reported."""
+    refusals = _table(AlertRefusal)
+    row = (
+        await session.execute(
+            delete(refusals)
+            .where(refusals.c.member_id == member_id)
+            .returning(refusals.c.refused, refusals.c.first_at, refusals.c.last_at)
+        )
+    ).first()
+    return (int(row[0]), row[1], row[2]) if row else None

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
@@ -140,3 +141,41 @@ async def test_wrong_answers_are_asked_again_and_nothing_is_raised(wiring: Wirin
     assert nothing.plain == "No alert in progress."
     async with wiring.database.sessions() as session:
         assert await session.scalar(select(Alert)) is None
+
+
+async def test_a_guided_alert_over_the_limit_is_kept_to_send_again_later(wiring: Wiring) -> None:
+    room = Room(wiring)
+    for number in range(10):
+        await room.send(f"!alert contrôle {number} à Menton")
+    assert len(await room.replies()) == 10  # ten receipts
+
+    await room.send("!alert")
+    _, border = await room.replies()
+    await room.send(press=room.choice(border, "Frontière franco-italienne"))
+    await room.replies()
+    await room.send("Menton")
+    await room.replies()
+    await room.send("Ten people pushed back")
+    people = (await room.replies())[-1]
+    await room.send(press=room.choice(people, "10"))
+    await room.replies()
+    await room.send("0")
+    themes = (await room.replies())[-1]
+    await room.send(press=room.choice(themes, "Done ➡️"))
+    [urgency] = await room.replies()
+    await room.send(press=room.choice(urgency, "📣 Normal"))
+    [summary] = await room.replies()
+    send = room.choice(summary, "✅ Send")
+    await room.send(press=send)
+    [refused] = await room.replies()
+    assert isinstance(wiring.clock, ManualClock)
+    wiring.clock.advance(timedelta(seconds=61))
+    await room.send(press=send)  # the same summary's button, a minute later
+    [receipt] = await room.replies()
+
+    assert refused.plain.startswith("⏸ Limit reached: 10 alerts a minute.")
+    assert receipt.plain.startswith("✅ Alert #11 relayed to 1 channel(s).")
+    assert "⏸ 1 alert(s) sent between" in receipt.plain
+    async with wiring.database.sessions() as session:
+        alert = await session.scalar(select(Alert).where(Alert.id == 11))
+    assert alert is not None and alert.text == "Ten people pushed back"

@@ -168,3 +168,8 @@ def labels(message: StoredMessage) -> list[str]:
         for row in (message.reply_markup or {}).get("inline_keyboard", [])
         for button in row
     ]
+
+
+def sent_texts(server: BotApiServer, chat: int) -> list[str]:
+    """The text (or caption) of every message the bot sent to a chat, in order."""
+    return [message.text or message.caption or "" for message in server.sent_messages(chat)]
