@@ -179,6 +179,16 @@ class Delivery(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
+class ChatPause(Base):
+    """A chat the platform asked us to leave alone until `until` (a 429, a backoff): every
+    pending delivery of it waits, those written after the pause too."""
+
+    __tablename__ = "chat_pauses"
+    platform: Mapped[str] = mapped_column(String(16), primary_key=True)
+    address: Mapped[str] = mapped_column(String(255), primary_key=True)
+    until: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
 class InboundSeen(Base):
     """Platform update ids already handled: a redelivered update is ignored."""
 

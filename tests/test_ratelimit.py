@@ -37,7 +37,7 @@ def test_after_a_429_a_chat_may_send_when_the_platform_said() -> None:
     clock = Clock()
     buckets = ChatBuckets(monotonic=clock)
     group = Rate.per_minute(20, burst=3)
-    buckets.block("telegram:-1001", group, 1.0)
+    buckets.block("telegram:-1001", 1.0)
     assert abs(buckets.wait_time("telegram:-1001", group) - 1.0) < 1e-9
     clock.now += 1.0
     assert buckets.wait_time("telegram:-1001", group) == 0.0

@@ -6,14 +6,21 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from alembic.script import ScriptDirectory
 from sqlalchemy import func, select, text
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
 from alerts.messages import text_message
 from alerts.outbox import NOTICE, Outbox, Target
 from storage import outbox as store
 from storage import queries
-from storage.database import Database, SchemaTooNew, StorageError, open_database
+from storage.database import (
+    Database,
+    SchemaTooNew,
+    StorageError,
+    alembic_config,
+    open_database,
+)
 from storage.models import Delivery
 
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
@@ -26,7 +33,7 @@ async def test_migrations_are_idempotent(database_url: str) -> None:
     async with second.sessions() as session:
         revision = await session.scalar(text("SELECT version_num FROM alembic_version"))
     await second.close()
-    assert revision == "0001"
+    assert revision == ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
 async def test_a_newer_schema_is_refused_and_left_untouched(database_url: str) -> None:
@@ -102,42 +109,33 @@ async def _enqueue(database: Database, chats: list[str], priority: int = 10) -> 
             )
 
 
+async def claim(
+    session: AsyncSession, *, busy: set[store.Chat], now: datetime, worker: str
+) -> list[Delivery]:
+    """The heads of the free chats, best priority first, leased to `worker`."""
+    heads = await store.due_heads(session, platforms=["console"], now=now)
+    chosen = sorted((h for h in heads if h.chat not in busy), key=lambda h: (-h.priority, h.id))
+    return await store.lease(
+        session,
+        [h.id for h in chosen],
+        now=now,
+        worker=worker,
+        lease_until=now + timedelta(minutes=1),
+    )
+
+
 async def test_claim_takes_one_head_per_chat_in_priority_order(database: Database) -> None:
     await _enqueue(database, ["a", "a", "b"], priority=10)
     await _enqueue(database, ["c"], priority=90)
     async with database.transaction() as session:
-        claimed = await store.claim_heads(
-            session,
-            platforms=["console"],
-            busy=set(),
-            now=NOW,
-            worker="w1",
-            lease_until=NOW + timedelta(minutes=1),
-            limit=10,
-        )
+        claimed = await claim(session, busy=set(), now=NOW, worker="w1")
     assert [row.address for row in claimed] == ["c", "a", "b"]
     async with database.transaction() as session:
-        again = await store.claim_heads(
-            session,
-            platforms=["console"],
-            busy={("console", "a")},
-            now=NOW,
-            worker="w2",
-            lease_until=NOW + timedelta(minutes=1),
-            limit=10,
-        )
+        again = await claim(session, busy={("console", "a")}, now=NOW, worker="w2")
     assert again == []  # leased rows are not taken twice; "a"'s second row waits its turn
     later = NOW + timedelta(minutes=2)  # the lease expired: a crashed worker's rows come back
     async with database.transaction() as session:
-        retaken = await store.claim_heads(
-            session,
-            platforms=["console"],
-            busy=set(),
-            now=later,
-            worker="w2",
-            lease_until=later + timedelta(minutes=1),
-            limit=10,
-        )
+        retaken = await claim(session, busy=set(), now=later, worker="w2")
     assert sorted(row.address for row in retaken) == ["a", "b", "c"]
 
 
@@ -146,15 +144,7 @@ async def test_pausing_a_chat_holds_its_whole_queue(database: Database) -> None:
     async with database.transaction() as session:
         await store.pause_chat(session, ("console", "a"), NOW + timedelta(seconds=30))
     async with database.transaction() as session:
-        claimed = await store.claim_heads(
-            session,
-            platforms=["console"],
-            busy=set(),
-            now=NOW,
-            worker="w",
-            lease_until=NOW + timedelta(minutes=1),
-            limit=10,
-        )
+        claimed = await claim(session, busy=set(), now=NOW, worker="w")
     assert [row.address for row in claimed] == ["b"]
 
 

@@ -1,0 +1,30 @@
+"""chat pauses: a 429 or a backoff holds every pending delivery of one chat
+
+Revision ID: 0002_harden_dispatch
+Revises: 0001
+Create Date: 2026-12-02
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0002_harden_dispatch"
+down_revision: str | None = "0001"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "chat_pauses",
+        sa.Column("platform", sa.String(length=16), nullable=False),
+        sa.Column("address", sa.String(length=255), nullable=False),
+        sa.Column("until", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("platform", "address"),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("chat_pauses")
