@@ -278,9 +278,7 @@ class Dispatcher:
     async def _deliver(self, row: Delivery, flight: _Flight) -> None:
         chat = (row.platform, row.address)
         try:
-            await self._pace(row)
-            flight.sending = True
-            result = await self._send(row)
+            result = await self._send(row, flight)
             await self._record(row, result)
         except Exception:
             # Never let one delivery kill the dispatcher; the lease expires and it is retried.
@@ -316,7 +314,9 @@ class Dispatcher:
         await self._pacers[row.platform].acquire(row.priority)
         self._buckets.take(key, rate)
 
-    async def _send(self, row: Delivery) -> DeliveryResult:
+    async def _send(self, row: Delivery, flight: _Flight) -> DeliveryResult:
+        """Wait for the row's turn, then hand it to the relay. What the send needs is read
+        first: once released by the pacer, nothing holds it back."""
         try:
             message = OutboundMessage.from_json(row.payload)
         except (ValueError, KeyError, TypeError) as error:
@@ -327,6 +327,10 @@ class Dispatcher:
         if row.edit_of_delivery_id is not None and edit_of is None:
             return DeliveryResult.retry("the message to edit is not sent yet")
         context = SendContext(row.id, row.txn_id, reply_to, edit_of)
+        await self._pace(row)
+        flight.sending = True
+        if row.platform in self._pacers:
+            self._pacers[row.platform].sent_now()
         try:
             async with asyncio.timeout(self._settings.send_timeout):
                 return await self._relays[row.platform].send(row.address, message, context)
