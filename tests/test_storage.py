@@ -148,6 +148,32 @@ async def test_pausing_a_chat_holds_its_whole_queue(database: Database) -> None:
     assert [row.address for row in claimed] == ["b"]
 
 
+async def test_a_pause_holds_rows_written_after_it(database: Database) -> None:
+    await _enqueue(database, ["a", "b"])
+    until = NOW + timedelta(seconds=30)
+    async with database.transaction() as session:
+        await store.pause_chat(session, ("console", "a"), until)
+    await _enqueue(database, ["a"], priority=90)  # written during the pause, due at once
+    async with database.transaction() as session:
+        heads = await store.due_heads(session, platforms=["console"], now=NOW)
+        assert [head.address for head in heads] == ["b"]
+        assert await store.count_due(session, ["console"], NOW) == 1
+        await store.mark_sent(session, heads[0].id, "m1", NOW)
+        assert await store.next_due(session, ["console"], NOW) == until  # not "now": no spin
+    async with database.transaction() as session:
+        await store.forget_pauses(session, until)
+        heads = await store.due_heads(session, platforms=["console"], now=until)
+    assert [(head.address, head.priority) for head in heads] == [("a", 90)]  # best first
+
+
+async def test_heads_are_one_per_chat_whatever_the_backlog(database: Database) -> None:
+    await _enqueue(database, ["busy"] * 300)
+    await _enqueue(database, ["idle"])
+    async with database.transaction() as session:
+        heads = await store.due_heads(session, platforms=["console"], now=NOW)
+    assert sorted((head.address, head.id) for head in heads) == [("busy", 1), ("idle", 301)]
+
+
 async def test_the_asyncio_core_api_reads_and_writes(database: Database) -> None:
     """SQLite runs inline on the event loop: the asyncio Core API (rows still to fetch
     when the result is handed over, RETURNING, a rolled back transaction) still works."""
