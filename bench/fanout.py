@@ -395,7 +395,7 @@ async def flood(alerts: int, seconds: float, scale: float, folder: Path) -> dict
         for index in range(channels):
             server.add_chat(chat_id(index), title=f"Groupe {index}")
         server.add_chat(IDLE_CHAT, title="Manche")
-        server.add_user(FLOODER, first_name="Flood")
+        server.call("POST", "/users", user_id=FLOODER, first_name="Flood")
         wiring = await build(
             make_config(await fresh_url("sqlite", folder), server, channels, scale),
             console_output=io.StringIO(),
@@ -438,6 +438,14 @@ async def flood(alerts: int, seconds: float, scale: float, folder: Path) -> dict
             await asyncio.sleep(max(0.0, started + 1.3 * span - time.perf_counter()))
             sent = await sent_count(wiring)
             receipts = await sent_count(wiring, "notice", address=str(FLOODER))
+            async with wiring.database.sessions() as session:
+                written, left = (
+                    await session.execute(
+                        select(Delivery.created_at, Delivery.sent_at).where(
+                            Delivery.address == str(IDLE_CHAT)
+                        )
+                    )
+                ).one()
         stats = server.stats()
         sends = stats["sends_accepted"] + stats["too_many_requests"]
     return {
@@ -446,6 +454,7 @@ async def flood(alerts: int, seconds: float, scale: float, folder: Path) -> dict
         "groups_flooded": VITAL_CHANNELS,
         "urgent_first_s": first["urgent"],
         "idle_first_s": first["idle"],
+        "idle_outbox_s": (left - written).total_seconds(),
         "alert_sends": sent,
         "private_sends": receipts,
         "sends": sends,

@@ -38,6 +38,7 @@ from storage.models import Channel, Delivery
 
 log = logging.getLogger(__name__)
 URGENT = delivery_priority(Kind.ALERT, Urgency.URGENT)
+READY_SLACK = 0.05  # s: chats that can send this soon are leased in the same claim
 
 
 @dataclass(frozen=True)
@@ -110,6 +111,7 @@ class Dispatcher:
         self._buckets = ChatBuckets()
         self._in_flight: dict[store.Chat, _Flight] = {}
         self._ready_in: float | None = None  # until the next chat skipped as not ready is
+        self._starved = False  # the last claim left ready chats for want of room
         self._stopping = asyncio.Event()
         self._next_beat = 0.0
         self.sent_count = 0
@@ -208,8 +210,10 @@ class Dispatcher:
         before the routine rows already waiting; and one of them takes its chat's turn from
         a lower-priority row that has not reached the relay yet (that row is given back and
         comes after it, the chat's order among equal priorities kept). A chat that cannot
-        send within `lead` (its own pace, or a 429's block) is left until it can."""
+        send yet (its own pace, or a 429's block) is left until it can: leased, its row
+        would take a place in the lead from a chat that can."""
         self._ready_in = None
+        self._starved = False
         if not self._relays:
             return []
         room = {p: self._lead_size(p) - self._waiting(p) for p in self.platforms}
@@ -218,7 +222,7 @@ class Dispatcher:
             return []
         now = self._clock.now()
         monotonic = asyncio.get_running_loop().time()
-        horizon = monotonic + self._settings.lead
+        horizon = monotonic + READY_SLACK
         async with self._db.transaction() as session:
             elsewhere: set[store.Chat] = set()
             if self._db.dialect == "postgresql":
@@ -240,6 +244,7 @@ class Dispatcher:
             for *_, head in candidates:
                 urgent = head.priority >= URGENT
                 if room[head.platform] <= 0 and not (urgent and urgent_room[head.platform] > 0):
+                    self._starved = True
                     continue
                 flight = self._in_flight.get(head.chat)
                 if flight is not None:
@@ -286,9 +291,14 @@ class Dispatcher:
         finally:
             if self._in_flight.get(chat) is flight:  # not pre-empted meanwhile
                 del self._in_flight[chat]
-            # Claim again once the rows waiting for the pacer run low (not after every
-            # send: the claim reads every chat's head).
-            if self._waiting(row.platform) <= self._lead_size(row.platform) // 2:
+            # Claim again when this chat may send its next row now, or when ready chats
+            # were left for want of room and the rows waiting for the pacer run low; not
+            # after every send (a claim reads every chat's head; a chat that must wait
+            # for its pace is claimed when it can send).
+            if self._buckets.wait_time(self._chat_key(row), self._chat_rate(row)) == 0 or (
+                self._starved
+                and self._waiting(row.platform) <= self._lead_size(row.platform) // 2
+            ):
                 self._signal.wake()
 
     @staticmethod

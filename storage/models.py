@@ -20,6 +20,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -153,6 +154,15 @@ class Delivery(Base):
         Index("ix_deliveries_due", "status", "next_attempt_at"),
         Index("ix_deliveries_target_queue", "platform", "address", "status", "priority", "id"),
         Index("ix_deliveries_fact", "fact_type", "fact_id"),
+        # Each chat's queue of pending rows, best first: the claim reads chats' heads here.
+        Index(
+            "ix_deliveries_pending_queue",
+            "status",
+            "platform",
+            "address",
+            text("priority DESC"),
+            "id",
+        ),
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     platform: Mapped[str] = mapped_column(String(16))

@@ -23,6 +23,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from storage.models import Channel, ChatPause, Delivery, PlatformState
 
@@ -63,31 +64,49 @@ async def due_heads(
     One row per chat, whatever its backlog: a chat with a thousand rows waiting must not
     hide the others from the claim (the dispatcher chooses among the heads). Rows leased
     already are left out, so a chat this worker is sending to shows the row behind (the
-    dispatcher may let an urgent one pre-empt its turn)."""
+    dispatcher may let an urgent one pre-empt its turn).
+
+    The chats are read from the pending-queue index (only pending rows, never those sent
+    long ago), then one seek in it finds each chat's head."""
     if not platforms:
         return []
-    rank = (
-        func.row_number()
-        .over(
-            partition_by=(Delivery.platform, Delivery.address),
-            order_by=(Delivery.priority.desc(), Delivery.id),
-        )
-        .label("rank")
+    chats = (
+        select(Delivery.platform, Delivery.address)
+        .where(Delivery.status == "pending", Delivery.platform.in_(list(platforms)))
+        .distinct()
+        .subquery("chats")
     )
-    ranked = (
-        select(Delivery.id, Delivery.platform, Delivery.address, Delivery.priority, rank)
+    row = aliased(Delivery)
+    head = (
+        select(row.id)
         .where(
-            Delivery.status == "pending",
-            Delivery.next_attempt_at <= now,
-            Delivery.platform.in_(list(platforms)),
-            _unleased(now),
-            ~_paused_at(now),
+            row.platform == chats.c.platform,
+            row.address == chats.c.address,
+            row.status == "pending",
+            # Wrapped: SQLite must seek the chat's queue in the pending-queue index, not
+            # walk every due row of every chat in the due index.
+            func.coalesce(row.next_attempt_at, row.next_attempt_at) <= now,
+            or_(row.claimed_until.is_(None), row.claimed_until < now),
         )
-        .subquery()
+        .order_by(row.priority.desc(), row.id)
+        .limit(1)
+        .correlate(chats)
+        .scalar_subquery()
+    )
+    paused = exists().where(
+        ChatPause.platform == chats.c.platform,
+        ChatPause.address == chats.c.address,
+        ChatPause.until > now,
+    )
+    heads = (
+        select(head.label("head"))
+        .select_from(chats)
+        .where(~paused)
+        .subquery("heads")
     )
     rows = await session.execute(
-        select(ranked.c.id, ranked.c.platform, ranked.c.address, ranked.c.priority).where(
-            ranked.c.rank == 1
+        select(Delivery.id, Delivery.platform, Delivery.address, Delivery.priority).join(
+            heads, Delivery.id == heads.c.head
         )
     )
     return [Head(int(i), platform, address, int(p)) for i, platform, address, p in rows]

@@ -1,4 +1,5 @@
-"""chat pauses: a 429 or a backoff holds every pending delivery of one chat
+"""chat pauses (a 429 or a backoff holds every pending delivery of one chat) and the
+pending-queue index the claim reads each chat's head from
 
 Revision ID: 0002_harden_dispatch
 Revises: 0001
@@ -24,7 +25,13 @@ def upgrade() -> None:
         sa.Column("until", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("platform", "address"),
     )
+    op.create_index(
+        "ix_deliveries_pending_queue",
+        "deliveries",
+        ["status", "platform", "address", sa.text("priority DESC"), "id"],
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_deliveries_pending_queue", table_name="deliveries")
     op.drop_table("chat_pauses")
