@@ -459,6 +459,7 @@ async def flood(alerts: int, seconds: float, scale: float, folder: Path) -> dict
         "private_sends": receipts,
         "sends": sends,
         "429s": stats["too_many_requests"],
+        "429s_private": stats["per_chat_429"].get(str(FLOODER), 0),
         "429_share": stats["too_many_requests"] / max(sends, 1),
     }
 
