@@ -51,7 +51,6 @@ class PriorityPacer:
         count = max(int(rate.per_second), 1) if rate else 1
         self._window = (1.0 + margin) * count / rate.per_second if rate else 0.0
         self._released: deque[float] = deque(maxlen=count)
-        self._sent: deque[float] = deque(maxlen=count)
         self._monotonic = monotonic
         self._next_free = 0.0
         self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
@@ -75,20 +74,12 @@ class PriorityPacer:
         """The platform asked everyone to wait (a global flood limit)."""
         self._next_free = max(self._next_free, self._monotonic() + seconds)
 
-    def sent_now(self) -> None:
-        """A released send is leaving now. When the event loop was held up between its
-        release and this moment, it leaves later than released: the sliding second is
-        counted on these times too, so the sends after it cannot crowd it."""
-        if self._interval:
-            self._sent.append(self._monotonic())
-
     def free_at(self) -> float:
         """The monotonic time of the next release."""
-        free = self._next_free
-        for stamps in (self._released, self._sent):
-            if len(stamps) == stamps.maxlen:
-                free = max(free, stamps[0] + self._window)
-        return free
+        released = self._released
+        if len(released) == released.maxlen:
+            return max(self._next_free, released[0] + self._window)
+        return self._next_free
 
     def _advance(self, now: float) -> None:
         behind = now - self._next_free
