@@ -290,6 +290,21 @@ async def intake(
     }
 
 
+async def first_and_all(
+    wiring: Wiring, text: str, deliveries: int, priority: int | None = None
+) -> tuple[float, float]:
+    """Raise the alert; seconds until its first and until all its deliveries were sent."""
+    started = time.perf_counter()
+    await wiring.router(inbound(text, 1))
+    first = None
+    while (done := await sent_count(wiring, priority=priority)) < deliveries:
+        if first is None and done:
+            first = time.perf_counter() - started
+        await asyncio.sleep(0.005)
+    all_done = time.perf_counter() - started
+    return (first if first is not None else all_done), all_done
+
+
 async def vital_during_backlog(channels: int, scale: float, folder: Path) -> dict[str, float]:
     with TelegramServerProcess(rate_scale=scale) as server:
         for index in range(channels):
@@ -312,15 +327,9 @@ async def vital_during_backlog(channels: int, scale: float, folder: Path) -> dic
         async with RunningApp(wiring, settle=0.3):
             await asyncio.sleep(2.0 / scale)  # the backlog is draining
             backlog_sent = await sent_count(wiring, "feed_item")
-            started = time.perf_counter()
-            await wiring.router(inbound("/alert personne en danger à Hendaye !vital", 1))
-            first = None
-            while (done := await sent_count(wiring)) < VITAL_CHANNELS:
-                if first is None and done:
-                    first = time.perf_counter() - started
-                await asyncio.sleep(0.005)
-            all_done = time.perf_counter() - started
-            first = first if first is not None else all_done
+            first, all_done = await first_and_all(
+                wiring, "/alert personne en danger à Hendaye !vital", VITAL_CHANNELS
+            )
     own_floor = VITAL_CHANNELS / (30 * scale)
     return {
         "backlog": channels,
@@ -362,15 +371,9 @@ async def urgent_behind(
             if backlog == "normal":
                 await wiring.router(inbound("/alert contrôle à Menton, 12 personnes", 0))
             await asyncio.sleep(2.0 / scale)  # the backlog is draining
-            started = time.perf_counter()
-            await wiring.router(inbound("/alert personnes en danger à Vintimille !urgent", 1))
-            first = None
-            while (done := await sent_count(wiring, priority=urgent)) < channels:
-                if first is None and done:
-                    first = time.perf_counter() - started
-                await asyncio.sleep(0.01)
-            all_done = time.perf_counter() - started
-            first = first if first is not None else all_done
+            first, all_done = await first_and_all(
+                wiring, "/alert personnes en danger à Vintimille !urgent", channels, urgent
+            )
         stats = server.stats()
     own_floor = channels / (30 * scale)
     return {
