@@ -1,20 +1,24 @@
 """The outbox dispatcher: the one place that decides retries, backoff and pacing.
 
-It leases the head delivery of each due chat, waits for the chat's and the platform's
-rate limits (highest priority first), hands the message to the platform's relay and
-records what the relay reported. A crash leaves leased rows that expire and are sent
-again; Matrix reuses the stored transaction id so that resend is not a duplicate.
+It reads the head delivery of every due chat and leases, best priority first, only what
+the platform can take in the next moments (`lead`), choosing among chats of one priority
+the one that has waited longest for its turn: a chat's backlog never holds up another
+chat. A leased row waits for the chat's and the platform's rate limits (highest priority
+first), is handed to the platform's relay and what the relay reported is recorded. An
+urgent or vital row takes its chat's turn from a routine row not yet handed to the relay.
+A crash leaves leased rows that expire and are sent again; Matrix reuses the stored
+transaction id so that resend is not a duplicate.
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
+import math
 import random
 import uuid
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -35,6 +39,10 @@ from storage.models import Channel, Delivery
 
 log = logging.getLogger(__name__)
 URGENT = delivery_priority(Kind.ALERT, Urgency.URGENT)
+READY_SLACK = 0.05  # s: chats that can send this soon are leased in the same claim
+# s between claims that finished sends ask for (new rows wake it at once): a claim reads
+# every chat's head, and one after each send would hold up the pacer's next release.
+CLAIM_GAP = 0.1
 
 
 @dataclass(frozen=True)
@@ -54,8 +62,22 @@ class DispatcherSettings:
     lease: timedelta = timedelta(minutes=2)  # a backstop; heartbeats free leases sooner
     heartbeat: timedelta = timedelta(seconds=5)
     max_in_flight: int = 200
+    # Seconds of a platform's overall rate leased ahead of the pacer. More would only queue
+    # in memory, where a row of one chat would wait behind all those already queued.
+    lead: float = 0.5
     poll_interval: float = 1.0
     send_timeout: float = 60.0
+
+
+@dataclass
+class _Flight:
+    """A leased row on its way: waiting for its turn, then (`sending`) in the relay's hands."""
+
+    row_id: int
+    platform: str
+    priority: int
+    task: asyncio.Task[None] | None = None
+    sending: bool = field(default=False)
 
 
 class Dispatcher:
@@ -93,9 +115,11 @@ class Dispatcher:
             platform: PriorityPacer(limit.overall) for platform, limit in self._limits.items()
         }
         self._buckets = ChatBuckets()
-        self._in_flight: dict[store.Chat, asyncio.Task[None]] = {}
-        self._in_flight_priority: dict[store.Chat, int] = {}
-        self._sending: set[store.Chat] = set()  # past the pacer, in the relay's hands
+        self._in_flight: dict[store.Chat, _Flight] = {}
+        self._ready_in: float | None = None  # until the next chat skipped as not ready is
+        self._starved = False  # the last claim left ready chats for want of room
+        self._last_claim = 0.0
+        self._wake_later: asyncio.TimerHandle | None = None
         self._stopping = asyncio.Event()
         self._next_beat = 0.0
         self.sent_count = 0
@@ -114,13 +138,15 @@ class Dispatcher:
                 await self._beat()
                 claimed = await self._claim()
                 for row in claimed:
-                    chat = (row.platform, row.address)
-                    self._in_flight_priority[chat] = row.priority
-                    self._in_flight[chat] = asyncio.create_task(
-                        self._deliver(row), name=f"deliver-{row.id}"
+                    flight = _Flight(row.id, row.platform, row.priority)
+                    self._in_flight[(row.platform, row.address)] = flight
+                    flight.task = asyncio.create_task(
+                        self._deliver(row, flight), name=f"deliver-{row.id}"
                     )
                 await self._signal.wait(await self._idle_timeout(bool(claimed)))
         finally:
+            if self._wake_later is not None:
+                self._wake_later.cancel()
             await self._finish_in_flight()
             async with self._db.transaction() as session:
                 await store.retire(session, self.worker_id)
@@ -135,6 +161,7 @@ class Dispatcher:
         async with self._db.transaction() as session:
             await store.heartbeat(session, self.worker_id, now)
             released = await store.release_dead_workers(session, now - 4 * self._settings.heartbeat)
+            await store.forget_pauses(session, now)
         if released:
             log.warning("%d deliveries leased by a stopped dispatcher are queued again", released)
 
@@ -145,54 +172,112 @@ class Dispatcher:
     async def _finish_in_flight(self) -> None:
         """Let the sends under way finish; those still waiting for their turn stop now
         (their leases are released by `retire`, another run sends them)."""
-        for chat, task in self._in_flight.items():
-            if chat not in self._sending:
-                task.cancel()
-        if self._in_flight:
-            await asyncio.wait(list(self._in_flight.values()), timeout=10)
-        for task in self._in_flight.values():
+        tasks = [flight.task for flight in self._in_flight.values() if flight.task]
+        for flight in self._in_flight.values():
+            if flight.task and not flight.sending:
+                flight.task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=10)
+        for task in tasks:
             task.cancel()
 
     async def _idle_timeout(self, claimed: bool) -> float:
+        timeout = self._settings.poll_interval
+        if self._ready_in is not None:
+            timeout = min(timeout, self._ready_in)
         if claimed or self._in_flight:
-            return self._settings.poll_interval
+            return timeout
+        now = self._clock.now()
         async with self._db.sessions() as session:
-            due = await store.next_due(session, self.platforms)
+            due = await store.next_due(session, self.platforms, now)
         if due is None:
-            return self._settings.poll_interval
-        return max(
-            0.0, min((due - self._clock.now()).total_seconds(), self._settings.poll_interval)
+            return timeout
+        return max(0.0, min((due - now).total_seconds(), timeout))
+
+    def _lead_size(self, platform: str) -> int:
+        """How many leased rows may wait for the platform's pacer."""
+        limits = self._limits.get(platform)
+        if limits is None or limits.overall is None:
+            return self._settings.max_in_flight
+        ahead = math.ceil(limits.overall.per_second * self._settings.lead)
+        return max(2, min(ahead, self._settings.max_in_flight))
+
+    def _waiting(self, platform: str, min_priority: int = 0) -> int:
+        return sum(
+            1
+            for flight in self._in_flight.values()
+            if flight.platform == platform
+            and not flight.sending
+            and flight.priority >= min_priority
         )
 
     async def _claim(self) -> list[Delivery]:
-        """Lease due rows up to the in-flight budget. Urgent and vital rows have a budget of
-        their own: a backlog of routine rows already waiting at the pacer must not keep them
-        from being claimed, since the pacer then serves them first."""
+        """Lease what each platform can take in the next `lead` seconds, best priority
+        first; within one priority the chat that has waited longest for its turn goes
+        first (a chat never seen, an idle one, before a busy one that just sent).
+
+        Urgent and vital rows have a budget of their own, since the pacer serves them
+        before the routine rows already waiting; and one of them takes its chat's turn from
+        a lower-priority row that has not reached the relay yet (that row is given back and
+        comes after it, the chat's order among equal priorities kept). A chat that cannot
+        send yet (its own pace, or a 429's block) is left until it can: leased, its row
+        would take a place in the lead from a chat that can."""
+        self._ready_in = None
+        self._starved = False
+        self._last_claim = asyncio.get_running_loop().time()
         if not self._relays:
             return []
-        urgent_in_flight = sum(1 for p in self._in_flight_priority.values() if p >= URGENT)
-        room = self._settings.max_in_flight - len(self._in_flight)
-        urgent_room = self._settings.max_in_flight - urgent_in_flight
-        if room <= 0 and urgent_room <= 0:
+        room = {p: self._lead_size(p) - self._waiting(p) for p in self.platforms}
+        urgent_room = {p: self._lead_size(p) - self._waiting(p, URGENT) for p in self.platforms}
+        if all(room[p] <= 0 and urgent_room[p] <= 0 for p in self.platforms):
             return []
         now = self._clock.now()
+        monotonic = asyncio.get_running_loop().time()
+        horizon = monotonic + READY_SLACK
         async with self._db.transaction() as session:
-            busy = set(self._in_flight)
+            elsewhere: set[store.Chat] = set()
             if self._db.dialect == "postgresql":
-                busy |= await store.claimed_chats_elsewhere(session, self.worker_id, now)
-            claim = functools.partial(
-                store.claim_heads,
+                elsewhere = await store.claimed_chats_elsewhere(session, self.worker_id, now)
+            heads = await store.due_heads(session, platforms=self.platforms, now=now)
+            candidates: list[tuple[int, float, int, store.Head]] = []
+            for head in heads:
+                if head.chat in elsewhere:
+                    continue
+                ready_at = self._buckets.ready_at(self._chat_key(head), self._chat_rate(head))
+                if ready_at > horizon:
+                    wait = ready_at - monotonic
+                    self._ready_in = wait if self._ready_in is None else min(self._ready_in, wait)
+                    continue
+                candidates.append((-head.priority, ready_at, head.id, head))
+            candidates.sort(key=lambda candidate: candidate[:3])
+            chosen: list[int] = []
+            given_back: list[int] = []
+            for *_, head in candidates:
+                urgent = head.priority >= URGENT
+                if room[head.platform] <= 0 and not (urgent and urgent_room[head.platform] > 0):
+                    self._starved = True
+                    continue
+                flight = self._in_flight.get(head.chat)
+                if flight is not None:
+                    if not urgent or head.priority <= flight.priority or flight.sending:
+                        continue
+                    # Pre-empted: synchronous from the check on, so it cannot start sending.
+                    if flight.task is not None:
+                        flight.task.cancel()
+                    del self._in_flight[head.chat]
+                    given_back.append(flight.row_id)
+                chosen.append(head.id)
+                room[head.platform] -= 1
+                if urgent:
+                    urgent_room[head.platform] -= 1
+            await store.unlease(session, given_back, self.worker_id)
+            return await store.lease(
                 session,
-                platforms=self.platforms,
+                chosen,
                 now=now,
                 worker=self.worker_id,
                 lease_until=now + self._settings.lease,
             )
-            taken = await claim(busy=busy, limit=urgent_room, min_priority=URGENT)
-            busy |= {(row.platform, row.address) for row in taken}
-            if room - len(taken) > 0:
-                taken += await claim(busy=busy, limit=room - len(taken))
-            return taken
 
     async def drained(
         self, platforms: Collection[str] | None = None, within: timedelta = timedelta(0)
@@ -218,40 +303,68 @@ class Dispatcher:
         while not await self.drained(platforms, within):  # noqa: ASYNC110
             await asyncio.sleep(poll)
 
-    async def _deliver(self, row: Delivery) -> None:
+    async def _deliver(self, row: Delivery, flight: _Flight) -> None:
         chat = (row.platform, row.address)
         try:
-            await self._pace(row)
-            self._sending.add(chat)
-            result = await self._send(row)
+            result = await self._send(row, flight)
             await self._record(row, result)
         except Exception:
             # Never let one delivery kill the dispatcher; the lease expires and it is retried.
             log.exception("delivery %s: unexpected error", row.id)
         finally:
-            self._sending.discard(chat)
-            self._in_flight.pop(chat, None)
-            self._in_flight_priority.pop(chat, None)
-            self._signal.wake()
+            if self._in_flight.get(chat) is flight:  # not pre-empted meanwhile
+                del self._in_flight[chat]
+            # Claim again when this chat may send its next row now, or when ready chats
+            # were left for want of room and the rows waiting for the pacer run low; not
+            # after every send (a claim reads every chat's head; a chat that must wait
+            # for its pace is claimed when it can send).
+            if self._buckets.wait_time(self._chat_key(row), self._chat_rate(row)) == 0 or (
+                self._starved
+                and self._waiting(row.platform) <= self._lead_size(row.platform) // 2
+            ):
+                self._wake_soon()
 
-    async def _pace(self, row: Delivery) -> None:
+    def _wake_soon(self) -> None:
+        """Claim again, but not sooner than `CLAIM_GAP` after the last claim."""
+        if self._wake_later is not None:
+            return
+        loop = asyncio.get_running_loop()
+        delay = self._last_claim + CLAIM_GAP - loop.time()
+        if delay <= 0:
+            self._signal.wake()
+        else:
+            self._wake_later = loop.call_later(delay, self._woken)
+
+    def _woken(self) -> None:
+        self._wake_later = None
+        self._signal.wake()
+
+    @staticmethod
+    def _chat_key(row: Delivery | store.Head) -> str:
+        return f"{row.platform}:{row.address}"
+
+    def _chat_rate(self, row: Delivery | store.Head) -> Rate | None:
+        """The chat's own limit: 1/s for a private chat, 20/min for a group on Telegram."""
         limits = self._limits.get(row.platform)
         if limits is None:
+            return None
+        if self._relays[row.platform].chat_class(row.address) == "private":
+            return limits.private_chat
+        return limits.group_chat
+
+    async def _pace(self, row: Delivery) -> None:
+        if row.platform not in self._limits:
             return
-        relay = self._relays[row.platform]
-        rate = (
-            limits.private_chat
-            if relay.chat_class(row.address) == "private"
-            else (limits.group_chat)
-        )
-        key = f"{row.platform}:{row.address}"
+        key, rate = self._chat_key(row), self._chat_rate(row)
         wait = self._buckets.wait_time(key, rate)
         if wait > 0:
             await asyncio.sleep(wait)
         await self._pacers[row.platform].acquire(row.priority)
         self._buckets.take(key, rate)
 
-    async def _send(self, row: Delivery) -> DeliveryResult:
+    async def _send(self, row: Delivery, flight: _Flight) -> DeliveryResult:
+        """Wait for the row's turn, then hand it to the relay. What the send needs is read
+        first: once released by the pacer, nothing holds it back."""
         try:
             message = OutboundMessage.from_json(row.payload)
         except (ValueError, KeyError, TypeError) as error:
@@ -262,6 +375,8 @@ class Dispatcher:
         if row.edit_of_delivery_id is not None and edit_of is None:
             return DeliveryResult.retry("the message to edit is not sent yet")
         context = SendContext(row.id, row.txn_id, reply_to, edit_of)
+        await self._pace(row)
+        flight.sending = True
         try:
             async with asyncio.timeout(self._settings.send_timeout):
                 return await self._relays[row.platform].send(row.address, message, context)
@@ -311,9 +426,7 @@ class Dispatcher:
     ) -> None:
         chat = (row.platform, row.address)
         if result.rate_limited and result.retry_after is not None:
-            limits = self._limits.get(row.platform)
-            rate = limits.group_chat if limits else None
-            self._buckets.block(f"{row.platform}:{row.address}", rate, result.retry_after)
+            self._buckets.block(self._chat_key(row), result.retry_after)
         if now - row.created_at >= self._retry.give_up_after and not result.rate_limited:
             await store.mark_final(session, [row.id], "dead", result.reason)
             self._metrics.delivery_dead(row.platform, row.kind)

@@ -101,17 +101,34 @@ class PriorityPacer:
 
 
 class ChatBuckets:
-    """One token bucket per chat; `wait_time` says how long until that chat may send."""
+    """One token bucket per chat; `wait_time` says how long until that chat may send.
 
-    def __init__(self, monotonic: Callable[[], float] = time.monotonic) -> None:
+    Each chat is paced at its own class's rate, widened by `margin` like the platform
+    pacer: the platform stamps a send when it arrives, a little after we released it, so
+    a bucket refilled at exactly the platform's rate would now and then send one early.
+    A 429 blocks the chat until the moment the platform named, whatever its rate.
+    """
+
+    def __init__(
+        self, monotonic: Callable[[], float] = time.monotonic, margin: float = 0.01
+    ) -> None:
         self._monotonic = monotonic
+        self._stretch = 1.0 + margin
         self._state: dict[str, tuple[float, float]] = {}  # chat → (tokens, stamp)
 
     def wait_time(self, chat: str, rate: Rate | None) -> float:
-        if rate is None:
+        return max(self.ready_at(chat, rate) - self._monotonic(), 0.0)
+
+    def ready_at(self, chat: str, rate: Rate | None) -> float:
+        """The monotonic time from which the chat has a token: in the past for a chat
+        that has waited (longest first: the fair order), 0.0 for one never seen."""
+        state = self._state.get(chat)
+        if state is None:
             return 0.0
-        tokens = self._tokens(chat, rate)
-        return 0.0 if tokens >= 1.0 else (1.0 - tokens) / rate.per_second
+        tokens, stamp = state
+        if rate is None:
+            return stamp  # only a 429's block leaves state for a chat without a limit
+        return stamp + (1.0 - tokens) * self._stretch / rate.per_second
 
     def take(self, chat: str, rate: Rate | None) -> None:
         if rate is None:
@@ -119,17 +136,16 @@ class ChatBuckets:
         tokens = self._tokens(chat, rate)
         self._state[chat] = (tokens - 1.0, self._monotonic())
 
-    def block(self, chat: str, rate: Rate | None, seconds: float) -> None:
-        """After a 429 for this chat: no send until `seconds` have passed."""
-        if rate is None:
-            return
-        # One token exactly when the platform said the chat may send again.
-        self._state[chat] = (1.0 - seconds * rate.per_second, self._monotonic())
+    def block(self, chat: str, seconds: float) -> None:
+        """After a 429 for this chat: no send until `seconds` have passed, then one token
+        (then the chat's own pace)."""
+        self._state[chat] = (1.0, self._monotonic() + seconds)
 
     def _tokens(self, chat: str, rate: Rate) -> float:
         now = self._monotonic()
+        # A stamp ahead of now (a 429's block) counts down to its token.
         tokens, stamp = self._state.get(chat, (float(rate.burst), now))
-        return min(float(rate.burst), tokens + (now - stamp) * rate.per_second)
+        return min(float(rate.burst), tokens + (now - stamp) * rate.per_second / self._stretch)
 
     def forget_idle(self, keep: int = 10_000) -> None:
         """Bound memory on a network with very many chats: full buckets carry no state."""

@@ -20,6 +20,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -171,6 +172,15 @@ class Delivery(Base):
         Index("ix_deliveries_due", "status", "next_attempt_at"),
         Index("ix_deliveries_target_queue", "platform", "address", "status", "priority", "id"),
         Index("ix_deliveries_fact", "fact_type", "fact_id"),
+        # Each chat's queue of pending rows, best first: the claim reads chats' heads here.
+        Index(
+            "ix_deliveries_pending_queue",
+            "status",
+            "platform",
+            "address",
+            text("priority DESC"),
+            "id",
+        ),
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     platform: Mapped[str] = mapped_column(String(16))
@@ -195,6 +205,16 @@ class Delivery(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class ChatPause(Base):
+    """A chat the platform asked us to leave alone until `until` (a 429, a backoff): every
+    pending delivery of it waits, those written after the pause too."""
+
+    __tablename__ = "chat_pauses"
+    platform: Mapped[str] = mapped_column(String(16), primary_key=True)
+    address: Mapped[str] = mapped_column(String(255), primary_key=True)
+    until: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class InboundSeen(Base):

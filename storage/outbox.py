@@ -1,76 +1,158 @@
 """The outbox claim and the recording of each send's outcome.
 
-A claim takes the head delivery of each chat that is due, leasing it to one worker for a
-while: on PostgreSQL with `FOR UPDATE SKIP LOCKED`, so several workers share the outbox
-without taking the same row; on SQLite a single dispatcher runs.
+A claim reads the head delivery of each chat that is due and not paused, and leases
+those the dispatcher chooses to one worker for a while: on PostgreSQL with
+`FOR UPDATE SKIP LOCKED`, so several workers share the outbox without taking the same
+row; on SQLite a single dispatcher runs.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    SQLColumnExpression,
+    delete,
+    exists,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
-from storage.models import Channel, Delivery, PlatformState
+from storage.models import Channel, ChatPause, Delivery, PlatformState
 
 Chat = tuple[str, str]  # (platform, address)
 
 
-async def claim_heads(
+@dataclass(frozen=True)
+class Head:
+    """The next delivery of one chat: its best priority, then its oldest."""
+
+    id: int
+    platform: str
+    address: str
+    priority: int
+
+    @property
+    def chat(self) -> Chat:
+        return (self.platform, self.address)
+
+
+def _unleased(now: datetime) -> ColumnElement[bool]:
+    return or_(Delivery.claimed_until.is_(None), Delivery.claimed_until < now)
+
+
+def _paused_at(at: SQLColumnExpression[datetime] | datetime) -> ColumnElement[bool]:
+    return exists().where(
+        ChatPause.platform == Delivery.platform,
+        ChatPause.address == Delivery.address,
+        ChatPause.until > at,
+    )
+
+
+async def due_heads(
+    session: AsyncSession, *, platforms: Collection[str], now: datetime
+) -> list[Head]:
+    """The head of every chat that has a due, unleased delivery and is not paused.
+
+    One row per chat, whatever its backlog: a chat with a thousand rows waiting must not
+    hide the others from the claim (the dispatcher chooses among the heads). Rows leased
+    already are left out, so a chat this worker is sending to shows the row behind (the
+    dispatcher may let an urgent one pre-empt its turn).
+
+    The chats are read from the pending-queue index (only pending rows, never those sent
+    long ago), then one seek in it finds each chat's head."""
+    if not platforms:
+        return []
+    chats = (
+        select(Delivery.platform, Delivery.address)
+        .where(Delivery.status == "pending", Delivery.platform.in_(list(platforms)))
+        .distinct()
+        .subquery("chats")
+    )
+    row = aliased(Delivery)
+    head = (
+        select(row.id)
+        .where(
+            row.platform == chats.c.platform,
+            row.address == chats.c.address,
+            row.status == "pending",
+            # Wrapped: SQLite must seek the chat's queue in the pending-queue index, not
+            # walk every due row of every chat in the due index.
+            func.coalesce(row.next_attempt_at, row.next_attempt_at) <= now,
+            or_(row.claimed_until.is_(None), row.claimed_until < now),
+        )
+        .order_by(row.priority.desc(), row.id)
+        .limit(1)
+        .correlate(chats)
+        .scalar_subquery()
+    )
+    paused = exists().where(
+        ChatPause.platform == chats.c.platform,
+        ChatPause.address == chats.c.address,
+        ChatPause.until > now,
+    )
+    heads = (
+        select(head.label("head"))
+        .select_from(chats)
+        .where(~paused)
+        .subquery("heads")
+    )
+    rows = await session.execute(
+        select(Delivery.id, Delivery.platform, Delivery.address, Delivery.priority).join(
+            heads, Delivery.id == heads.c.head
+        )
+    )
+    return [Head(int(i), platform, address, int(p)) for i, platform, address, p in rows]
+
+
+async def lease(
     session: AsyncSession,
+    ids: Sequence[int],
     *,
-    platforms: Collection[str],
-    busy: Collection[Chat],
     now: datetime,
     worker: str,
     lease_until: datetime,
-    limit: int,
-    min_priority: int | None = None,
 ) -> list[Delivery]:
-    """Lease up to `limit` due deliveries, at most one per chat, best priority first.
-
-    The candidates are read as bare (id, chat) tuples and only the rows taken are loaded:
-    with hundreds of chats in flight, most candidates belong to a busy chat, and building
-    them all as objects at every claim would cost more than the sends themselves."""
-    if not platforms or limit <= 0:
+    """Lease the chosen rows to `worker`, in the order given. On PostgreSQL the rows are
+    locked first with `FOR UPDATE SKIP LOCKED`: one another worker is leasing right now,
+    or leased since the heads were read, is skipped, never taken twice."""
+    if not ids:
         return []
-    conditions = [
-        Delivery.status == "pending",
-        Delivery.next_attempt_at <= now,
-        Delivery.platform.in_(list(platforms)),
-        or_(Delivery.claimed_until.is_(None), Delivery.claimed_until < now),
-    ]
-    if min_priority is not None:
-        conditions.append(Delivery.priority >= min_priority)
-    query = (
-        select(Delivery.id, Delivery.platform, Delivery.address)
-        .where(*conditions)
-        .order_by(Delivery.priority.desc(), Delivery.id)
-        .limit(limit + len(busy) + 50)
-    )
+    chosen = list(ids)
     if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
-    chosen: list[int] = []
-    chats: set[Chat] = set(busy)
-    for delivery_id, platform, address in await session.execute(query):
-        if (platform, address) in chats:
-            continue
-        chats.add((platform, address))
-        chosen.append(delivery_id)
-        if len(chosen) >= limit:
-            break
-    if not chosen:
-        return []
+        free = (
+            select(Delivery.id)
+            .where(Delivery.id.in_(chosen), Delivery.status == "pending", _unleased(now))
+            .with_for_update(skip_locked=True)
+        )
+        chosen = [i for i in chosen if i in set(await session.scalars(free))]
+        if not chosen:
+            return []
     taken = await session.scalars(
         update(Delivery)
-        .where(Delivery.id.in_(chosen))
+        .where(Delivery.id.in_(chosen), Delivery.status == "pending")
         .values(claimed_by=worker, claimed_until=lease_until)
         .returning(Delivery)
     )
     order = {delivery_id: index for index, delivery_id in enumerate(chosen)}
     return sorted(taken, key=lambda row: order[row.id])
+
+
+async def unlease(session: AsyncSession, ids: Sequence[int], worker: str) -> None:
+    """Give back rows this worker leased but did not hand to a relay (pre-empted)."""
+    if ids:
+        await session.execute(
+            update(Delivery)
+            .where(Delivery.id.in_(list(ids)), Delivery.claimed_by == worker)
+            .values(claimed_by=None, claimed_until=None)
+        )
 
 
 async def claimed_chats_elsewhere(session: AsyncSession, worker: str, now: datetime) -> set[Chat]:
@@ -171,7 +253,8 @@ async def mark_sent(
 
 
 async def pause_chat(session: AsyncSession, chat: Chat, until: datetime) -> None:
-    """Hold every pending delivery of one chat until `until`, keeping their order."""
+    """Hold every pending delivery of one chat until `until`, keeping their order; the
+    pause itself is kept too, so rows written meanwhile wait as well."""
     platform, address = chat
     await session.execute(
         update(Delivery)
@@ -183,6 +266,16 @@ async def pause_chat(session: AsyncSession, chat: Chat, until: datetime) -> None
         )
         .values(next_attempt_at=until)
     )
+    pause = await session.get(ChatPause, (platform, address))
+    if pause is None:
+        session.add(ChatPause(platform=platform, address=address, until=until))
+    elif pause.until < until:
+        pause.until = until
+
+
+async def forget_pauses(session: AsyncSession, now: datetime) -> None:
+    """Pauses that ended hold nothing any more."""
+    await session.execute(delete(ChatPause).where(ChatPause.until <= now))
 
 
 async def schedule_retry(
@@ -258,12 +351,30 @@ async def set_payload(session: AsyncSession, delivery_id: int, payload: str) -> 
     )
 
 
-async def next_due(session: AsyncSession, platforms: Collection[str]) -> datetime | None:
-    return await session.scalar(
+async def next_due(
+    session: AsyncSession, platforms: Collection[str], now: datetime
+) -> datetime | None:
+    """When the next delivery falls due: its own time, or the end of its chat's pause."""
+    own = await session.scalar(
         select(func.min(Delivery.next_attempt_at)).where(
-            Delivery.status == "pending", Delivery.platform.in_(list(platforms))
+            Delivery.status == "pending",
+            Delivery.platform.in_(list(platforms)),
+            ~_paused_at(Delivery.next_attempt_at),
         )
     )
+    pause_ends = await session.scalar(
+        select(func.min(ChatPause.until)).where(
+            ChatPause.until > now,
+            ChatPause.platform.in_(list(platforms)),
+            exists().where(
+                Delivery.platform == ChatPause.platform,
+                Delivery.address == ChatPause.address,
+                Delivery.status == "pending",
+            ),
+        )
+    )
+    times = [time for time in (own, pause_ends) if time is not None]
+    return min(times) if times else None
 
 
 async def count_due(session: AsyncSession, platforms: Collection[str], now: datetime) -> int:
@@ -275,6 +386,7 @@ async def count_due(session: AsyncSession, platforms: Collection[str], now: date
                 Delivery.status == "pending",
                 Delivery.platform.in_(list(platforms)),
                 Delivery.next_attempt_at <= now,
+                ~_paused_at(now),
             )
         )
         or 0

@@ -37,9 +37,32 @@ def test_after_a_429_a_chat_may_send_when_the_platform_said() -> None:
     clock = Clock()
     buckets = ChatBuckets(monotonic=clock)
     group = Rate.per_minute(20, burst=3)
-    buckets.block("telegram:-1001", group, 1.0)
+    buckets.block("telegram:-1001", 1.0)
     assert abs(buckets.wait_time("telegram:-1001", group) - 1.0) < 1e-9
     clock.now += 1.0
     assert buckets.wait_time("telegram:-1001", group) == 0.0
     buckets.take("telegram:-1001", group)
     assert buckets.wait_time("telegram:-1001", group) > 3.0  # then the group's own pace
+
+
+def test_a_429_blocks_a_private_chat_for_the_time_said_then_its_own_pace() -> None:
+    clock = Clock()
+    buckets = ChatBuckets(monotonic=clock)
+    private = Rate(1.0)
+    buckets.block("telegram:42", 30.0)
+    assert abs(buckets.wait_time("telegram:42", private) - 30.0) < 1e-9
+    clock.now += 29.0
+    assert buckets.wait_time("telegram:42", private) > 0.99
+    clock.now += 1.0
+    assert buckets.wait_time("telegram:42", private) == 0.0
+    buckets.take("telegram:42", private)
+    assert 1.0 < buckets.wait_time("telegram:42", private) < 1.02  # 1/s, with the margin
+
+
+def test_a_chat_never_seen_comes_before_one_that_just_sent() -> None:
+    clock = Clock()
+    buckets = ChatBuckets(monotonic=clock)
+    group = Rate.per_minute(20, burst=3)
+    clock.now += 100.0
+    buckets.take("telegram:-1", group)
+    assert buckets.ready_at("telegram:-2", group) < buckets.ready_at("telegram:-1", group)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from alembic.script import ScriptDirectory
 from sqlalchemy import func, select, text
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
 from alerts.messages import text_message
 from alerts.outbox import NOTICE, Outbox, Target
@@ -109,42 +109,33 @@ async def _enqueue(database: Database, chats: list[str], priority: int = 10) -> 
             )
 
 
+async def claim(
+    session: AsyncSession, *, busy: set[store.Chat], now: datetime, worker: str
+) -> list[Delivery]:
+    """The heads of the free chats, best priority first, leased to `worker`."""
+    heads = await store.due_heads(session, platforms=["console"], now=now)
+    chosen = sorted((h for h in heads if h.chat not in busy), key=lambda h: (-h.priority, h.id))
+    return await store.lease(
+        session,
+        [h.id for h in chosen],
+        now=now,
+        worker=worker,
+        lease_until=now + timedelta(minutes=1),
+    )
+
+
 async def test_claim_takes_one_head_per_chat_in_priority_order(database: Database) -> None:
     await _enqueue(database, ["a", "a", "b"], priority=10)
     await _enqueue(database, ["c"], priority=90)
     async with database.transaction() as session:
-        claimed = await store.claim_heads(
-            session,
-            platforms=["console"],
-            busy=set(),
-            now=NOW,
-            worker="w1",
-            lease_until=NOW + timedelta(minutes=1),
-            limit=10,
-        )
+        claimed = await claim(session, busy=set(), now=NOW, worker="w1")
     assert [row.address for row in claimed] == ["c", "a", "b"]
     async with database.transaction() as session:
-        again = await store.claim_heads(
-            session,
-            platforms=["console"],
-            busy={("console", "a")},
-            now=NOW,
-            worker="w2",
-            lease_until=NOW + timedelta(minutes=1),
-            limit=10,
-        )
+        again = await claim(session, busy={("console", "a")}, now=NOW, worker="w2")
     assert again == []  # leased rows are not taken twice; "a"'s second row waits its turn
     later = NOW + timedelta(minutes=2)  # the lease expired: a crashed worker's rows come back
     async with database.transaction() as session:
-        retaken = await store.claim_heads(
-            session,
-            platforms=["console"],
-            busy=set(),
-            now=later,
-            worker="w2",
-            lease_until=later + timedelta(minutes=1),
-            limit=10,
-        )
+        retaken = await claim(session, busy=set(), now=later, worker="w2")
     assert sorted(row.address for row in retaken) == ["a", "b", "c"]
 
 
@@ -153,16 +144,34 @@ async def test_pausing_a_chat_holds_its_whole_queue(database: Database) -> None:
     async with database.transaction() as session:
         await store.pause_chat(session, ("console", "a"), NOW + timedelta(seconds=30))
     async with database.transaction() as session:
-        claimed = await store.claim_heads(
-            session,
-            platforms=["console"],
-            busy=set(),
-            now=NOW,
-            worker="w",
-            lease_until=NOW + timedelta(minutes=1),
-            limit=10,
-        )
+        claimed = await claim(session, busy=set(), now=NOW, worker="w")
     assert [row.address for row in claimed] == ["b"]
+
+
+async def test_a_pause_holds_rows_written_after_it(database: Database) -> None:
+    await _enqueue(database, ["a", "b"])
+    until = NOW + timedelta(seconds=30)
+    async with database.transaction() as session:
+        await store.pause_chat(session, ("console", "a"), until)
+    await _enqueue(database, ["a"], priority=90)  # written during the pause, due at once
+    async with database.transaction() as session:
+        heads = await store.due_heads(session, platforms=["console"], now=NOW)
+        assert [head.address for head in heads] == ["b"]
+        assert await store.count_due(session, ["console"], NOW) == 1
+        await store.mark_sent(session, heads[0].id, "m1", NOW)
+        assert await store.next_due(session, ["console"], NOW) == until  # not "now": no spin
+    async with database.transaction() as session:
+        await store.forget_pauses(session, until)
+        heads = await store.due_heads(session, platforms=["console"], now=until)
+    assert [(head.address, head.priority) for head in heads] == [("a", 90)]  # best first
+
+
+async def test_heads_are_one_per_chat_whatever_the_backlog(database: Database) -> None:
+    await _enqueue(database, ["busy"] * 300)
+    await _enqueue(database, ["idle"])
+    async with database.transaction() as session:
+        heads = await store.due_heads(session, platforms=["console"], now=NOW)
+    assert sorted((head.address, head.id) for head in heads) == [("busy", 1), ("idle", 301)]
 
 
 async def test_the_asyncio_core_api_reads_and_writes(database: Database) -> None:

@@ -1,6 +1,6 @@
 """per-member intake limit: refusals not yet reported, and an index to count alerts
 
-Revision ID: 0002_harden_intake
+Revision ID: 0002
 Revises: 0001
 Create Date: 2026-12-02
 """
@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0002_harden_intake"
+revision: str = "0002"
 down_revision: str | None = "0001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
