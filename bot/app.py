@@ -24,11 +24,11 @@ from bot.context import Command
 from bot.directory import sync_directory
 from bot.feed_wiring import FeedParts, build_feeds
 from bot.intake_wiring import IntakeParts, build_intake
-from bot.matrix_setup import matrix_relay
+from bot.matrix_setup import matrix_relay, matrix_skip_reason
 from bot.platform_events import PlatformEvents
 from bot.router import MessageRouter
 from bot.supervisor import Supervisor
-from bot.telegram_setup import telegram_relay
+from bot.telegram_setup import telegram_relay, telegram_skip_reason
 from bot.vocabulary import vocabulary_from
 from config.loader import LoadedConfig
 from feeds.addresses import Resolver
@@ -59,6 +59,8 @@ class Wiring:
     commands: list[Command] = field(default_factory=list)
     feeds: FeedParts | None = None
     intake: IntakeParts | None = None
+    # platform → why its relay was not built (logged at start)
+    skipped: dict[str, str] = field(default_factory=dict)
 
 
 def delivery_limits(config: LoadedConfig) -> dict[str, PlatformLimits]:
@@ -204,6 +206,14 @@ async def build(
         commands=commands,
         feeds=feeds,
         intake=intake,
+        skipped={
+            platform: reason
+            for platform, reason in (
+                ("telegram", telegram_skip_reason(config)),
+                ("matrix", matrix_skip_reason(config)),
+            )
+            if reason is not None
+        },
     )
 
 
@@ -228,10 +238,13 @@ class Application:
         started: list[Relay] = []
         try:
             await wiring.directory.warm()
+            for name, reason in wiring.skipped.items():
+                log.info("%s: %s, skipped", name, reason)
             for name, relay in wiring.relays.items():
                 await relay.start(wiring.router if self._receive else None)
                 started.append(relay)
-                log.info("relay %s started", name)
+                log.info("%s: started%s", name, "" if self._receive else ", sending only")
+            await self._warn_channels_without_relay()
             self._supervisor.start("dispatcher", wiring.dispatcher.run)
             if self._receive and wiring.feeds is not None:
                 self._supervisor.start("feed-watcher", wiring.feeds.watcher.run)
@@ -258,6 +271,23 @@ class Application:
             if wiring.feeds is not None:
                 await wiring.feeds.close()
             await wiring.database.close()
+
+    async def _warn_channels_without_relay(self) -> None:
+        """Name (by id) the active channels no relay here serves: their deliveries wait."""
+        wiring = self._wiring
+        async with wiring.database.sessions() as session:
+            targets = await wiring.directory.targets(session)
+        waiting: dict[str, list[str]] = {}
+        for target in targets:
+            if target.platform not in wiring.relays:
+                waiting.setdefault(target.platform, []).append(target.id)
+        for platform, ids in sorted(waiting.items()):
+            log.warning(
+                "%s: no relay, deliveries to %d channel(s) wait: %s",
+                platform,
+                len(ids),
+                ", ".join(sorted(ids)),
+            )
 
     async def _stop_when_console_done(self) -> None:
         """Standard input ended: send what is queued, then stop (scripted demos, tests)."""

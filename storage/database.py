@@ -17,7 +17,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import (
@@ -31,6 +31,9 @@ from storage import delivery_buffer
 from storage.sqlite_inline import inline_url
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+# The advisory lock that start-up writers (migrations, the sync of the configuration file)
+# take on PostgreSQL, so processes started together take turns instead of colliding.
+START_LOCK = text("SELECT pg_advisory_xact_lock(7598820944209604129)")  # b"itocsin!"
 
 
 class StorageError(Exception):
@@ -150,7 +153,21 @@ def _reason(error: BaseException) -> str:
     return text[0] if text else type(error).__name__
 
 
+async def hold_start_lock(session: AsyncSession) -> None:
+    """Wait for, then hold until this transaction ends, the start-up lock (PostgreSQL).
+
+    SQLite needs none: one process uses it (`tocsin worker` refuses it), and that
+    process's transactions already queue behind its writer lock.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(START_LOCK)
+
+
 def _check_and_migrate(connection: Connection, migrate: bool) -> None:
+    if connection.dialect.name == "postgresql":
+        # Held until this transaction commits: a process that waited here then finds the
+        # schema at head and has nothing to do.
+        connection.execute(START_LOCK)
     current = MigrationContext.configure(connection).get_current_revision()
     config = alembic_config(connection)
     scripts = ScriptDirectory.from_config(config)
