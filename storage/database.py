@@ -148,7 +148,9 @@ async def open_database(url: str, *, migrate: bool = True, pool_size: int = 10) 
 
 def _reason(error: BaseException) -> str:
     if isinstance(error, DBAPIError) and error.orig is not None:
-        return str(error.orig).strip().splitlines()[0]
+        error = error.orig
+    if isinstance(error, ConnectionRefusedError):  # the system's text names no cause
+        return "connection refused: no database server listens at that address"
     text = str(error).strip().splitlines()
     return text[0] if text else type(error).__name__
 
