@@ -150,9 +150,7 @@ async def test_run_and_three_workers_start_at_once_on_an_empty_database(tmp_path
                     await asyncio.sleep(0.2)
             async with database.sessions() as session:
                 channels = await session.scalar(select(func.count()).select_from(Channel))
-                subscriptions = await session.scalar(
-                    select(func.count()).select_from(Subscription)
-                )
+                subscriptions = await session.scalar(select(func.count()).select_from(Subscription))
         finally:
             await database.close()
         assert channels == subscriptions == CHANNELS  # four syncs, one row each

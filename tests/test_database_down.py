@@ -5,12 +5,10 @@ loopback server speaking the PostgreSQL protocol that refuses the password."""
 
 from __future__ import annotations
 
-import os
 import socket
 import socketserver
 import struct
 import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,24 +18,13 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from tests.support.databases import postgres_url
+from tests.test_cli import tocsin
 
-ROOT = Path(__file__).resolve().parents[1]
 COMMANDS = ["run", "worker"]
 
 
-def tocsin(command: str, database_url: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TOCSIN_")}
-    env.update(PYTHONPATH=str(ROOT), TOCSIN_DATABASE_URL=database_url)
-    return subprocess.run(
-        [sys.executable, "-m", "bot.cli", command],
-        cwd=cwd,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        check=False,
-    )
+def tocsin_with(command: str, database_url: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return tocsin(command, cwd=cwd, env={"TOCSIN_DATABASE_URL": database_url})
 
 
 def assert_one_clear_line(result: subprocess.CompletedProcess[str], shown: str) -> str:
@@ -62,8 +49,10 @@ def free_loopback_port() -> int:
 def test_refused_connection(command: str, tmp_path: Path) -> None:
     port = free_loopback_port()
     url = f"postgresql+asyncpg://tocsin:s3cret-pw@127.0.0.1:{port}/tocsin"
-    result = tocsin(command, url, tmp_path)
-    reason = assert_one_clear_line(result, f"postgresql+asyncpg://tocsin:***@127.0.0.1:{port}/tocsin")
+    result = tocsin_with(command, url, tmp_path)
+    reason = assert_one_clear_line(
+        result, f"postgresql+asyncpg://tocsin:***@127.0.0.1:{port}/tocsin"
+    )
     assert "s3cret-pw" not in result.stderr
     assert reason == "connection refused: no database server listens at that address"
 
@@ -78,7 +67,7 @@ def test_unknown_database_name(command: str, tmp_path: Path) -> None:
     assert shared is not None
     url = make_url(shared).set(database="tocsin_no_such_database")
     shown = url.render_as_string(hide_password=True)
-    result = tocsin(command, url.render_as_string(hide_password=False), tmp_path)
+    result = tocsin_with(command, url.render_as_string(hide_password=False), tmp_path)
     reason = assert_one_clear_line(result, shown)
     assert reason == 'database "tocsin_no_such_database" does not exist'
 
@@ -89,7 +78,7 @@ def test_unknown_role(command: str, tmp_path: Path) -> None:
     shared = postgres_url()
     assert shared is not None
     url = make_url(shared).set(username="tocsin_no_such_role", password="pw-not-shown")
-    result = tocsin(command, url.render_as_string(hide_password=False), tmp_path)
+    result = tocsin_with(command, url.render_as_string(hide_password=False), tmp_path)
     reason = assert_one_clear_line(result, url.render_as_string(hide_password=True))
     assert reason == 'role "tocsin_no_such_role" does not exist'
     assert "pw-not-shown" not in result.stderr
@@ -152,7 +141,9 @@ def password_refusing_server() -> Iterator[int]:
 def test_wrong_password(command: str, tmp_path: Path) -> None:
     with password_refusing_server() as port:
         url = f"postgresql+asyncpg://tocsin:wrong-pw@127.0.0.1:{port}/tocsin"
-        result = tocsin(command, url, tmp_path)
-    reason = assert_one_clear_line(result, f"postgresql+asyncpg://tocsin:***@127.0.0.1:{port}/tocsin")
+        result = tocsin_with(command, url, tmp_path)
+    reason = assert_one_clear_line(
+        result, f"postgresql+asyncpg://tocsin:***@127.0.0.1:{port}/tocsin"
+    )
     assert reason == 'password authentication failed for user "tocsin"'
     assert "wrong-pw" not in result.stderr

@@ -115,12 +115,24 @@ async def test_the_file_wins_for_its_rows_and_chat_rows_are_kept(database: Datab
     async with database.transaction() as session:
         # made from chat meanwhile: a member, a channel with its subscription, a language
         session.add(
-            Member(platform="matrix", user_ref="@chat:example.org", organisation_id="cimade",
-                   role="observer", source="chat", created_at=NOW)
+            Member(
+                platform="matrix",
+                user_ref="@chat:example.org",
+                organisation_id="cimade",
+                role="observer",
+                source="chat",
+                created_at=NOW,
+            )
         )
         session.add(
-            Channel(id="mx-chat", platform="matrix", address="!c:example.org",
-                    organisation_id="cimade", source="chat", created_at=NOW)
+            Channel(
+                id="mx-chat",
+                platform="matrix",
+                address="!c:example.org",
+                organisation_id="cimade",
+                source="chat",
+                created_at=NOW,
+            )
         )
         await session.flush()
         session.add(Subscription(channel_id="mx-chat", spec="{}", source="chat"))
@@ -134,15 +146,15 @@ async def test_the_file_wins_for_its_rows_and_chat_rows_are_kept(database: Datab
     async with database.sessions() as session:
         anafe = await session.get(Organisation, "anafe")
         assert anafe is not None and anafe.name == "Anafé (nouveau nom)"
-        members = {
-            (m.platform, m.user_ref): m for m in await session.scalars(select(Member))
-        }
+        members = {(m.platform, m.user_ref): m for m in await session.scalars(select(Member))}
         channels = {c.id: c for c in await session.scalars(select(Channel))}
         subscriptions = (
             await session.scalars(select(Subscription).order_by(Subscription.channel_id))
         ).all()
     assert set(members) == {
-        ("console", "local"), ("telegram", "42"), ("matrix", "@chat:example.org")
+        ("console", "local"),
+        ("telegram", "42"),
+        ("matrix", "@chat:example.org"),
     }
     local, chat = members[("console", "local")], members[("matrix", "@chat:example.org")]
     assert (local.organisation_id, local.role) == ("cimade", "coordinator")

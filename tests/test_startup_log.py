@@ -3,14 +3,11 @@ WARNING naming (by id, never by address or text) the channels no relay serves.""
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 from tests.support.telegram_process import TelegramServerProcess
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.test_cli import tocsin
 
 CHANNELS = """
 [[organisations]]
@@ -44,18 +41,8 @@ organisation = "org"
 
 
 def tocsin_run(config: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("TOCSIN_")}
-    environment.update(env or {}, PYTHONPATH=str(ROOT))
-    return subprocess.run(
-        [sys.executable, "-m", "bot.cli", "run", "--config", str(config)],
-        cwd=config.parent,
-        input="",  # the console's input ends at once: the process stops by itself
-        capture_output=True,
-        text=True,
-        env=environment,
-        timeout=120,
-        check=False,
-    )
+    # the console's input is empty: the process stops by itself once started
+    return tocsin("run", "--config", str(config), cwd=config.parent, env=env)
 
 
 def log_lines(stderr: str) -> list[str]:
