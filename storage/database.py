@@ -151,8 +151,8 @@ def _reason(error: BaseException) -> str:
         error = error.orig
     if isinstance(error, ConnectionRefusedError):  # the system's text names no cause
         return "connection refused: no database server listens at that address"
-    text = str(error).strip().splitlines()
-    return text[0] if text else type(error).__name__
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
 
 
 async def hold_start_lock(session: AsyncSession) -> None:
