@@ -26,11 +26,11 @@ from bot.context import Command
 from bot.directory import sync_directory
 from bot.feed_wiring import FeedParts, build_feeds
 from bot.intake_wiring import IntakeParts, build_intake
-from bot.matrix_setup import matrix_relay
+from bot.matrix_setup import matrix_relay, matrix_skip_reason
 from bot.platform_events import PlatformEvents
 from bot.router import MessageRouter
 from bot.supervisor import Supervisor
-from bot.telegram_setup import telegram_relay
+from bot.telegram_setup import telegram_relay, telegram_skip_reason
 from bot.vocabulary import vocabulary_from
 from bot.web.health import HealthChecks
 from bot.web.metrics import MetricsEndpoint, PrometheusMetrics
@@ -68,6 +68,8 @@ class Wiring:
     intake: IntakeParts | None = None
     metrics: PrometheusMetrics = field(default_factory=PrometheusMetrics)
     web: WebServer | None = None
+    # platform → why its relay was not built (logged at start)
+    skipped: dict[str, str] = field(default_factory=dict)
 
 
 def delivery_limits(config: LoadedConfig) -> dict[str, PlatformLimits]:
@@ -231,6 +233,14 @@ async def build(
         intake=intake,
         metrics=metrics,
         web=web,
+        skipped={
+            platform: reason
+            for platform, reason in (
+                ("telegram", telegram_skip_reason(config)),
+                ("matrix", matrix_skip_reason(config)),
+            )
+            if reason is not None
+        },
     )
 
 
@@ -258,10 +268,13 @@ class Application:
                 await wiring.web.start()
                 self._supervisor.start("web", wiring.web.run)
             await wiring.directory.warm()
+            for name, reason in wiring.skipped.items():
+                log.info("%s: %s, skipped", name, reason)
             for name, relay in wiring.relays.items():
                 await relay.start(wiring.router if self._receive else None)
                 started.append(relay)
-                log.info("relay %s started", name)
+                log.info("%s: started%s", name, "" if self._receive else ", sending only")
+            await self._warn_channels_without_relay()
             self._supervisor.start("dispatcher", wiring.dispatcher.run)
             if self._receive and wiring.feeds is not None:
                 self._supervisor.start("feed-watcher", wiring.feeds.watcher.run)
@@ -292,6 +305,23 @@ class Application:
             if wiring.feeds is not None:
                 await wiring.feeds.close()
             await wiring.database.close()
+
+    async def _warn_channels_without_relay(self) -> None:
+        """Name (by id) the active channels no relay here serves: their deliveries wait."""
+        wiring = self._wiring
+        async with wiring.database.sessions() as session:
+            targets = await wiring.directory.targets(session)
+        waiting: dict[str, list[str]] = {}
+        for target in targets:
+            if target.platform not in wiring.relays:
+                waiting.setdefault(target.platform, []).append(target.id)
+        for platform, ids in sorted(waiting.items()):
+            log.warning(
+                "%s: no relay, deliveries to %d channel(s) wait: %s",
+                platform,
+                len(ids),
+                ", ".join(sorted(ids)),
+            )
 
     async def _stop_when_console_done(self) -> None:
         """Standard input ended: send what is queued, then stop (scripted demos, tests)."""

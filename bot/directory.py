@@ -9,13 +9,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import case, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from alerts.routing import SubscriptionSpec
 from alerts.types import Kind, Urgency
 from config.schema import ChannelSettings, Settings
+from storage.database import hold_start_lock
 from storage.models import Channel, Member, Organisation, Subscription
+from storage.queries import upsert
 
 
 def spec_of(channel: ChannelSettings) -> SubscriptionSpec:
@@ -27,60 +29,87 @@ def spec_of(channel: ChannelSettings) -> SubscriptionSpec:
     )
 
 
+REMOVED = "removed from the configuration"
+
+
 async def sync_directory(session: AsyncSession, settings: Settings, now: datetime) -> None:
+    # Processes started together sync one after the other; the upserts keep a row written
+    # meanwhile from chat (an invitation, /channel) from failing the start on a duplicate key.
+    await hold_start_lock(session)
     for org in settings.organisations:
-        org_row = await session.get(Organisation, org.id)
-        if org_row is None:
-            session.add(Organisation(id=org.id, name=org.name, source="config"))
-        else:
-            org_row.name = org.name
-    await session.flush()
+        await upsert(
+            session,
+            Organisation,
+            {"id": org.id, "name": org.name, "source": "config"},
+            key=["id"],
+            update=lambda new: {"name": new.name},
+        )
 
     wanted_members = {(m.platform, m.user): m for m in settings.members}
-    existing = {(m.platform, m.user_ref): m for m in await session.scalars(select(Member))}
-    for key, member in existing.items():
-        if member.source == "config" and key not in wanted_members:
+    for member in await session.scalars(select(Member).where(Member.source == "config")):
+        if (member.platform, member.user_ref) not in wanted_members:
             await session.delete(member)
-    for key, wanted_member in wanted_members.items():
-        member_row = existing.get(key)
-        if member_row is None:
-            session.add(
-                Member(
-                    platform=wanted_member.platform,
-                    user_ref=wanted_member.user,
-                    organisation_id=wanted_member.organisation,
-                    role=wanted_member.role,
-                    language=wanted_member.language,
-                    source="config",
-                    created_at=now,
-                )
-            )
-        else:
-            member_row.organisation_id = wanted_member.organisation
-            member_row.role, member_row.source = wanted_member.role, "config"
-            member_row.language = wanted_member.language or member_row.language
     await session.flush()
-
-    channels = {c.id: c for c in await session.scalars(select(Channel))}
-    wanted = {c.id for c in settings.channels}
-    for channel in channels.values():
-        if channel.source == "config" and channel.id not in wanted and channel.active:
-            channel.active, channel.inactive_reason = False, "removed from the configuration"
-    for entry in settings.channels:
-        row: Channel | None = channels.get(entry.id)
-        if row is None:
-            row = Channel(id=entry.id, created_at=now, active=True, source="config")
-            session.add(row)
-        row.platform, row.address, row.organisation_id = (
-            entry.platform,
-            entry.address,
-            (entry.organisation),
+    for wanted_member in wanted_members.values():
+        await upsert(
+            session,
+            Member,
+            {
+                "platform": wanted_member.platform,
+                "user_ref": wanted_member.user,
+                "organisation_id": wanted_member.organisation,
+                "role": wanted_member.role,
+                "language": wanted_member.language,
+                "source": "config",
+                "created_at": now,
+            },
+            key=["platform", "user_ref"],
+            update=lambda new: {
+                "organisation_id": new.organisation_id,
+                "role": new.role,
+                "source": new.source,
+                "language": func.coalesce(new.language, Member.language),
+            },
         )
-        row.language, row.timezone, row.quiet = entry.language, entry.timezone, entry.quiet
-        row.share_locations = entry.share_locations
-        if row.inactive_reason == "removed from the configuration":
-            row.active, row.inactive_reason = True, None
-        await session.flush()
+
+    wanted = {c.id for c in settings.channels}
+    for channel in await session.scalars(select(Channel).where(Channel.source == "config")):
+        if channel.id not in wanted and channel.active:
+            channel.active, channel.inactive_reason = False, REMOVED
+    await session.flush()
+    for entry in settings.channels:
+        await upsert(
+            session,
+            Channel,
+            {
+                "id": entry.id,
+                "platform": entry.platform,
+                "address": entry.address,
+                "organisation_id": entry.organisation,
+                "language": entry.language,
+                "timezone": entry.timezone,
+                "quiet": entry.quiet,
+                "share_locations": entry.share_locations,
+                "active": True,
+                "source": "config",
+                "created_at": now,
+            },
+            key=["id"],
+            # A channel the dispatcher deactivated (bot blocked, kicked) stays inactive.
+            update=lambda new: {
+                "platform": new.platform,
+                "address": new.address,
+                "organisation_id": new.organisation_id,
+                "language": new.language,
+                "timezone": new.timezone,
+                "quiet": new.quiet,
+                "share_locations": new.share_locations,
+                "active": case((Channel.inactive_reason == REMOVED, True), else_=Channel.active),
+                "inactive_reason": case(
+                    (Channel.inactive_reason == REMOVED, None), else_=Channel.inactive_reason
+                ),
+            },
+        )
         await session.execute(
             delete(Subscription).where(
                 Subscription.channel_id == entry.id, Subscription.source == "config"

@@ -14,6 +14,11 @@ from relays.telegram import TelegramOptions, TelegramRelay
 from storage.database import Database
 
 
+def telegram_skip_reason(config: LoadedConfig) -> str | None:
+    """Why this deployment runs no Telegram relay, for the start-up log; None if it runs one."""
+    return None if config.secrets.telegram_token else "TOCSIN_TELEGRAM_TOKEN not set"
+
+
 def telegram_relay(
     config: LoadedConfig,
     *,

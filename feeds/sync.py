@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from config.checks import feed_address_key
 from config.schema import FeedSettings
+from storage.database import hold_start_lock
 from storage.feed_queries import all_feeds
 from storage.models import Feed
 
@@ -38,6 +39,7 @@ def restart_state(row: Feed, now: datetime) -> None:
 async def sync_configured_feeds(
     session: AsyncSession, feeds: Sequence[FeedSettings], now: datetime
 ) -> None:
+    await hold_start_lock(session)  # two `tocsin run` started together sync in turn
     rows = {row.id: row for row in await all_feeds(session)}
     wanted = {feed.id for feed in feeds}
     configured = {feed_address_key(feed.url) for feed in feeds}

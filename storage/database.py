@@ -17,7 +17,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -32,6 +32,9 @@ from storage import after_commit, delivery_buffer
 from storage.sqlite_inline import inline_url
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+# The advisory lock that start-up writers (migrations, the sync of the configuration file)
+# take on PostgreSQL, so processes started together take turns instead of colliding.
+START_LOCK = text("SELECT pg_advisory_xact_lock(7598820944209604129)")  # b"itocsin!"
 
 
 class StorageError(Exception):
@@ -181,12 +184,28 @@ async def open_database(url: str, *, migrate: bool = True, pool_size: int = 10) 
 
 def _reason(error: BaseException) -> str:
     if isinstance(error, DBAPIError) and error.orig is not None:
-        return str(error.orig).strip().splitlines()[0]
-    text = str(error).strip().splitlines()
-    return text[0] if text else type(error).__name__
+        error = error.orig
+    if isinstance(error, ConnectionRefusedError):  # the system's text names no cause
+        return "connection refused: no database server listens at that address"
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
+
+
+async def hold_start_lock(session: AsyncSession) -> None:
+    """Wait for, then hold until this transaction ends, the start-up lock (PostgreSQL).
+
+    SQLite needs none: one process uses it (`tocsin worker` refuses it), and that
+    process's transactions already queue behind its writer lock.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(START_LOCK)
 
 
 def _check_and_migrate(connection: Connection, migrate: bool) -> None:
+    if connection.dialect.name == "postgresql":
+        # Held until this transaction commits: a process that waited here then finds the
+        # schema at head and has nothing to do.
+        connection.execute(START_LOCK)
     current = MigrationContext.configure(connection).get_current_revision()
     config = alembic_config(connection)
     scripts = ScriptDirectory.from_config(config)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
+from typing import Any, TypeAlias
 
 from sqlalchemy import (
     BigInteger,
+    ColumnElement,
     Executable,
     Select,
     Table,
@@ -21,6 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.base import ReadOnlyColumnCollection
 
 from storage.models import (
     Alert,
@@ -87,6 +90,29 @@ async def admins_of(session: AsyncSession, organisation_id: str | None) -> Seque
         | ((Member.role == "org-admin") & (Member.organisation_id == organisation_id))
     )
     return (await session.scalars(query.order_by(Member.id))).all()
+
+
+Excluded: TypeAlias = ReadOnlyColumnCollection[str, Any]
+
+
+async def upsert(
+    session: AsyncSession,
+    model: type[Base],
+    values: Mapping[str, Any],
+    *,
+    key: Sequence[str],
+    update: Callable[[Excluded], Mapping[str, ColumnElement[Any] | Any]],
+) -> None:
+    """INSERT … ON CONFLICT (key) DO UPDATE, one statement: a row another process wrote
+    in the meantime is updated instead of failing on a duplicate key. `update` maps the
+    columns to set, given the proposed row (`excluded`); the stored row's columns are the
+    model's own."""
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    statement = insert(_table(model)).values(dict(values))
+    await session.execute(
+        statement.on_conflict_do_update(index_elements=list(key), set_=update(statement.excluded))
+    )
 
 
 async def mark_inbound_seen(
