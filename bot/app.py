@@ -84,6 +84,7 @@ async def build(
     database: Database | None = None,
     feed_transport: httpx.AsyncBaseTransport | None = None,
     feed_resolver: Resolver | None = None,
+    worker: bool = False,
 ) -> Wiring:
     settings = config.settings
     clock = clock or SystemClock()
@@ -157,7 +158,7 @@ async def build(
         interactive=settings.console.interactive,
     )
     relays["console"] = console
-    matrix = matrix_relay(config, database=database, clock=clock)
+    matrix = matrix_relay(config, database=database, clock=clock, worker=worker)
     if matrix is not None:
         relays["matrix"] = matrix
     telegram = telegram_relay(

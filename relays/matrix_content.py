@@ -119,16 +119,25 @@ def image_content(
     height: int,
     filename: str,
     caption: str | None = None,
+    file_keys: Mapping[str, Any] | None = None,
 ) -> Content:
-    """An `m.image`; with a caption, `body` holds it and `filename` the name (Matrix 1.10)."""
-    return {
+    """An `m.image`; with a caption, `body` holds it and `filename` the name (Matrix 1.10).
+
+    With `file_keys` (an encrypted upload's key, iv and hashes) the image is an encrypted
+    file: `file` replaces `url`.
+    """
+    content: Content = {
         "msgtype": "m.image",
         "body": caption or filename,
         "filename": filename,
-        "url": url,
         "info": {"mimetype": mime_type, "size": size, "w": width, "h": height},
         "m.mentions": {},
     }
+    if file_keys is None:
+        content["url"] = url
+    else:
+        content["file"] = {**file_keys, "url": url}
+    return content
 
 
 # -- inbound ------------------------------------------------------------------------------
