@@ -266,6 +266,10 @@ class MatrixRelay:
             timeout=self._options.sync_timeout_ms if since and self._caught_up else 0,
             sync_filter=self._sync_filter(),
             since=since,
+            # With encryption, the first sync of a run learns every joined room's state
+            # and members (nio keeps no room list across restarts): sending to a quiet
+            # encrypted room needs them. Its timeline still starts at `since`.
+            full_state=self._crypto is not None and not self._caught_up and since is not None,
         )
         if not isinstance(answer, nio.SyncResponse):
             if _code(answer) == "M_UNKNOWN_TOKEN":

@@ -1,0 +1,124 @@
+"""A person's Matrix app with end-to-end encryption: matrix-nio with its own crypto store.
+
+This is the peer, not Tocsin: it logs in on a device of its own (a phone), keeps its keys
+in a temporary folder, encrypts what it sends and decrypts what it receives. Events it
+could not decrypt are kept too, so a test sees anything that stayed ciphertext; state and
+membership events are left out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import nio
+
+from tests.support.synapse import RegisteredUser, SynapseServer
+
+
+@dataclass(frozen=True)
+class Seen:
+    room_id: str
+    sender: str
+    type: str
+    content: dict[str, Any]
+    decrypted: bool
+    event_id: str
+
+    @property
+    def body(self) -> str:
+        return str(self.content.get("body", ""))
+
+
+class Peer:
+    def __init__(self, server: SynapseServer, user: RegisteredUser, device_name: str) -> None:
+        self.server = server
+        self.user = user
+        self.device_name = device_name
+        self.folder = Path(tempfile.mkdtemp(prefix="tocsin-peer-"))
+        config = nio.AsyncClientConfig(encryption_enabled=True, store_sync_tokens=True)
+        self.client = nio.AsyncClient(
+            server.base_url, user.user_id, store_path=str(self.folder), config=config
+        )
+        self.seen: list[Seen] = []
+        self.client.add_event_callback(self._on_event, nio.Event)
+
+    @property
+    def device_id(self) -> str:
+        return str(self.client.device_id)
+
+    async def __aenter__(self) -> Peer:
+        answer = await self.client.login(self.user.password, device_name=self.device_name)
+        assert isinstance(answer, nio.LoginResponse), answer
+        await self.sync()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.client.close()
+
+    def _on_event(self, room: nio.MatrixRoom, event: nio.Event) -> None:
+        source = event.source if isinstance(event.source, dict) else {}
+        if source.get("type") not in ("m.room.message", "m.room.encrypted"):
+            return  # state and membership events are not what a test reads
+        self.seen.append(
+            Seen(
+                room_id=room.room_id,
+                sender=event.sender,
+                type=str(source.get("type", "")),
+                content=dict(source.get("content") or {}),
+                decrypted=bool(getattr(event, "decrypted", False)),
+                event_id=event.event_id,
+            )
+        )
+
+    async def sync(self) -> None:
+        """One sync, then the key traffic a real app does after it."""
+        client = self.client
+        answer = await client.sync(timeout=0, full_state=client.next_batch is None)
+        assert isinstance(answer, nio.SyncResponse), answer
+        if client.should_upload_keys:
+            await client.keys_upload()
+        if client.should_query_keys:
+            await client.keys_query()
+        if client.should_claim_keys:
+            await client.keys_claim(client.get_users_for_key_claiming())
+        await client.send_to_device_messages()
+
+    async def join(self, room_id: str) -> None:
+        answer = await self.client.join(room_id)
+        assert isinstance(answer, nio.JoinResponse), answer
+        await self.sync()
+
+    async def say(self, room_id: str, text: str, **content: Any) -> str:
+        """Write in a room (encrypted when the room is), as an app does."""
+        await self.sync()
+        client = self.client
+        room = client.rooms[room_id]
+        if room.encrypted:
+            await client.joined_members(room_id)
+            if client.should_query_keys:
+                await client.keys_query()
+        body = {"msgtype": "m.text", "body": text, **content}
+        answer = await client.room_send(
+            room_id, "m.room.message", body, ignore_unverified_devices=True
+        )
+        assert isinstance(answer, nio.RoomSendResponse), answer
+        return str(answer.event_id)
+
+    def from_user(self, room_id: str, user_id: str) -> list[Seen]:
+        return [s for s in self.seen if s.room_id == room_id and s.sender == user_id]
+
+    async def wait_for(
+        self, room_id: str, user_id: str, count: int = 1, within: float = 30.0
+    ) -> list[Seen]:
+        """Sync until `user_id` has sent `count` events in the room; returns them all."""
+        async with asyncio.timeout(within):
+            while True:
+                found = self.from_user(room_id, user_id)
+                if len(found) >= count:
+                    return found
+                await asyncio.sleep(0.2)
+                await self.sync()
