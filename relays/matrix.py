@@ -147,6 +147,11 @@ class MatrixRelay:
     def encryption(self) -> bool:
         return self._crypto is not None
 
+    @property
+    def undecrypted(self) -> int:
+        """Encrypted messages waiting for their room key."""
+        return self._crypto.waiting if self._crypto is not None else 0
+
     async def start(self, sink: InboundSink | None) -> None:
         """Sign in (an unreachable homeserver is retried in the background), then sync.
 

@@ -224,6 +224,10 @@ class E2EE:
                 if device is not None:
                     client.blacklist_device(device)
                 self._refused.add((user_id, device_id))
+                # Room keys it already holds stay with it; the next message gets new ones.
+                for room_id, room in client.rooms.items():
+                    if room.encrypted and user_id in room.users:
+                        client.invalidate_outbound_session(room_id)
                 log.warning(
                     "Matrix: the keys of device %s of %s changed since first seen; "
                     "it is refused (no room keys) until an admin checks it",
@@ -325,6 +329,11 @@ class E2EE:
             return  # already asked for this session
         if not isinstance(answer, nio.RoomKeyRequestResponse):
             log.warning("Matrix: could not ask for a room key (%s)", _code(answer))
+
+
+def canonical_json(value: Any) -> str:
+    """The Matrix canonical JSON of a value (what signatures cover)."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
 
 
 async def _has_server_keys(client: nio.AsyncClient) -> bool:

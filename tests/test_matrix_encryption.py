@@ -7,13 +7,30 @@ whole application with encryption on (the default)."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
+from dataclasses import replace
+from datetime import timedelta
 from typing import Any
 
 import pytest
+import vodozemac
+from sqlalchemy import func, select
 
-from config.loader import LoadedConfig, Secrets
-from tests.support.matrix_app import channel, new_scene, running, scene_config, wait_until
+from alerts.clock import ManualClock
+from bot.app import build
+from config.loader import ConfigError, LoadedConfig, Secrets
+from relays.matrix_crypto import STORE_NAME, MatrixStoreError, canonical_json
+from storage.database import open_database
+from storage.models import Alert
+from tests.support.matrix_app import (
+    channel,
+    matrix_of,
+    new_scene,
+    running,
+    scene_config,
+    wait_until,
+)
 from tests.support.matrix_peer import Peer, Seen
 from tests.support.synapse import SynapseServer, synapse_server  # noqa: F401
 from tests.telegram_api import BotApiServer
@@ -192,3 +209,194 @@ async def _decrypted(peer: Peer, room_id: str, words: str) -> Seen | None:
     await peer.sync()
     found = [s for s in peer.seen if s.room_id == room_id and s.decrypted and words in s.body]
     return found[0] if found else None
+
+
+# -- bad input ----------------------------------------------------------------------------
+
+
+async def test_a_message_whose_key_never_comes_gets_one_notice_never_silence(
+    synapse_server: SynapseServer, database_url: str
+) -> None:
+    """Encrypted for other devices only: the bot asks for the key, waits, then says so."""
+    scene = await new_scene(synapse_server)
+    coordination = await scene.room("coordination", encrypted=True)
+    clock = ManualClock()
+    bot = scene.bot.user_id
+    config = scene_config(scene, database_url)
+    async with (
+        running(config, clock=clock) as wiring,
+        Peer(synapse_server, scene.alice, "phone") as alice,
+    ):
+        relay = matrix_of(wiring)
+        await alice.say_with_unsent_key(coordination, "!alert contrôle à Menton")
+        await wait_until(lambda: _true(relay.undecrypted == 1))
+        await asyncio.sleep(1.0)
+        assert alice.from_user(coordination, bot) == []  # still waiting for the key
+        clock.advance(timedelta(minutes=2))
+        # Any event ends the bot's long poll (this one means nothing to it).
+        await synapse_server.send_event(scene.alice, coordination, "org.example.ping", {})
+        [notice] = await alice.wait_for(coordination, bot)
+        await wait_until(lambda: _true(relay.undecrypted == 0))
+        await asyncio.sleep(1.0)
+
+    assert notice.decrypted
+    assert notice.body.startswith("🔒 Tocsin n'a pas pu déchiffrer un message de ce salon")
+    assert len(alice.from_user(coordination, bot)) == 1  # one notice per hour and room
+    assert await count(database_url, Alert) == 0
+
+
+async def test_a_room_key_that_comes_after_its_message_still_raises_the_alert(
+    synapse_server: SynapseServer, database_url: str
+) -> None:
+    scene = await new_scene(synapse_server)
+    coordination = await scene.room("coordination", encrypted=True)
+    italie = await scene.room("italie", encrypted=True)
+    config = scene_config(
+        scene, database_url, channels=[channel("mx-italie", italie, ["franco-italienne"])]
+    )
+    bot = scene.bot.user_id
+    async with running(config) as wiring, Peer(synapse_server, scene.alice, "phone") as alice:
+        relay = matrix_of(wiring)
+        deliver_key = await alice.say_with_late_key(
+            coordination, "!alert 5 personnes refoulées à Menton"
+        )
+        await wait_until(lambda: _true(relay.undecrypted == 1))
+        await asyncio.sleep(1.0)
+        assert alice.from_user(coordination, bot) == []  # waiting, not told yet
+        await deliver_key()
+        [relayed] = await alice.wait_for(italie, bot)
+        [receipt] = await alice.wait_for(coordination, bot)
+
+    assert "5 personnes refoulées à Menton" in relayed.body
+    assert receipt.body.startswith("✅ Alerte #1 relayée")
+    assert await count(database_url, Alert) == 1
+
+
+async def test_a_device_whose_keys_change_is_refused_and_reported(
+    synapse_server: SynapseServer, database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    scene = await new_scene(synapse_server)
+    coordination = await scene.room("coordination", encrypted=True)
+    italie = await scene.room("italie", encrypted=True)
+    config = scene_config(
+        scene, database_url, channels=[channel("mx-italie", italie, ["franco-italienne"])]
+    )
+    bot = scene.bot.user_id
+    caplog.set_level(logging.WARNING, logger="relays.matrix_crypto")
+    async with running(config), Peer(synapse_server, scene.alice, "phone") as alice:
+        await alice.say(coordination, "!alert premier contrôle à Menton")
+        await alice.wait_for(italie, bot)
+        # Someone replaces the phone's identity keys on the homeserver.
+        await _replace_device_keys(synapse_server, alice)
+        await wait_until(lambda: _true("changed since first seen" in caplog.text))
+        await alice.say(coordination, "!alert second contrôle à Menton")
+        relayed = await alice.wait_for(italie, bot, 2)
+
+    assert relayed[0].decrypted and not relayed[1].decrypted  # no room key for that device
+    assert f"device {alice.device_id} of {scene.alice.user_id}" in caplog.text
+
+
+async def test_a_missing_store_starts_a_new_device_and_says_so(
+    synapse_server: SynapseServer, database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    scene = await new_scene(synapse_server)
+    coordination = await scene.room("coordination", encrypted=True)
+    config = scene_config(scene, database_url, password=True)
+    bot = scene.bot.user_id
+    caplog.set_level(logging.INFO)
+    devices: list[str | None] = []
+    async with Peer(synapse_server, scene.alice, "phone") as alice:
+        for number in (1, 2):
+            async with running(config) as wiring:
+                devices.append(matrix_of(wiring).device_id)
+                await alice.say(coordination, f"!help {number}")
+                await alice.wait_for(coordination, bot, number)
+            if number == 1:
+                (scene.store_path / STORE_NAME).unlink()
+        answers = alice.from_user(coordination, bot)
+
+    assert devices[0] != devices[1]
+    assert f"the crypto store holds no keys for device {devices[0]}" in caplog.text
+    assert "logging in on a new device" in caplog.text
+    assert all(answer.decrypted for answer in answers)
+
+
+@pytest.mark.parametrize("damage", ["garbage", "wrong key"])
+async def test_a_damaged_store_or_a_wrong_key_stops_the_start_with_one_clear_line(
+    synapse_server: SynapseServer, database_url: str, damage: str
+) -> None:
+    scene = await new_scene(synapse_server)
+    config = scene_config(scene, database_url)
+    async with running(config):
+        pass
+    store = scene.store_path / STORE_NAME
+    kept = store.read_bytes()
+    garbage = b"this is not a database" * 100
+    if damage == "garbage":
+        store.write_bytes(garbage)
+        config_after = config
+    else:
+        secrets = replace(config.secrets, matrix_store_key="another key")
+        config_after = replace(config, secrets=secrets)
+    with pytest.raises(MatrixStoreError) as refused:
+        async with running(config_after):
+            pass
+
+    message = str(refused.value)
+    assert "\n" not in message and str(store) in message
+    if damage == "garbage":
+        assert "is damaged" in message and store.read_bytes() == garbage  # left for an admin
+    else:
+        assert "TOCSIN_MATRIX_STORE_KEY does not open" in message
+        assert store.read_bytes() == kept  # nothing rewritten with the wrong key
+
+
+async def test_encryption_without_a_store_key_is_refused_and_a_worker_leaves_matrix_alone(
+    synapse_server: SynapseServer, database_url: str
+) -> None:
+    scene = await new_scene(synapse_server)
+    config = scene_config(scene, database_url)
+    keyless = replace(config, secrets=replace(config.secrets, matrix_store_key=None))
+    with pytest.raises(ConfigError, match="TOCSIN_MATRIX_STORE_KEY must be set"):
+        await build(keyless)
+    worker = await build(config, worker=True)
+    try:
+        assert "matrix" not in worker.relays  # Matrix deliveries stay with `tocsin run`
+    finally:
+        await worker.database.close()
+
+
+async def _true(value: bool) -> bool:
+    return value
+
+
+async def count(database_url: str, model: Any) -> int:
+    database = await open_database(database_url)
+    try:
+        async with database.sessions() as session:
+            return int(await session.scalar(select(func.count()).select_from(model)) or 0)
+    finally:
+        await database.close()
+
+
+async def _replace_device_keys(server: SynapseServer, peer: Peer) -> None:
+    """Upload new identity keys, validly self-signed, for the peer's existing device."""
+    account = vodozemac.Account()
+    device = peer.device_id
+    keys: dict[str, Any] = {
+        "user_id": peer.user.user_id,
+        "device_id": device,
+        "algorithms": ["m.olm.v1.curve25519-aes-sha2", "m.megolm.v1.aes-sha2"],
+        "keys": {
+            f"curve25519:{device}": account.curve25519_key.to_base64(),
+            f"ed25519:{device}": account.ed25519_key.to_base64(),
+        },
+    }
+    signature = account.sign(canonical_json(keys).encode()).to_base64()
+    keys["signatures"] = {peer.user.user_id: {f"ed25519:{device}": signature}}
+    await server.request(
+        "POST",
+        "/_matrix/client/v3/keys/upload",
+        access_token=peer.client.access_token,
+        json_body={"device_keys": keys},
+    )

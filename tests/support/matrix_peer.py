@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
+import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -107,6 +109,49 @@ class Peer:
         )
         assert isinstance(answer, nio.RoomSendResponse), answer
         return str(answer.event_id)
+
+    async def say_with_unsent_key(self, room_id: str, text: str, *, fresh: bool = True) -> str:
+        """Write with a new room key that reaches nobody (lost, or meant for another device)."""
+        await self.sync()
+        olm = self.client.olm
+        if fresh:
+            olm.create_outbound_group_session(room_id)
+        olm.outbound_group_sessions[room_id].shared = True  # pretend: nobody got it
+        content = olm.group_encrypt(
+            room_id, {"type": "m.room.message", "content": {"msgtype": "m.text", "body": text}}
+        )
+        return await self.server.send_event(self.user, room_id, "m.room.encrypted", content)
+
+    async def say_with_late_key(self, room_id: str, text: str) -> Callable[[], Awaitable[None]]:
+        """Write with a new room key whose to-device messages are held back; the returned
+        function sends them (the key arrives after its message)."""
+        await self.sync()
+        client = self.client
+        await client.joined_members(room_id)
+        if client.should_query_keys:
+            await client.keys_query()
+        missing = client.get_missing_sessions(room_id)
+        if missing:
+            await client.keys_claim(missing)
+        client.olm.create_outbound_group_session(room_id)
+        batches = [
+            payload
+            for _, payload in client.olm.share_group_session_parallel(
+                room_id, list(client.rooms[room_id].users), ignore_unverified_devices=True
+            )
+        ]
+        await self.say_with_unsent_key(room_id, text, fresh=False)
+
+        async def deliver() -> None:
+            for payload in batches:
+                await self.server.request(
+                    "PUT",
+                    f"/_matrix/client/v3/sendToDevice/m.room.encrypted/{uuid.uuid4().hex}",
+                    access_token=client.access_token,
+                    json_body=payload,
+                )
+
+        return deliver
 
     def from_user(self, room_id: str, user_id: str) -> list[Seen]:
         return [s for s in self.seen if s.room_id == room_id and s.sender == user_id]
