@@ -27,10 +27,8 @@ def postgres_url() -> str | None:
 
 async def _connect(url: URL, database: str | None = None) -> asyncpg.Connection:
     return await asyncpg.connect(
-        host=url.host or "127.0.0.1",
-        port=url.port or 5432,
-        user=url.username or "postgres",
-        password=url.password,
+        host=url.host or "127.0.0.1", port=url.port or 5432,
+        user=url.username or "postgres", password=url.password,
         database=database or url.database,
     )
 

@@ -18,32 +18,16 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 class TelegramServerProcess:
-    def __init__(
-        self,
-        *,
-        rate_scale: float = 1.0,
-        limits: bool = True,
-        seed: int = 1,
-        token: str = DEFAULT_TOKEN,
-    ) -> None:
+    def __init__(self, *, rate_scale: float = 1.0, limits: bool = True, seed: int = 1,
+                 token: str = DEFAULT_TOKEN) -> None:
         self.token = token
-        arguments = [
-            sys.executable,
-            "-m",
-            "tests.telegram_api",
-            "--token",
-            token,
-            "--rate-scale",
-            str(rate_scale),
-            "--seed",
-            str(seed),
-        ]
+        arguments = [sys.executable, "-m", "tests.telegram_api", "--token", token,
+                     "--rate-scale", str(rate_scale), "--seed", str(seed)]
         if not limits:
             arguments.append("--no-limits")
         env = dict(os.environ, PYTHONPATH=str(ROOT))
-        self._process = subprocess.Popen(
-            arguments, stdout=subprocess.PIPE, text=True, env=env, cwd=ROOT
-        )
+        self._process = subprocess.Popen(arguments, stdout=subprocess.PIPE, text=True, env=env,
+                                         cwd=ROOT)
         assert self._process.stdout is not None
         self.base_url = self._process.stdout.readline().strip()
         if not self.base_url.startswith("http://127.0.0.1:"):
@@ -69,9 +53,8 @@ class TelegramServerProcess:
     def stats(self) -> dict[str, Any]:
         return dict(self.call("GET", "/stats")["stats"])
 
-    def sent(
-        self, chat_id: int | None = None, min_count: int = 0, timeout: float = 5
-    ) -> list[dict[str, Any]]:
+    def sent(self, chat_id: int | None = None, min_count: int = 0, timeout: float = 5
+             ) -> list[dict[str, Any]]:
         query: dict[str, Any] = {"min_count": min_count, "timeout": timeout}
         if chat_id is not None:
             query["chat_id"] = chat_id
@@ -90,10 +73,6 @@ class TelegramServerProcess:
     def __enter__(self) -> TelegramServerProcess:
         return self
 
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        trace: TracebackType | None,
-    ) -> None:
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 trace: TracebackType | None) -> None:
         self.stop()
