@@ -48,7 +48,9 @@ def matrix_relay(
             store_key=secrets.matrix_store_key,
             trust=settings.trust,
         )
-        crypto = E2EE(crypto_options, database=database, clock=clock)
+        crypto = E2EE(
+            crypto_options, database=database, clock=clock, password=secrets.matrix_password
+        )
     account = MatrixAccount(
         homeserver=settings.homeserver.rstrip("/"),
         user_id=settings.user_id,

@@ -37,7 +37,8 @@ from nio.crypto.sessions import derive_pickle_key
 from nio.store import SqliteStore
 
 from alerts.clock import Clock
-from relays.matrix_session import MatrixUnavailable
+from relays.matrix_api import MatrixApiError, matrix_api
+from relays.matrix_cross_signing import CrossSigning, CrossSigningError, CrossSigningStore
 from storage import queries
 from storage.database import Database
 
@@ -135,8 +136,19 @@ def stored_account(options: CryptoOptions, user_id: str, device_id: str | None) 
 class E2EE:
     """What the relay does around nio's Olm machine; one per relay and process."""
 
-    def __init__(self, options: CryptoOptions, *, database: Database, clock: Clock) -> None:
+    def __init__(
+        self,
+        options: CryptoOptions,
+        *,
+        database: Database,
+        clock: Clock,
+        password: str | None = None,
+    ) -> None:
         self.options = options
+        self._cross_signing = CrossSigning(
+            CrossSigningStore(options.store_file, options.store_key), password
+        )
+        self._cross_signed = False
         self._db = database
         self._clock = clock
         self._held: dict[str, HeldEvent] = {}
@@ -198,6 +210,14 @@ class E2EE:
             await client.send_to_device_messages()
         if client.should_upload_keys:
             _check(await client.keys_upload(), "keys upload")
+        if not self._cross_signed:
+            try:
+                self._cross_signed = await self._cross_signing.ensure(client)
+            except (MatrixApiError, CrossSigningError) as error:
+                log.warning(
+                    "Matrix: cross-signing not set up (%s); the device stays unsigned", error
+                )
+                self._cross_signed = True  # not again at every sync: at the next start
         if client.should_query_keys:
             before = _pins(client)
             answer = await client.keys_query()
@@ -331,11 +351,6 @@ class E2EE:
             log.warning("Matrix: could not ask for a room key (%s)", _code(answer))
 
 
-def canonical_json(value: Any) -> str:
-    """The Matrix canonical JSON of a value (what signatures cover)."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
-
-
 async def _has_server_keys(client: nio.AsyncClient) -> bool:
     """Whether the homeserver already knows identity keys for the client's device."""
     answer = await matrix_api(
@@ -343,33 +358,6 @@ async def _has_server_keys(client: nio.AsyncClient) -> bool:
     )
     devices = answer.get("device_keys", {}).get(client.user_id, {})
     return isinstance(devices, dict) and client.device_id in devices
-
-
-async def matrix_api(
-    client: nio.AsyncClient, method: str, path: str, body: Mapping[str, Any] | None = None
-) -> dict[str, Any]:
-    """One client-server API call nio has no method for; raises on an error answer."""
-    assert client.client_session is not None, "signed in first"
-    response = await client.send(
-        method,
-        f"/_matrix/client/v3/{path}",
-        json.dumps(body) if body is not None else None,
-        headers={"Authorization": f"Bearer {client.access_token}"},
-    )
-    async with response:
-        data = await response.json(content_type=None)
-    if response.status == 429 or response.status >= 500:
-        raise MatrixUnavailable(f"{path}: HTTP {response.status}")
-    if response.status >= 400 or not isinstance(data, dict):
-        raise MatrixApiError(path, response.status, data if isinstance(data, dict) else {})
-    return data
-
-
-class MatrixApiError(Exception):
-    def __init__(self, path: str, status: int, body: Mapping[str, Any]) -> None:
-        super().__init__(f"{path}: HTTP {status} {body.get('errcode', '')}".strip())
-        self.status = status
-        self.body = body
 
 
 def _megolm(room_id: str, event: Event) -> nio.MegolmEvent | None:

@@ -20,10 +20,12 @@ from sqlalchemy import func, select
 from alerts.clock import ManualClock
 from bot.app import build
 from config.loader import ConfigError, LoadedConfig, Secrets
-from relays.matrix_crypto import STORE_NAME, MatrixStoreError, canonical_json
+from relays.matrix_cross_signing import canonical_json, verify
+from relays.matrix_crypto import STORE_NAME, MatrixStoreError
 from storage.database import open_database
 from storage.models import Alert
 from tests.support.matrix_app import (
+    Scene,
     channel,
     matrix_of,
     new_scene,
@@ -400,3 +402,49 @@ async def _replace_device_keys(server: SynapseServer, peer: Peer) -> None:
         access_token=peer.client.access_token,
         json_body={"device_keys": keys},
     )
+
+
+# -- cross-signing ------------------------------------------------------------------------
+
+
+async def test_the_bot_cross_signs_its_device_and_keeps_its_keys_across_restarts(
+    synapse_server: SynapseServer, database_url: str
+) -> None:
+    scene = await new_scene(synapse_server)
+    config = scene_config(scene, database_url, password=True)
+    published: list[tuple[str, str, str]] = []
+    for _ in (1, 2):
+        async with running(config) as wiring:
+            device = matrix_of(wiring).device_id
+            assert device is not None
+            found = await wait_until(
+                lambda device=device: _cross_signed(synapse_server, scene, device)  # type: ignore[misc]
+            )
+            published.append((device, *found))
+
+    assert published[0] == published[1]  # same device, same master and self-signing keys
+
+
+async def _cross_signed(server: SynapseServer, scene: Scene, device: str) -> tuple[str, str] | None:
+    """(master, self-signing) public keys when the bot's device is validly signed."""
+    bot = scene.bot.user_id
+    answer = await server.request(
+        "POST",
+        "/_matrix/client/v3/keys/query",
+        access_token=scene.alice.access_token,
+        json_body={"device_keys": {bot: []}},
+    )
+    master_obj = answer.get("master_keys", {}).get(bot)
+    ssk_obj = answer.get("self_signing_keys", {}).get(bot)
+    device_obj = answer["device_keys"].get(bot, {}).get(device)
+    if not master_obj or not ssk_obj or not device_obj:
+        return None
+    [master] = master_obj["keys"].values()
+    [ssk] = ssk_obj["keys"].values()
+    assert master_obj["usage"] == ["master"] and ssk_obj["usage"] == ["self_signing"]
+    assert verify(master, ssk_obj, ssk_obj["signatures"][bot][f"ed25519:{master}"])
+    signature = device_obj.get("signatures", {}).get(bot, {}).get(f"ed25519:{ssk}")
+    if signature is None:
+        return None
+    assert verify(ssk, device_obj, signature)
+    return master, ssk
