@@ -251,6 +251,29 @@ class CrossSigning:
         return True
 
 
+def cross_signed_devices(published: Mapping[str, Any], user_id: str) -> set[str]:
+    """Ids of `user_id`'s devices signed by their self-signing key, itself signed by the
+    master key, in a `/keys/query` answer."""
+    master = _only_key(published.get("master_keys", {}).get(user_id))
+    ssk_obj = published.get("self_signing_keys", {}).get(user_id)
+    ssk = _only_key(ssk_obj)
+    if master is None or ssk is None or not isinstance(ssk_obj, Mapping):
+        return set()
+    ssk_signature = ssk_obj.get("signatures", {}).get(user_id, {}).get(f"ed25519:{master}")
+    if not isinstance(ssk_signature, str) or not verify(master, ssk_obj, ssk_signature):
+        return set()
+    signed: set[str] = set()
+    devices = published.get("device_keys", {}).get(user_id, {})
+    for device_id, device in devices.items() if isinstance(devices, Mapping) else ():
+        signatures = (
+            device.get("signatures", {}).get(user_id, {}) if isinstance(device, Mapping) else {}
+        )
+        signature = signatures.get(f"ed25519:{ssk}")
+        if isinstance(signature, str) and verify(ssk, device, signature):
+            signed.add(str(device_id))
+    return signed
+
+
 def _only_key(obj: Any) -> str | None:
     if not isinstance(obj, Mapping):
         return None

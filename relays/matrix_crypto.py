@@ -38,7 +38,12 @@ from nio.store import SqliteStore
 
 from alerts.clock import Clock
 from relays.matrix_api import MatrixApiError, matrix_api
-from relays.matrix_cross_signing import CrossSigning, CrossSigningError, CrossSigningStore
+from relays.matrix_cross_signing import (
+    CrossSigning,
+    CrossSigningError,
+    CrossSigningStore,
+    cross_signed_devices,
+)
 from storage import queries
 from storage.database import Database
 
@@ -223,6 +228,8 @@ class E2EE:
             answer = await client.keys_query()
             _check(answer, "keys query")
             self._refuse_changed(client, before, answer)
+            if self.options.trust == "cross-signed" and isinstance(answer, nio.KeysQueryResponse):
+                await self._apply_cross_signing(client, list(answer.device_keys))
         if client.should_claim_keys:
             _check(await client.keys_claim(client.get_users_for_key_claiming()), "keys claim")
 
@@ -240,20 +247,41 @@ class E2EE:
                 seen = (keys.get(f"ed25519:{device_id}"), keys.get(f"curve25519:{device_id}"))
                 if pinned is None or seen == pinned or (user_id, device_id) in self._refused:
                     continue
-                device = client.device_store[user_id].get(device_id)
-                if device is not None:
-                    client.blacklist_device(device)
                 self._refused.add((user_id, device_id))
-                # Room keys it already holds stay with it; the next message gets new ones.
-                for room_id, room in client.rooms.items():
-                    if room.encrypted and user_id in room.users:
-                        client.invalidate_outbound_session(room_id)
+                _withhold(client, user_id, device_id)
                 log.warning(
                     "Matrix: the keys of device %s of %s changed since first seen; "
                     "it is refused (no room keys) until an admin checks it",
                     device_id,
                     user_id,
                 )
+
+    async def _apply_cross_signing(self, client: nio.AsyncClient, users: list[str]) -> None:
+        """`trust = "cross-signed"`: room keys only for devices their owner signed."""
+        if not users:
+            return
+        published = await matrix_api(
+            client, "POST", "keys/query", {"device_keys": {user: [] for user in users}}
+        )
+        for user_id in users:
+            signed = cross_signed_devices(published, user_id)
+            for device in list(client.device_store.active_user_devices(user_id)):
+                if user_id == client.user_id and device.id == client.device_id:
+                    continue
+                if (user_id, device.id) in self._refused:
+                    continue
+                if device.id in signed:
+                    if client.olm.is_device_blacklisted(device):
+                        client.unblacklist_device(device)
+                    if not client.olm.is_device_verified(device):
+                        client.verify_device(device)
+                elif not client.olm.is_device_blacklisted(device):
+                    log.info(
+                        "Matrix: device %s of %s is not cross-signed: no room keys for it",
+                        device.id,
+                        user_id,
+                    )
+                    _withhold(client, user_id, device.id)
 
     def refused_devices(self) -> set[tuple[str, str]]:
         return set(self._refused)
@@ -366,6 +394,19 @@ def _megolm(room_id: str, event: Event) -> nio.MegolmEvent | None:
         return None
     parsed.room_id = room_id
     return parsed
+
+
+def _withhold(client: nio.AsyncClient, user_id: str, device_id: str) -> None:
+    """No more room keys for a device; the keys it already holds stay with it, so every
+    encrypted room it shares with us gets a new room key for the next message."""
+    device = client.device_store[user_id].get(device_id)
+    if device is not None and not client.olm.is_device_blacklisted(device):
+        if client.olm.is_device_verified(device):
+            client.unverify_device(device)
+        client.blacklist_device(device)
+    for room_id, room in client.rooms.items():
+        if room.encrypted and user_id in room.users:
+            client.invalidate_outbound_session(room_id)
 
 
 def _pins(client: nio.AsyncClient) -> dict[tuple[str, str], tuple[str, str]]:

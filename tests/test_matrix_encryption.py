@@ -20,7 +20,13 @@ from sqlalchemy import func, select
 from alerts.clock import ManualClock
 from bot.app import build
 from config.loader import ConfigError, LoadedConfig, Secrets
-from relays.matrix_cross_signing import canonical_json, verify
+from relays.matrix_cross_signing import (
+    CrossSigningKeys,
+    canonical_json,
+    public_key,
+    sign,
+    verify,
+)
 from relays.matrix_crypto import STORE_NAME, MatrixStoreError
 from storage.database import open_database
 from storage.models import Alert
@@ -448,3 +454,64 @@ async def _cross_signed(server: SynapseServer, scene: Scene, device: str) -> tup
         return None
     assert verify(ssk, device_obj, signature)
     return master, ssk
+
+
+# -- trust --------------------------------------------------------------------------------
+
+
+async def test_under_cross_signed_trust_only_devices_their_owner_signed_get_the_keys(
+    synapse_server: SynapseServer, database_url: str
+) -> None:
+    scene = await new_scene(synapse_server)
+    coordination = await scene.room("coordination", encrypted=True)
+    italie = await scene.room("italie", encrypted=True)
+    config = scene_config(
+        scene,
+        database_url,
+        channels=[channel("mx-italie", italie, ["franco-italienne"])],
+        matrix={"trust": "cross-signed"},
+    )
+    bot = scene.bot.user_id
+    async with running(config), Peer(synapse_server, scene.alice, "phone") as alice:
+        await alice.say(coordination, "!alert premier contrôle à Menton")
+        [unsigned] = await alice.wait_for(italie, bot)
+        await _cross_sign(synapse_server, alice)
+        await asyncio.sleep(1.0)  # the bot learns of the signature at its next sync
+        await alice.say(coordination, "!alert second contrôle à Menton")
+        relayed = await alice.wait_for(italie, bot, 2)
+
+    assert not unsigned.decrypted  # the phone was not cross-signed: no room key for it
+    assert relayed[1].decrypted and "second contrôle à Menton" in relayed[1].body
+
+
+async def _cross_sign(server: SynapseServer, peer: Peer) -> None:
+    """The person sets up cross-signing and signs their phone (as Element does)."""
+    user_id, device = peer.user.user_id, peer.device_id
+    keys = CrossSigningKeys.generate()
+    token = peer.client.access_token
+    await server.request(
+        "POST",
+        "/_matrix/client/v3/keys/device_signing/upload",
+        access_token=token,
+        json_body={
+            "master_key": keys.key_object(user_id, "master"),
+            "self_signing_key": keys.key_object(user_id, "self_signing"),
+            "user_signing_key": keys.key_object(user_id, "user_signing"),
+        },
+    )
+    answer = await server.request(
+        "POST",
+        "/_matrix/client/v3/keys/query",
+        access_token=token,
+        json_body={"device_keys": {user_id: [device]}},
+    )
+    body = {k: v for k, v in answer["device_keys"][user_id][device].items() if k != "unsigned"}
+    body.pop("signatures")
+    ssk = public_key(keys.self_signing)
+    body["signatures"] = {user_id: {f"ed25519:{ssk}": sign(keys.self_signing, body)}}
+    await server.request(
+        "POST",
+        "/_matrix/client/v3/keys/signatures/upload",
+        access_token=token,
+        json_body={user_id: {device: body}},
+    )
