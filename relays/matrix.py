@@ -27,6 +27,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import nio
+from nio.crypto.attachments import decrypt_attachment
 
 from alerts.clock import Clock
 from alerts.messages import (
@@ -53,6 +54,7 @@ from relays.matrix_content import (
     message_content,
     reaction_target,
     redacted_event_id,
+    split_file_ref,
 )
 from relays.matrix_crypto import E2EE, MatrixStoreError
 from relays.matrix_session import (
@@ -700,12 +702,22 @@ class MatrixRelay:
         """Download an `mxc://` URI (a `PhotoSource` for the other relays)."""
         if not ref.startswith("mxc://"):
             raise PhotoUnavailable("not an mxc:// URI")
+        url, file_keys = split_file_ref(ref)
         client = await self._ready_client()
-        answer = await client.download(mxc=ref)
+        answer = await client.download(mxc=url)
         if isinstance(answer, nio.MemoryDownloadResponse):
             if len(answer.body) > self._options.max_photo_bytes:
                 raise PhotoUnavailable(f"photo too large ({len(answer.body)} bytes)")
-            return bytes(answer.body)
+            if file_keys is None:
+                return bytes(answer.body)
+            try:  # an encrypted file (sent in an encrypted room)
+                return bytes(
+                    decrypt_attachment(
+                        answer.body, file_keys["k"], file_keys["sha256"], file_keys["iv"]
+                    )
+                )
+            except (nio.EncryptionError, ValueError) as error:
+                raise PhotoUnavailable("the encrypted photo does not open") from error
         if _code(answer) in ("M_NOT_FOUND", "M_TOO_LARGE", "M_FORBIDDEN"):
             raise PhotoUnavailable(f"the homeserver refused the download ({_code(answer)})")
         raise _unavailable(answer, "download")

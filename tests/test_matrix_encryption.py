@@ -7,6 +7,7 @@ whole application with encryption on (the default)."""
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
 import re
 from dataclasses import replace
@@ -15,6 +16,7 @@ from typing import Any
 
 import pytest
 import vodozemac
+from PIL import Image
 from sqlalchemy import func, select
 
 from alerts.clock import ManualClock
@@ -217,6 +219,34 @@ async def _decrypted(peer: Peer, room_id: str, words: str) -> Seen | None:
     await peer.sync()
     found = [s for s in peer.seen if s.room_id == room_id and s.decrypted and words in s.body]
     return found[0] if found else None
+
+
+async def test_an_encrypted_photo_is_relayed_as_an_encrypted_photo_without_its_gps(
+    synapse_server: SynapseServer, database_url: str
+) -> None:
+    scene = await new_scene(synapse_server)
+    coordination = await scene.room("coordination", encrypted=True)
+    italie = await scene.room("italie", encrypted=True)
+    config = scene_config(
+        scene, database_url, channels=[channel("mx-italie", italie, ["franco-italienne"])]
+    )
+    exif = Image.Exif()
+    exif[0x0110] = "Pixel 7"
+    exif[0x8825] = {1: "N", 2: (43.0, 46.0, 30.0), 3: "E", 4: (7.0, 30.0, 5.0)}
+    raw = io.BytesIO()
+    Image.new("RGB", (32, 24), (180, 20, 20)).save(raw, format="JPEG", exif=exif)
+    bot = scene.bot.user_id
+    async with running(config), Peer(synapse_server, scene.alice, "phone") as alice:
+        await alice.send_photo(coordination, raw.getvalue(), "!alert photo à Vintimille")
+        text, image = await alice.wait_for(italie, bot, 2)
+        relayed = await alice.open_file(image.content["file"])
+
+    assert "photo à Vintimille" in text.body
+    assert image.decrypted and image.content["msgtype"] == "m.image"
+    assert "url" not in image.content  # an encrypted file, not a public one
+    assert b"Pixel 7" not in relayed
+    photo = Image.open(io.BytesIO(relayed))
+    assert photo.size == (32, 24) and len(photo.getexif()) == 0
 
 
 # -- bad input ----------------------------------------------------------------------------

@@ -9,6 +9,7 @@ membership events are left out.
 from __future__ import annotations
 
 import asyncio
+import io
 import tempfile
 import uuid
 from collections.abc import Awaitable, Callable
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import nio
+from nio.crypto.attachments import decrypt_attachment
 
 from tests.support.synapse import RegisteredUser, SynapseServer
 
@@ -152,6 +154,33 @@ class Peer:
                 )
 
         return deliver
+
+    async def send_photo(self, room_id: str, data: bytes, caption: str) -> str:
+        """An encrypted `m.image` with a caption, as Element sends in an encrypted room."""
+        answer, keys = await self.client.upload(
+            io.BytesIO(data),
+            content_type="image/jpeg",
+            filename="photo.jpg",
+            encrypt=True,
+            filesize=len(data),
+        )
+        assert isinstance(answer, nio.UploadResponse), answer
+        return await self.say(
+            room_id,
+            caption,
+            msgtype="m.image",
+            filename="photo.jpg",
+            info={"mimetype": "image/jpeg", "size": len(data)},
+            file={**keys, "url": answer.content_uri},
+        )
+
+    async def open_file(self, file: dict[str, Any]) -> bytes:
+        """Download and decrypt an encrypted file someone sent."""
+        answer = await self.client.download(mxc=file["url"])
+        assert isinstance(answer, nio.MemoryDownloadResponse), answer
+        return bytes(
+            decrypt_attachment(answer.body, file["key"]["k"], file["hashes"]["sha256"], file["iv"])
+        )
 
     def from_user(self, room_id: str, user_id: str) -> list[Seen]:
         return [s for s in self.seen if s.room_id == room_id and s.sender == user_id]
