@@ -542,7 +542,14 @@ class MatrixRelay:
             answer = await client.room_get_event(room_id, event_id)
             if not isinstance(answer, nio.RoomGetEventResponse):
                 return None
-            source = answer.event.source
+            event = answer.event
+            if isinstance(event, nio.MegolmEvent) and client.olm is not None:
+                event.room_id = room_id  # our own question in an encrypted room
+                try:
+                    event = client.decrypt_event(event)
+                except nio.EncryptionError:
+                    return None
+            source = event.source
             content = source.get("content", {})
             listed = content.get(CHOICES_KEY) if source.get("sender") == client.user_id else None
             choices = tuple(str(item) for item in listed) if isinstance(listed, list) else ()

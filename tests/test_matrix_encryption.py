@@ -146,12 +146,16 @@ async def test_a_guided_alert_in_an_encrypted_direct_chat(
         await answer("10")
         themes = await answer("2")
         urgency = await answer(choice(themes, "Valider"))
-        summary = await answer(choice(urgency, "Vitale"))
+        # The urgency by an (encrypted) reaction with the keycap of its number.
+        before = len(alice.from_user(dm, bot))
+        await alice.react(dm, urgency.event_id, choice(urgency, "Vitale") + "\ufe0f\u20e3")
+        summary = (await alice.wait_for(dm, bot, before + 1))[-1]
         receipt = await answer(choice(summary, "Envoyer"))
         [relayed] = await alice.wait_for(italie, bot)
 
     assert border.body.startswith("(1/7) Quelle frontière ?")
     assert "Lieu : Menton" in summary.body and "Personnes : 10" in summary.body
+    assert "Urgence : VITAL" in summary.body  # chosen by the encrypted reaction
     assert receipt.body.startswith("✅ Alerte #1 relayée à 1 canal(aux)")
     assert relayed.decrypted and "Dix personnes refoulées, deux enfants" in relayed.body
     assert all(seen.decrypted for seen in alice.from_user(dm, bot))

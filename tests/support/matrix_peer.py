@@ -155,6 +155,21 @@ class Peer:
 
         return deliver
 
+    async def react(self, room_id: str, event_id: str, key: str) -> str:
+        """An encrypted reaction (Element encrypts them; matrix-nio alone would not)."""
+        await self.sync()
+        client = self.client
+        if client.olm.should_share_group_session(room_id):
+            await client.joined_members(room_id)
+            if client.should_query_keys:
+                await client.keys_query()
+            await client.share_group_session(room_id, ignore_unverified_devices=True)
+        relation = {"rel_type": "m.annotation", "event_id": event_id, "key": key}
+        content = client.olm.group_encrypt(
+            room_id, {"type": "m.reaction", "content": {"m.relates_to": relation}}
+        )
+        return await self.server.send_event(self.user, room_id, "m.room.encrypted", content)
+
     async def send_photo(self, room_id: str, data: bytes, caption: str) -> str:
         """An encrypted `m.image` with a caption, as Element sends in an encrypted room."""
         answer, keys = await self.client.upload(
