@@ -283,9 +283,6 @@ class E2EE:
                     )
                     _withhold(client, user_id, device.id)
 
-    def refused_devices(self) -> set[tuple[str, str]]:
-        return set(self._refused)
-
     # -- messages whose key is missing ---------------------------------------------------
 
     async def hold(self, client: nio.AsyncClient, room_id: str, event: Event) -> None:
