@@ -465,6 +465,43 @@ async def test_the_bot_cross_signs_its_device_and_keeps_its_keys_across_restarts
     assert published[0] == published[1]  # same device, same master and self-signing keys
 
 
+async def test_cross_signing_keys_made_elsewhere_are_left_alone_and_said(
+    synapse_server: SynapseServer, database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The account was cross-signed from another client: Tocsin neither replaces its keys
+    nor pretends; the log says the device stays unsigned and what an admin can do."""
+    scene = await new_scene(synapse_server)
+    elsewhere = CrossSigningKeys.generate()
+    user_id = scene.bot.user_id
+    await synapse_server.request(
+        "POST",
+        "/_matrix/client/v3/keys/device_signing/upload",
+        access_token=scene.bot.access_token,
+        json_body={
+            f"{usage}_key": elsewhere.key_object(user_id, usage)
+            for usage in ("master", "self_signing", "user_signing")
+        },
+    )
+    caplog.set_level(logging.WARNING, logger="relays.matrix_cross_signing")
+    async with running(scene_config(scene, database_url)) as wiring:
+        device = matrix_of(wiring).device_id
+        await wait_until(lambda: _true("cross-signing keys that Tocsin does" in caplog.text))
+
+    answer = await synapse_server.request(
+        "POST",
+        "/_matrix/client/v3/keys/query",
+        access_token=scene.alice.access_token,
+        json_body={"device_keys": {user_id: []}},
+    )
+    [master] = answer["master_keys"][user_id]["keys"].values()
+    assert master == public_key(elsewhere.master)  # not replaced
+    assert device is not None
+    assert list(answer["device_keys"][user_id][device]["signatures"][user_id]) == [
+        f"ed25519:{device}"  # self-signed only
+    ]
+    assert "an admin can sign it from a client" in caplog.text
+
+
 async def _cross_signed(server: SynapseServer, scene: Scene, device: str) -> tuple[str, str] | None:
     """(master, self-signing) public keys when the bot's device is validly signed."""
     bot = scene.bot.user_id
