@@ -60,6 +60,22 @@ async def telegram() -> Any:
         yield server
 
 
+async def encrypted_rooms(
+    server: SynapseServer, database_url: str, **settings: Any
+) -> tuple[Scene, str, str, LoadedConfig]:
+    """A scene with two encrypted rooms: "coordination" and the channel "italie"."""
+    scene = await new_scene(server)
+    coordination = await scene.room("coordination", encrypted=True)
+    italie = await scene.room("italie", encrypted=True)
+    channels = [channel("mx-italie", italie, ["franco-italienne"])]
+    return (
+        scene,
+        coordination,
+        italie,
+        scene_config(scene, database_url, channels=channels, **settings),
+    )
+
+
 def choice(message: Seen, label: str) -> str:
     """The number of `label` in one of Tocsin's numbered lists."""
     for line in message.body.splitlines():
@@ -164,14 +180,8 @@ async def test_a_guided_alert_in_an_encrypted_direct_chat(
 async def test_after_a_restart_the_bot_keeps_its_device_and_still_decrypts(
     synapse_server: SynapseServer, database_url: str
 ) -> None:
-    scene = await new_scene(synapse_server)
-    coordination = await scene.room("coordination", encrypted=True)
-    italie = await scene.room("italie", encrypted=True)
-    config = scene_config(
-        scene,
-        database_url,
-        channels=[channel("mx-italie", italie, ["franco-italienne"])],
-        password=True,
+    scene, coordination, italie, config = await encrypted_rooms(
+        synapse_server, database_url, password=True
     )
     bot = scene.bot.user_id
     devices: list[str | None] = []
@@ -202,12 +212,7 @@ async def test_after_a_restart_the_bot_keeps_its_device_and_still_decrypts(
 async def test_a_new_device_of_the_human_gets_the_keys_under_tofu(
     synapse_server: SynapseServer, database_url: str
 ) -> None:
-    scene = await new_scene(synapse_server)
-    italie = await scene.room("italie", encrypted=True)
-    coordination = await scene.room("coordination", encrypted=True)
-    config = scene_config(
-        scene, database_url, channels=[channel("mx-italie", italie, ["franco-italienne"])]
-    )
+    scene, coordination, italie, config = await encrypted_rooms(synapse_server, database_url)
     bot = scene.bot.user_id
     async with running(config), Peer(synapse_server, scene.alice, "phone") as phone:
         await phone.say(coordination, "!alert premier contrôle à Menton")
@@ -228,12 +233,7 @@ async def _decrypted(peer: Peer, room_id: str, words: str) -> Seen | None:
 async def test_an_encrypted_photo_is_relayed_as_an_encrypted_photo_without_its_gps(
     synapse_server: SynapseServer, database_url: str
 ) -> None:
-    scene = await new_scene(synapse_server)
-    coordination = await scene.room("coordination", encrypted=True)
-    italie = await scene.room("italie", encrypted=True)
-    config = scene_config(
-        scene, database_url, channels=[channel("mx-italie", italie, ["franco-italienne"])]
-    )
+    scene, coordination, italie, config = await encrypted_rooms(synapse_server, database_url)
     exif = Image.Exif()
     exif[0x0110] = "Pixel 7"
     exif[0x8825] = {1: "N", 2: (43.0, 46.0, 30.0), 3: "E", 4: (7.0, 30.0, 5.0)}
@@ -290,12 +290,7 @@ async def test_a_message_whose_key_never_comes_gets_one_notice_never_silence(
 async def test_a_room_key_that_comes_after_its_message_still_raises_the_alert(
     synapse_server: SynapseServer, database_url: str
 ) -> None:
-    scene = await new_scene(synapse_server)
-    coordination = await scene.room("coordination", encrypted=True)
-    italie = await scene.room("italie", encrypted=True)
-    config = scene_config(
-        scene, database_url, channels=[channel("mx-italie", italie, ["franco-italienne"])]
-    )
+    scene, coordination, italie, config = await encrypted_rooms(synapse_server, database_url)
     bot = scene.bot.user_id
     async with running(config) as wiring, Peer(synapse_server, scene.alice, "phone") as alice:
         relay = matrix_of(wiring)
@@ -317,12 +312,7 @@ async def test_a_room_key_that_comes_after_its_message_still_raises_the_alert(
 async def test_a_device_whose_keys_change_is_refused_and_reported(
     synapse_server: SynapseServer, database_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    scene = await new_scene(synapse_server)
-    coordination = await scene.room("coordination", encrypted=True)
-    italie = await scene.room("italie", encrypted=True)
-    config = scene_config(
-        scene, database_url, channels=[channel("mx-italie", italie, ["franco-italienne"])]
-    )
+    scene, coordination, italie, config = await encrypted_rooms(synapse_server, database_url)
     bot = scene.bot.user_id
     caplog.set_level(logging.WARNING, logger="relays.matrix_crypto")
     async with running(config), Peer(synapse_server, scene.alice, "phone") as alice:
@@ -533,14 +523,8 @@ async def _cross_signed(server: SynapseServer, scene: Scene, device: str) -> tup
 async def test_under_cross_signed_trust_only_devices_their_owner_signed_get_the_keys(
     synapse_server: SynapseServer, database_url: str
 ) -> None:
-    scene = await new_scene(synapse_server)
-    coordination = await scene.room("coordination", encrypted=True)
-    italie = await scene.room("italie", encrypted=True)
-    config = scene_config(
-        scene,
-        database_url,
-        channels=[channel("mx-italie", italie, ["franco-italienne"])],
-        matrix={"trust": "cross-signed"},
+    scene, coordination, italie, config = await encrypted_rooms(
+        synapse_server, database_url, matrix={"trust": "cross-signed"}
     )
     bot = scene.bot.user_id
     async with running(config), Peer(synapse_server, scene.alice, "phone") as alice:
