@@ -353,8 +353,8 @@ async def test_a_missing_store_starts_a_new_device_and_says_so(
     assert all(answer.decrypted for answer in answers)
 
 
-@pytest.mark.parametrize("damage", ["garbage", "wrong key"])
-async def test_a_damaged_store_or_a_wrong_key_stops_the_start_with_one_clear_line(
+@pytest.mark.parametrize("damage", ["garbage", "wrong key", "missing"])
+async def test_a_store_that_cannot_serve_stops_the_start_with_one_clear_line(
     synapse_server: SynapseServer, database_url: str, damage: str
 ) -> None:
     scene = await new_scene(synapse_server)
@@ -367,6 +367,9 @@ async def test_a_damaged_store_or_a_wrong_key_stops_the_start_with_one_clear_lin
     if damage == "garbage":
         store.write_bytes(garbage)
         config_after = config
+    elif damage == "missing":  # the access token names a device whose keys are gone
+        store.unlink()
+        config_after = config
     else:
         secrets = replace(config.secrets, matrix_store_key="another key")
         config_after = replace(config, secrets=secrets)
@@ -378,6 +381,9 @@ async def test_a_damaged_store_or_a_wrong_key_stops_the_start_with_one_clear_lin
     assert "\n" not in message and str(store) in message
     if damage == "garbage":
         assert "is damaged" in message and store.read_bytes() == garbage  # left for an admin
+    elif damage == "missing":
+        assert "already has end-to-end keys on the homeserver" in message
+        assert "a new access token" in message
     else:
         assert "TOCSIN_MATRIX_STORE_KEY does not open" in message
         assert store.read_bytes() == kept  # nothing rewritten with the wrong key
