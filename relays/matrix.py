@@ -146,10 +146,6 @@ class MatrixRelay:
         )
 
     @property
-    def encryption(self) -> bool:
-        return self._crypto is not None
-
-    @property
     def undecrypted(self) -> int:
         """Encrypted messages waiting for their room key."""
         return self._crypto.waiting if self._crypto is not None else 0
