@@ -1,7 +1,7 @@
 # Tocsin in a container: the package installed, run as a non-root user, data on a volume.
 #   docker build -t tocsin .
 #   docker run -v tocsin-data:/data -v ./tocsin.toml:/etc/tocsin/tocsin.toml:ro \
-#     -e TOCSIN_TELEGRAM_TOKEN -e TOCSIN_MATRIX_ACCESS_TOKEN tocsin
+#     -e TOCSIN_TELEGRAM_TOKEN -e TOCSIN_MATRIX_ACCESS_TOKEN -e TOCSIN_MATRIX_STORE_KEY tocsin
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
@@ -19,6 +19,7 @@ RUN pip install . && useradd --create-home --uid 10001 tocsin \
 USER tocsin
 WORKDIR /data
 VOLUME ["/data"]
-# The SQLite default lives under /data/tocsin-data; mount the deployment file here.
+# The SQLite default and the Matrix crypto store live under /data/tocsin-data; mount the
+# deployment file here.
 ENV TOCSIN_CONFIG=/etc/tocsin/tocsin.toml
 CMD ["tocsin", "run"]

@@ -52,7 +52,9 @@ class InboundMessage:
     button: ButtonPress | None = None
     edited: bool = False
     forwarded: bool = False
-    event: Literal["message", "joined_group", "left_group", "undecryptable", "redacted"] = "message"
+    event: Literal[
+        "message", "joined_group", "left_group", "undecryptable", "redacted", "keys_missing"
+    ] = "message"
     addressed_to_bot: bool = True  # False when a group message names another bot
 
 

@@ -95,6 +95,7 @@ async def build(
     database: Database | None = None,
     feed_transport: httpx.AsyncBaseTransport | None = None,
     feed_resolver: Resolver | None = None,
+    worker: bool = False,
 ) -> Wiring:
     settings = config.settings
     clock = clock or SystemClock()
@@ -177,7 +178,7 @@ async def build(
         settle=console_replies_printed,
     )
     relays["console"] = console
-    matrix = matrix_relay(config, database=database, clock=clock)
+    matrix = matrix_relay(config, database=database, clock=clock, worker=worker)
     if matrix is not None:
         relays["matrix"] = matrix
     telegram = telegram_relay(
@@ -237,7 +238,7 @@ async def build(
             platform: reason
             for platform, reason in (
                 ("telegram", telegram_skip_reason(config)),
-                ("matrix", matrix_skip_reason(config)),
+                ("matrix", matrix_skip_reason(config, worker=worker)),
             )
             if reason is not None
         },

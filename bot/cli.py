@@ -13,6 +13,7 @@ from bot import feeds_check, redaction
 from bot.app import Application, build
 from bot.routing_table import routing_table
 from config.loader import ConfigError, LoadedConfig, load_config
+from relays.matrix_crypto import MatrixStoreError
 from storage.database import StorageError, upgrade
 
 
@@ -68,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(args.log_level)
     try:
         return _dispatch(args)
-    except (ConfigError, StorageError) as error:
+    except (ConfigError, StorageError, MatrixStoreError) as error:
         print(f"tocsin: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -80,7 +81,12 @@ def _dispatch(args: argparse.Namespace) -> int:
     secrets = config.secrets
     redaction.install(
         redaction.SecretRedactor(
-            [secrets.telegram_token, secrets.matrix_access_token, secrets.matrix_password]
+            [
+                secrets.telegram_token,
+                secrets.matrix_access_token,
+                secrets.matrix_password,
+                secrets.matrix_store_key,
+            ]
         )
     )
     if args.command == "check":
@@ -108,7 +114,7 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 
 async def _run(config: LoadedConfig, *, receive: bool) -> None:
-    wiring = await build(config)
+    wiring = await build(config, worker=not receive)
     await Application(wiring, receive=receive).run()
 
 

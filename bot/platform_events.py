@@ -3,6 +3,8 @@
 - `undecryptable`: a message (or a whole room) the bot cannot read because it is
   end-to-end encrypted. The room gets a clear notice — at most one per room per
   `notice_every`, so a busy encrypted room is told without being flooded.
+- `keys_missing`: with encryption on, a message whose room key never reached the bot
+  (asked for, waited for); the same notice budget per room.
 - `redacted`: a message was deleted. Nothing to relay; when the deleted message had
   raised an alert, the room is told that the relayed copies stay where they are.
 """
@@ -30,6 +32,11 @@ TEXTS: dict[str, dict[str, str]] = {
             "écrivez dans un salon non chiffré où Tocsin est présent, ou à Tocsin en message "
             "direct non chiffré."
         ),
+        "event.keys_missing": (
+            "🔒 Tocsin n'a pas pu déchiffrer un message de ce salon : sa clé ne lui est pas "
+            "parvenue. Ce message n'est ni lu ni relayé. Renvoyez-le ; si cela se répète, "
+            "vérifiez que votre application partage ses clés avec l'appareil de Tocsin."
+        ),
         "event.redacted_alert": (
             "🗑 Le message supprimé avait été relayé comme alerte #{id}. Les copies déjà "
             "relayées ne sont pas retirées automatiquement : si elles doivent l'être, "
@@ -41,6 +48,11 @@ TEXTS: dict[str, dict[str, str]] = {
             "🔒 This room is end-to-end encrypted: Tocsin cannot read its messages yet. "
             "Nothing written here is read or relayed. For an alert, write in an unencrypted "
             "room where Tocsin is present, or to Tocsin in an unencrypted direct message."
+        ),
+        "event.keys_missing": (
+            "🔒 Tocsin could not decrypt a message in this room: its key never reached "
+            "Tocsin. That message is neither read nor relayed. Send it again; if this "
+            "happens again, check that your app shares its keys with Tocsin's device."
         ),
         "event.redacted_alert": (
             "🗑 The deleted message had been relayed as alert #{id}. Copies already relayed "
@@ -58,7 +70,7 @@ class PlatformEvents(Fallback):
 
     async def handle(self, request: Request) -> bool:
         event = request.inbound.event
-        if event == "undecryptable":
+        if event in ("undecryptable", "keys_missing"):
             await self._undecryptable(request)
             return True
         if event == "redacted":
@@ -77,7 +89,7 @@ class PlatformEvents(Fallback):
             return
         await self._use_channel_language(request)
         log.info("%s: unreadable (encrypted) message; notice sent to the room", inbound.platform)
-        request.reply(request.t("event.undecryptable"))
+        request.reply(request.t(f"event.{inbound.event}"))
 
     async def _redacted(self, request: Request) -> None:
         inbound = request.inbound

@@ -36,6 +36,7 @@ class Secrets:
     telegram_token: str | None = None
     matrix_access_token: str | None = None
     matrix_password: str | None = None
+    matrix_store_key: str | None = None
 
     def __repr__(self) -> str:  # never print a token by accident
         return "Secrets(<redacted>)"
@@ -78,6 +79,7 @@ def load_config(path: str | None, environ: Mapping[str, str] | None = None) -> L
         telegram_token=env.get("TOCSIN_TELEGRAM_TOKEN") or None,
         matrix_access_token=env.get("TOCSIN_MATRIX_ACCESS_TOKEN") or None,
         matrix_password=env.get("TOCSIN_MATRIX_PASSWORD") or None,
+        matrix_store_key=env.get("TOCSIN_MATRIX_STORE_KEY") or None,
     )
     return LoadedConfig(settings=settings, secrets=secrets, source=source, embedded=embedded)
 

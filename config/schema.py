@@ -67,6 +67,12 @@ class MatrixSettings(Section):
     device_id: Name | None = None
     auto_join: Literal["members", "never"] = "members"
     decline_strangers: bool = False
+    # End-to-end encryption (issue 17): the crypto store's folder (default: beside the
+    # SQLite database, or `tocsin-data/matrix-store` with PostgreSQL) and whose devices
+    # get the room keys.
+    encryption: bool = True
+    store_path: str | None = None
+    trust: Literal["tofu", "cross-signed"] = "tofu"
 
 
 class ConsoleSettings(Section):

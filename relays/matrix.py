@@ -28,6 +28,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Literal, cast
 
 import nio
+from nio.crypto.attachments import decrypt_attachment
 
 from alerts.clock import Clock
 from alerts.messages import (
@@ -60,7 +61,9 @@ from relays.matrix_content import (
     message_content,
     reaction_target,
     redacted_event_id,
+    split_file_ref,
 )
+from relays.matrix_crypto import E2EE, MatrixStoreError
 from relays.matrix_session import (
     TRANSPORT_ERRORS,
     MatrixAccount,
@@ -104,6 +107,7 @@ class MatrixRelay:
         options: MatrixOptions | None = None,
         photo_sources: Mapping[str, PhotoSource] | None = None,
         rng: random.Random | None = None,
+        crypto: E2EE | None = None,
     ) -> None:
         self._account = account
         self._db = database
@@ -112,6 +116,7 @@ class MatrixRelay:
         self._session = SessionKeeper(account, database, clock)
         self.photo_sources: dict[str, PhotoSource] = dict(photo_sources or {})
         self._rng = rng or random.Random()
+        self._crypto = crypto  # None: rooms are read and written unencrypted only
         self._client: nio.AsyncClient | None = None
         self._login_lock = asyncio.Lock()
         self._receiver: asyncio.Task[None] | None = None
@@ -139,7 +144,7 @@ class MatrixRelay:
             max_timeouts=0,  # a timeout is reported too: the dispatcher or loop retries
             request_timeout=self._options.request_timeout,
             store_sync_tokens=False,  # the token lives in our database
-            encryption_enabled=False,
+            **(self._crypto.client_settings() if self._crypto else {"encryption_enabled": False}),
         )
         return nio.AsyncClient(
             self._account.homeserver,
@@ -148,8 +153,18 @@ class MatrixRelay:
             config=config,
         )
 
+    @property
+    def undecrypted(self) -> int:
+        """Encrypted messages waiting for their room key."""
+        return self._crypto.waiting if self._crypto is not None else 0
+
     async def start(self, sink: InboundSink | None) -> None:
-        """Sign in (an unreachable homeserver is retried in the background), then sync."""
+        """Sign in (an unreachable homeserver is retried in the background), then sync.
+
+        A crypto store that cannot be used (damaged, wrong key) stops the start at once.
+        """
+        if self._crypto is not None:
+            self._crypto.check_store(self._account.user_id)
         self._client = self._client or self._new_client()
         try:
             await self._ready_client()
@@ -178,15 +193,23 @@ class MatrixRelay:
         if not client.access_token:
             async with self._login_lock:
                 if not client.access_token:
-                    await self._session.connect(client)
+                    await self._session.connect(client, usable_device=self._usable_device)
+        if self._crypto is not None and client.olm is None:
+            async with self._login_lock:
+                await self._crypto.open(client)
         return client
+
+    def _usable_device(self, device_id: str) -> bool:
+        return self._crypto is None or self._crypto.usable_device(self.user_id, device_id)
 
     async def _renew(self, client: nio.AsyncClient, refused: str) -> None:
         """The homeserver forgot our token: take the stored one or sign in again."""
         async with self._login_lock:
             if client.access_token == refused:
                 client.access_token = ""
-                await self._session.connect(client, refused_token=refused)
+                await self._session.connect(
+                    client, refused_token=refused, usable_device=self._usable_device
+                )
 
     def chat_class(self, address: str) -> ChatClass:
         return self._chat_type(address)
@@ -220,7 +243,7 @@ class MatrixRelay:
                 continue
             except asyncio.CancelledError:
                 raise
-            except MatrixLoginError as error:
+            except (MatrixLoginError, MatrixStoreError) as error:
                 failures += 1
                 log.error("Matrix: %s", error)
                 delay = self._options.max_backoff
@@ -257,6 +280,8 @@ class MatrixRelay:
 
     async def _sync_once(self, client: nio.AsyncClient, sink: InboundSink) -> None:
         since = await self._stored_batch()
+        if self._crypto is not None:
+            await self._crypto.exchange_keys(client)
         if since is None:
             client.next_batch = None  # nio must not substitute a token of its own
         # The first sync of a run catches up at once; later ones wait for news (long poll).
@@ -264,6 +289,10 @@ class MatrixRelay:
             timeout=self._options.sync_timeout_ms if since and self._caught_up else 0,
             sync_filter=self._sync_filter(),
             since=since,
+            # With encryption, the first sync of a run learns every joined room's state
+            # and members (nio keeps no room list across restarts): sending to a quiet
+            # encrypted room needs them. Its timeline still starts at `since`.
+            full_state=self._crypto is not None and not self._caught_up and since is not None,
         )
         if not isinstance(answer, nio.SyncResponse):
             if _code(answer) == "M_UNKNOWN_TOKEN":
@@ -278,12 +307,18 @@ class MatrixRelay:
             inbounds: list[InboundMessage] = []
             for room_id, room in answer.rooms.join.items():
                 inbounds.extend(await self._room_inbounds(client, room_id, room, since))
+            if self._crypto is not None:
+                inbounds.extend(await self._released(client, self._crypto))
             # The whole batch at once (the router writes it in one transaction). If any
             # could not be recorded, the batch is not stored: the sync is retried and the
             # router recognises what it already has.
             failed = await hand_over_together(sink, inbounds)
             if failed:
+                if self._crypto is not None:
+                    self._crypto.forget_unsaved()
                 raise failed[0][1]
+            if self._crypto is not None:
+                await self._crypto.save_held()
         for room_id in answer.rooms.leave:
             log.info("Matrix: no longer in room %s", room_id)
         await self._store_batch(answer.next_batch)
@@ -374,7 +409,7 @@ class MatrixRelay:
         if joined is not None:
             # Newly joined: what was said before the bot arrived is not for it.
             join_event, events = events[joined], events[joined + 1 :]
-            if self._is_encrypted(room_id):
+            if self._is_encrypted(room_id) and self._crypto is None:
                 inbounds.append(self._undecryptable(room_id, join_event))
         elif room.timeline.limited and room.timeline.prev_batch:
             missed = await self._backfill(client, room_id, room.timeline.prev_batch, since)
@@ -420,7 +455,24 @@ class MatrixRelay:
         name = room.user_name(sender) if room is not None else None
         return RoomView(room_id, self._chat_type(room_id), name)
 
-    def _undecryptable(self, room_id: str, event: Event) -> InboundMessage:
+    async def _released(self, client: nio.AsyncClient, crypto: E2EE) -> list[InboundMessage]:
+        """Messages whose room key came late, and those whose key never came."""
+        inbounds: list[InboundMessage] = []
+        for item in await crypto.release(client):
+            if item.decrypted:
+                inbound = await self._event_inbound(client, item.room_id, item.event)
+            else:
+                inbound = self._undecryptable(item.room_id, item.event, "keys_missing")
+            if inbound is not None:
+                inbounds.append(inbound)
+        return inbounds
+
+    def _undecryptable(
+        self,
+        room_id: str,
+        event: Event,
+        why: Literal["undecryptable", "keys_missing"] = "undecryptable",
+    ) -> InboundMessage:
         return InboundMessage(
             platform=PLATFORM,
             update_id=str(event.get("event_id", "")),
@@ -428,7 +480,7 @@ class MatrixRelay:
             chat_type=self._chat_type(room_id),
             sender=str(event.get("sender", "")),
             message_id=str(event.get("event_id", "")),
-            event="undecryptable",
+            event=why,
         )
 
     async def _event_inbound(
@@ -454,7 +506,11 @@ class MatrixRelay:
                 await self._remember_dm(sender, room_id, explicit=False)
             return await self._as_choice(client, inbound)
         if kind in ("encrypted", "encryption_enabled"):
-            return self._undecryptable(room_id, event)
+            if self._crypto is None:
+                return self._undecryptable(room_id, event)
+            if kind == "encrypted":  # its room key has not come (yet): wait and ask
+                await self._crypto.hold(client, room_id, event)
+            return None
         if kind in ("redaction", "redacted"):
             target = redacted_event_id(event) if kind == "redaction" else None
             return _event_message(view, sender, event_id, reply_to=target, event="redacted")
@@ -504,7 +560,14 @@ class MatrixRelay:
             answer = await client.room_get_event(room_id, event_id)
             if not isinstance(answer, nio.RoomGetEventResponse):
                 return None
-            source = answer.event.source
+            event = answer.event
+            if isinstance(event, nio.MegolmEvent) and client.olm is not None:
+                event.room_id = room_id  # our own question in an encrypted room
+                try:
+                    event = client.decrypt_event(event)
+                except nio.EncryptionError:
+                    return None
+            source = event.source
             content = source.get("content", {})
             listed = content.get(CHOICES_KEY) if source.get("sender") == client.user_id else None
             choices = tuple(str(item) for item in listed) if isinstance(listed, list) else ()
@@ -529,9 +592,7 @@ class MatrixRelay:
                 edit_of=context.edit_message_id,
                 choice_hint=self._options.choice_hint,
             )
-            answer = await client.room_send(
-                address, "m.room.message", content, tx_id=context.txn_id
-            )
+            answer = await self._room_send(client, address, content, context.txn_id)
             result = await self._send_result(client, answer)
             if result.outcome != "sent":
                 return result
@@ -549,6 +610,32 @@ class MatrixRelay:
         if CHOICES_KEY in content and result.platform_message_id:
             await self._record_choices(address, result.platform_message_id, content[CHOICES_KEY])
         return result
+
+    async def _room_send(
+        self, client: nio.AsyncClient, room_id: str, content: dict[str, Any], tx_id: str
+    ) -> Any:
+        """Send an `m.room.message`, encrypted when the room is (never in clear by mistake)."""
+        if client.olm is None:
+            return await client.room_send(room_id, "m.room.message", content, tx_id=tx_id)
+        if room_id not in client.rooms:
+            # nio encrypts only for rooms it has synced: ask the homeserver first.
+            state = await client.room_get_state_event(room_id, "m.room.encryption")
+            if isinstance(state, nio.RoomGetStateEventResponse):
+                raise MatrixUnavailable("encrypted room not synced yet")
+            if _code(state) not in ("M_NOT_FOUND", "M_FORBIDDEN"):
+                raise _unavailable(state, "room state")
+            method, path, data = nio.Api.room_send(
+                client.access_token, room_id, "m.room.message", content, tx_id
+            )
+            return await client._send(nio.RoomSendResponse, method, path, data, (room_id,))
+        try:
+            # Every device of the room's members gets the keys, but those the trust policy
+            # refused (see relays.matrix_crypto).
+            return await client.room_send(
+                room_id, "m.room.message", content, tx_id=tx_id, ignore_unverified_devices=True
+            )
+        except (nio.LocalProtocolError, nio.EncryptionError) as error:
+            raise MatrixUnavailable(f"encryption: {_describe(error)}") from error
 
     async def _send_result(self, client: nio.AsyncClient, answer: Any) -> DeliveryResult:
         if isinstance(answer, nio.RoomSendResponse):
@@ -601,10 +688,12 @@ class MatrixRelay:
             raise
         except Exception as error:  # another platform's passing failure: try again later
             raise MatrixUnavailable(f"photo from {photo.platform}: {_describe(error)}") from error
-        uploaded, _ = await client.upload(
+        encrypt = client.olm is not None and self._is_encrypted(room_id)
+        uploaded, file_keys = await client.upload(
             io.BytesIO(clean.data),
-            content_type=clean.mime_type,
+            content_type="application/octet-stream" if encrypt else clean.mime_type,
             filename=f"photo.{clean.extension}",
+            encrypt=encrypt,
             filesize=clean.size,
         )
         if not isinstance(uploaded, nio.UploadResponse):
@@ -620,10 +709,9 @@ class MatrixRelay:
             height=clean.height,
             filename=f"photo.{clean.extension}",
             caption=caption_of(message),
+            file_keys=file_keys if encrypt else None,
         )
-        answer = await client.room_send(
-            room_id, "m.room.message", content, tx_id=f"{context.txn_id}-photo"
-        )
+        answer = await self._room_send(client, room_id, content, f"{context.txn_id}-photo")
         result = await self._send_result(client, answer)
         return None if result.outcome == "sent" else result
 
@@ -639,12 +727,22 @@ class MatrixRelay:
         """Download an `mxc://` URI (a `PhotoSource` for the other relays)."""
         if not ref.startswith("mxc://"):
             raise PhotoUnavailable("not an mxc:// URI")
+        url, file_keys = split_file_ref(ref)
         client = await self._ready_client()
-        answer = await client.download(mxc=ref)
+        answer = await client.download(mxc=url)
         if isinstance(answer, nio.MemoryDownloadResponse):
             if len(answer.body) > self._options.max_photo_bytes:
                 raise PhotoUnavailable(f"photo too large ({len(answer.body)} bytes)")
-            return bytes(answer.body)
+            if file_keys is None:
+                return bytes(answer.body)
+            try:  # an encrypted file (sent in an encrypted room)
+                return bytes(
+                    decrypt_attachment(
+                        answer.body, file_keys["k"], file_keys["sha256"], file_keys["iv"]
+                    )
+                )
+            except (nio.EncryptionError, ValueError) as error:
+                raise PhotoUnavailable("the encrypted photo does not open") from error
         if _code(answer) in ("M_NOT_FOUND", "M_TOO_LARGE", "M_FORBIDDEN"):
             raise PhotoUnavailable(f"the homeserver refused the download ({_code(answer)})")
         raise _unavailable(answer, "download")

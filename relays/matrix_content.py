@@ -16,6 +16,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
+from urllib.parse import parse_qsl, urlencode
 
 from alerts.messages import (
     Attachment,
@@ -98,16 +99,25 @@ def image_content(
     height: int,
     filename: str,
     caption: str | None = None,
+    file_keys: Mapping[str, Any] | None = None,
 ) -> Content:
-    """An `m.image`; with a caption, `body` holds it and `filename` the name (Matrix 1.10)."""
-    return {
+    """An `m.image`; with a caption, `body` holds it and `filename` the name (Matrix 1.10).
+
+    With `file_keys` (an encrypted upload's key, iv and hashes) the image is an encrypted
+    file: `file` replaces `url`.
+    """
+    content: Content = {
         "msgtype": "m.image",
         "body": caption or filename,
         "filename": filename,
-        "url": url,
         "info": {"mimetype": mime_type, "size": size, "w": width, "h": height},
         "m.mentions": {},
     }
+    if file_keys is None:
+        content["url"] = url
+    else:
+        content["file"] = {**file_keys, "url": url}
+    return content
 
 
 # -- inbound ------------------------------------------------------------------------------
@@ -220,6 +230,9 @@ def _location(content: Mapping[str, Any]) -> Location | None:
 def _attachment(content: Mapping[str, Any]) -> Attachment | None:
     kind = _ATTACHMENT_KINDS.get(str(content.get("msgtype")))
     url = content.get("url")
+    encrypted = content.get("file")
+    if isinstance(encrypted, Mapping):  # an encrypted file: its key travels in the ref
+        url = encrypted_file_ref(encrypted)
     if kind is None or not isinstance(url, str) or not url.startswith("mxc://"):
         return None
     info = content.get("info")
@@ -233,6 +246,27 @@ def _attachment(content: Mapping[str, Any]) -> Attachment | None:
         mime_type=mime_type if isinstance(mime_type, str) else None,
         size=size if isinstance(size, int) else None,
     )
+
+
+def encrypted_file_ref(file: Mapping[str, Any]) -> str | None:
+    """`mxc://…#k=…&iv=…&sha256=…`: an encrypted file's address with what opens it."""
+    url, key, hashes = file.get("url"), file.get("key"), file.get("hashes")
+    iv = file.get("iv")
+    if not isinstance(key, Mapping) or not isinstance(hashes, Mapping):
+        return None
+    parts = {"k": key.get("k"), "iv": iv, "sha256": hashes.get("sha256")}
+    if not isinstance(url, str) or not all(isinstance(v, str) for v in parts.values()):
+        return None
+    return f"{url}#{urlencode(parts)}"
+
+
+def split_file_ref(ref: str) -> tuple[str, dict[str, str] | None]:
+    """The `mxc://` address and, for an encrypted file, its key, iv and hash."""
+    url, _, fragment = ref.partition("#")
+    if not fragment:
+        return url, None
+    parts = dict(parse_qsl(fragment))
+    return url, parts if {"k", "iv", "sha256"} <= parts.keys() else None
 
 
 def _visible_text(content: Mapping[str, Any]) -> str:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -113,8 +114,19 @@ class SessionKeeper:
     def uses_password(self) -> bool:
         return not self._account.access_token and bool(self._account.password)
 
-    async def connect(self, client: nio.AsyncClient, *, refused_token: str | None = None) -> None:
-        """Log `client` in. `refused_token`: the token the homeserver just rejected."""
+    async def connect(
+        self,
+        client: nio.AsyncClient,
+        *,
+        refused_token: str | None = None,
+        usable_device: Callable[[str], bool] | None = None,
+    ) -> None:
+        """Log `client` in. `refused_token`: the token the homeserver just rejected.
+
+        `usable_device` says whether a stored device can serve again (with encryption,
+        only if the crypto store holds its keys); a password login otherwise makes a new
+        device.
+        """
         account = self._account
         client.user = account.user_id
         client.user_id = account.user_id
@@ -127,6 +139,19 @@ class SessionKeeper:
             await self._adopt(client, account.access_token, account.device_id)
             return
         stored = await self._stored()
+        if stored is not None and usable_device and not usable_device(stored.device_id):
+            if account.device_id:
+                raise MatrixLoginError(
+                    f"the crypto store holds no keys for matrix.device_id "
+                    f"{account.device_id}: restore the store, or remove matrix.device_id "
+                    "so that Tocsin starts a new device"
+                )
+            log.warning(
+                "Matrix: the crypto store holds no keys for device %s; logging in on a new device",
+                stored.device_id,
+            )
+            await self._log_in(client, None)
+            return
         if stored is not None and stored.access_token != refused_token:
             try:
                 await self._adopt(client, stored.access_token, stored.device_id)

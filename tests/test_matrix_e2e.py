@@ -320,7 +320,9 @@ async def test_an_encrypted_room_gets_a_clear_notice_never_silence(
         "sender_key": "IlRMeOPX2e0MurIyfWEucYBRVOEEUMrOHqn/8mLqMjA",
         "session_id": "X3lUlvLELLYxeTx4yOVu6UDpasGEVO0Jbu+QFnm0cKQ",
     }
-    async with running(scene_config(scene, database_url), clock=clock):
+    # Encryption turned off (`[matrix] encryption = false`): the notice of old.
+    config = scene_config(scene, database_url, matrix={"encryption": False})
+    async with running(config, clock=clock):
         await synapse_server.invite(scene.alice, secret, scene.bot.user_id)
         first = await wait_until(lambda: scene.bodies(secret))  # told on arrival
         await synapse_server.send_event(scene.alice, secret, "m.room.encrypted", ciphertext)

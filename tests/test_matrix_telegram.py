@@ -69,7 +69,11 @@ async def two_platforms(
         members=[volunteer],
         extra={"telegram": {"base_url": telegram.api_url, "poll_timeout": 1}},
     )
-    secrets = Secrets(telegram_token=TOKEN, matrix_access_token=scene.bot.access_token)
+    secrets = Secrets(
+        telegram_token=TOKEN,
+        matrix_access_token=scene.bot.access_token,
+        matrix_store_key=scene.store_key,
+    )
     config = LoadedConfig(
         settings=base.settings, secrets=secrets, source=base.source, embedded=False
     )

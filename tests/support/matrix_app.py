@@ -7,9 +7,11 @@ people act through the fixture's plain-HTTP helpers, never through the relay's c
 from __future__ import annotations
 
 import asyncio
+import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
 from alerts.clock import Clock
@@ -48,6 +50,9 @@ class Scene:
     bot: RegisteredUser
     alice: RegisteredUser
     rooms: dict[str, str] = field(default_factory=dict)
+    # The bot's crypto store: one per scene, so a restart within a test keeps its device.
+    store_path: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="tocsin-e2ee-")))
+    store_key: str = "test store key, not a secret"
 
     async def room(self, name: str, *, encrypted: bool = False) -> str:
         """A room alice creates; the bot joins it before Tocsin starts (no invite handling)."""
@@ -121,14 +126,15 @@ def scene_config(
         "matrix": {
             "homeserver": scene.server.base_url,
             "user_id": scene.bot.user_id,
+            "store_path": str(scene.store_path),
             **(matrix or {}),
         },
         **(extra or {}),
     }
     secrets = (
-        Secrets(matrix_password=scene.bot.password)
+        Secrets(matrix_password=scene.bot.password, matrix_store_key=scene.store_key)
         if password
-        else Secrets(matrix_access_token=scene.bot.access_token)
+        else Secrets(matrix_access_token=scene.bot.access_token, matrix_store_key=scene.store_key)
     )
     return LoadedConfig(
         settings=build_settings(raw, "test.toml"),

@@ -626,7 +626,9 @@ _SERVER_KEY = pytest.StashKey[SynapseServer]()
 
 @pytest.fixture(scope="session")
 def synapse_server(request: pytest.FixtureRequest) -> SynapseServer:
-    """One Synapse for the whole session, with default rate limits; give users unique names.
+    """One Synapse for the whole session, with default rate limits (but for logins: every
+    password start of the bot and every encrypting peer logs in from 127.0.0.1, and the
+    default allows five per address); give users unique names.
 
     The server hangs off the pytest config rather than the fixture, so importing this
     fixture into several modules (or conftest files) still starts a single Synapse.
@@ -635,7 +637,7 @@ def synapse_server(request: pytest.FixtureRequest) -> SynapseServer:
         pytest.skip("matrix-synapse is not installed (pip install -e '.[test]')")
     server = request.config.stash.get(_SERVER_KEY, None)
     if server is None:
-        server = SynapseServer()
+        server = SynapseServer(extra_config={"rc_login": RELAXED_RATELIMITS["rc_login"]})
         server.start()
         request.config.stash[_SERVER_KEY] = server
         request.config.add_cleanup(server.stop)
