@@ -1,5 +1,8 @@
 """Choices without buttons: where a platform has no buttons (Matrix, the console), a
-question's buttons become a numbered list, and a typed number becomes the button press."""
+question's buttons become a numbered list, and a typed number becomes the button press.
+
+A question whose choices are counts (how many people: 1, 2, 3, 5 …) is listed unnumbered
+and a typed number is the count itself; `answer_of` is the one reading both relays use."""
 
 from __future__ import annotations
 
@@ -27,7 +30,7 @@ def with_numbered_choices(
     choices = choices_of(message)
     if not choices:
         return message
-    unnumbered = counts_by_value and _has_counts(choices)
+    unnumbered = counts_by_value and has_counts(choices)
     lines: list[Span] = []
     for number, button in enumerate(choices, start=1):
         if lines:
@@ -65,9 +68,20 @@ def chosen(choices: Sequence[Button], text: str) -> Button | None:
         if len(named) == 1:
             return named[0]
     number = choice_number(text)
-    if number is None or _has_counts(choices):
+    if number is None or has_counts(choices):
         return None
     return choices[number - 1] if 1 <= number <= len(choices) else None
+
+
+def answer_of(choices: Sequence[Button], text: str) -> Button | str | None:
+    """What a typed answer (or a keycap reaction) to a question means: the choice it
+    names (see `chosen`); for a question of counts, a number that names no choice is the
+    count, as text ("4" for "4", "4." or 4️⃣); None when it means neither."""
+    choice = chosen(choices, text)
+    if choice is not None:
+        return choice
+    number = choice_number(text)
+    return str(number) if number is not None and has_counts(choices) else None
 
 
 def _words(text: str) -> list[str]:
@@ -75,5 +89,6 @@ def _words(text: str) -> list[str]:
     return cleaned.split()
 
 
-def _has_counts(choices: Sequence[Button]) -> bool:
+def has_counts(choices: Sequence[Button]) -> bool:
+    """Whether the choices are counts (some labels are bare numbers)."""
     return any(button.label.strip().isdigit() for button in choices)

@@ -27,7 +27,7 @@ from alerts.messages import (
     SendContext,
 )
 from relays.base import ChatClass, InboundSink, RelayHealth
-from relays.choices import choices_of, chosen, with_numbered_choices
+from relays.choices import answer_of, choices_of, with_numbered_choices
 from relays.markup import to_plain
 
 CHOICE_HINT = (
@@ -99,8 +99,12 @@ class ConsoleRelay:
     def _inbound(self, text: str) -> InboundMessage:
         number = str(next(self._ids))
         update_id = f"{self._session}-{number}"
-        choice = chosen(self._question, text)
-        press = ButtonPress(data=choice.data, press_id=update_id) if choice else None
+        answer = answer_of(self._question, text)
+        press = None
+        if isinstance(answer, Button):
+            press = ButtonPress(data=answer.data, press_id=update_id)
+        elif answer is not None:
+            text = answer  # a count, typed "4." or 4️⃣
         return InboundMessage(
             platform=self.platform,
             update_id=update_id,

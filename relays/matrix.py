@@ -32,6 +32,7 @@ from nio.crypto.attachments import decrypt_attachment
 
 from alerts.clock import Clock
 from alerts.messages import (
+    Button,
     ButtonPress,
     DeliveryResult,
     InboundMessage,
@@ -46,7 +47,7 @@ from relays.base import (
     hand_over_together,
     replace_lone_surrogates,
 )
-from relays.choices import choice_number
+from relays.choices import answer_of, choice_number, choices_of, has_counts
 from relays.images import ImageError, PhotoSource, PhotoUnavailable, strip_metadata
 from relays.matrix_content import (
     CHOICES_KEY,
@@ -54,6 +55,7 @@ from relays.matrix_content import (
     PLATFORM,
     RoomView,
     caption_of,
+    event_choices,
     event_kind,
     image_content,
     inbound_message,
@@ -123,7 +125,7 @@ class MatrixRelay:
         self._next_batch: str | None = None
         self._next_batch_loaded = False
         self._caught_up = False
-        self._choices: OrderedDict[str, tuple[str, ...]] = OrderedDict()
+        self._choices: OrderedDict[str, tuple[Button, ...]] = OrderedDict()
         self._dm_rooms: dict[str, str] = {}
         self.synced = asyncio.Event()  # set after each completed sync (tests wait on it)
         self._answered_at: float | None = None  # monotonic time of the last sync answer
@@ -515,9 +517,13 @@ class MatrixRelay:
             target = redacted_event_id(event) if kind == "redaction" else None
             return _event_message(view, sender, event_id, reply_to=target, event="redacted")
         if kind == "reaction":
-            press = await self._reaction_press(client, room_id, event)
-            if press is not None:
-                return _event_message(view, sender, event_id, button=press)
+            answer = await self._reaction_answer(client, room_id, event)
+            if isinstance(answer, ButtonPress):
+                return _event_message(view, sender, event_id, button=answer)
+            if answer is not None:  # a count: as if typed in reply to the question
+                reaction = reaction_target(event)
+                question = reaction[0] if reaction else None
+                return _event_message(view, sender, event_id, text=answer, reply_to=question)
         # Edits are not re-read (an edited "!alert" must not raise a second alert); notices
         # come from other bots, which by Matrix convention are never answered.
         return None
@@ -525,8 +531,11 @@ class MatrixRelay:
     # numbered choices (Telegram's buttons)
 
     async def _as_choice(self, client: nio.AsyncClient, inbound: InboundMessage) -> InboundMessage:
-        number = choice_number(inbound.text) if inbound.text else None
-        if number is None:
+        """A typed answer to a question (a reply to it, or in a direct room to the latest
+        one), read as on the console (`relays.choices.answer_of`): a number names a choice,
+        or is the count itself when the choices are counts, whose other choices ("I don't
+        know") are listed unnumbered and so may be typed out."""
+        if not inbound.text:
             return inbound
         target = inbound.reply_to
         if target is None and inbound.chat_type == "private":
@@ -534,47 +543,56 @@ class MatrixRelay:
                 target = await queries.get_state(session, LATEST_CHOICES_PREFIX + inbound.chat)
         if target is None:
             return inbound
-        data = await self._choice(client, inbound.chat, target, number)
-        if data is None:
+        choices = await self._question_choices(client, inbound.chat, target)
+        if choice_number(inbound.text) is None and not has_counts(choices):
+            return inbound  # words answer only a question of counts: it has no numbers
+        answer = answer_of(choices, inbound.text)
+        if isinstance(answer, str):
+            return replace(inbound, text=answer)  # the count
+        if answer is None:
             return inbound
-        press = ButtonPress(data=data, press_id=inbound.update_id, message_id=target)
+        press = ButtonPress(data=answer.data, press_id=inbound.update_id, message_id=target)
         return replace(inbound, text="", button=press)
 
-    async def _reaction_press(
+    async def _reaction_answer(
         self, client: nio.AsyncClient, room_id: str, event: Event
-    ) -> ButtonPress | None:
+    ) -> ButtonPress | str | None:
+        """A keycap reaction to a question: the choice pressed, or the count it means."""
         reaction = reaction_target(event)
-        number = choice_number(reaction[1]) if reaction else None
-        if reaction is None or number is None:
+        if reaction is None or choice_number(reaction[1]) is None:
             return None
-        data = await self._choice(client, room_id, reaction[0], number)
-        if data is None:
-            return None
-        return ButtonPress(data=data, press_id=str(event["event_id"]), message_id=reaction[0])
+        choices = await self._question_choices(client, room_id, reaction[0])
+        answer = answer_of(choices, reaction[1])
+        if not isinstance(answer, Button):
+            return answer
+        return ButtonPress(
+            data=answer.data, press_id=str(event["event_id"]), message_id=reaction[0]
+        )
 
-    async def _choice(
-        self, client: nio.AsyncClient, room_id: str, event_id: str, number: int
-    ) -> str | None:
+    async def _question_choices(
+        self, client: nio.AsyncClient, room_id: str, event_id: str
+    ) -> tuple[Button, ...]:
+        """The choices our question `event_id` offered (none for any other event)."""
         choices = self._choices.get(event_id)
         if choices is None:
             answer = await client.room_get_event(room_id, event_id)
             if not isinstance(answer, nio.RoomGetEventResponse):
-                return None
+                return ()
             event = answer.event
             if isinstance(event, nio.MegolmEvent) and client.olm is not None:
                 event.room_id = room_id  # our own question in an encrypted room
                 try:
                     event = client.decrypt_event(event)
                 except nio.EncryptionError:
-                    return None
+                    return ()
             source = event.source
             content = source.get("content", {})
-            listed = content.get(CHOICES_KEY) if source.get("sender") == client.user_id else None
-            choices = tuple(str(item) for item in listed) if isinstance(listed, list) else ()
+            mine = source.get("sender") == client.user_id and isinstance(content, Mapping)
+            choices = event_choices(content) if mine else ()
             self._remember_choices(event_id, choices)
-        return choices[number - 1] if 1 <= number <= len(choices) else None
+        return choices
 
-    def _remember_choices(self, event_id: str, choices: Sequence[str]) -> None:
+    def _remember_choices(self, event_id: str, choices: Sequence[Button]) -> None:
         self._choices[event_id] = tuple(choices)
         while len(self._choices) > 512:
             self._choices.popitem(last=False)
@@ -608,7 +626,7 @@ class MatrixRelay:
         except TRANSPORT_ERRORS as error:
             return DeliveryResult.retry(f"homeserver unreachable ({_describe(error)})")
         if CHOICES_KEY in content and result.platform_message_id:
-            await self._record_choices(address, result.platform_message_id, content[CHOICES_KEY])
+            await self._record_choices(address, result.platform_message_id, choices_of(message))
         return result
 
     async def _room_send(
@@ -661,7 +679,7 @@ class MatrixRelay:
             return DeliveryResult.retry(f"homeserver error ({code}, HTTP {status})")
         return DeliveryResult.failed(f"refused by the homeserver ({code}: {answer.message})")
 
-    async def _record_choices(self, room_id: str, event_id: str, choices: Sequence[str]) -> None:
+    async def _record_choices(self, room_id: str, event_id: str, choices: Sequence[Button]) -> None:
         self._remember_choices(event_id, choices)
         async with self._db.transaction() as session:
             await queries.set_state(

@@ -3,8 +3,9 @@
 Outbound: a neutral message becomes an `m.notice` with an `org.matrix.custom.html`
 `formatted_body` and a plain `body` (both rendered by `relays.markup`, the only place
 user text is escaped), a reply (`m.in_reply_to`) or an edit (`m.replace` + `m.new_content`).
-Buttons, which Matrix does not have, become a numbered list; the choices' data travels in
-the event under `CHOICES_KEY` so a numbered answer can be mapped back after a restart.
+Buttons, which Matrix does not have, become a numbered list (a list of counts stays
+unnumbered, see `relays.choices`); the choices' data and labels travel in the event under
+`CHOICES_KEY` and `CHOICE_LABELS_KEY`, so an answer can be mapped back after a restart.
 
 Inbound: a timeline event (its JSON, as the homeserver sent it) is classified and an
 `m.room.message` becomes a neutral `InboundMessage`. No matrix-nio type appears here.
@@ -20,6 +21,7 @@ from urllib.parse import parse_qsl, urlencode
 
 from alerts.messages import (
     Attachment,
+    Button,
     InboundMessage,
     Location,
     OutboundMessage,
@@ -30,6 +32,8 @@ from relays.markup import to_html, to_plain
 PLATFORM = "matrix"
 HTML_FORMAT = "org.matrix.custom.html"
 CHOICES_KEY = "org.tocsin.choices"
+# Added later: an event without it (sent before) maps numbers to the n-th choice, as then.
+CHOICE_LABELS_KEY = "org.tocsin.choice_labels"
 DEFAULT_CHOICE_HINT = (
     "↩️ Répondez à ce message avec le numéro de votre choix (ou réagissez avec 1️⃣, 2️⃣…) · "
     "Reply to this message with the number of your choice (or react with 1️⃣, 2️⃣…)"
@@ -43,7 +47,7 @@ Content = dict[str, Any]
 
 
 def _text_content(message: OutboundMessage, choice_hint: str) -> Content:
-    shown = with_numbered_choices(message, choice_hint)
+    shown = with_numbered_choices(message, choice_hint, counts_by_value=True)
     # `m.mentions: {}` says "this mentions nobody": an "@room" typed in an alert must not
     # ping a whole partner room through the legacy body-matching push rules.
     content: Content = {"msgtype": "m.notice", "body": to_plain(shown), "m.mentions": {}}
@@ -54,7 +58,23 @@ def _text_content(message: OutboundMessage, choice_hint: str) -> Content:
     choices = choices_of(message)
     if choices:
         content[CHOICES_KEY] = [button.data for button in choices]
+        content[CHOICE_LABELS_KEY] = [button.label for button in choices]
     return content
+
+
+def event_choices(content: Mapping[str, Any]) -> tuple[Button, ...]:
+    """The choices a question's event content carries. Labels missing (an event sent
+    before they were stored) or not matching the data are left empty: numbers then
+    name the n-th choice, as they did."""
+    data = content.get(CHOICES_KEY)
+    if not isinstance(data, list):
+        return ()
+    labels = content.get(CHOICE_LABELS_KEY)
+    if not isinstance(labels, list) or len(labels) != len(data):
+        labels = [""] * len(data)
+    return tuple(
+        Button(label=str(label), data=str(item)) for label, item in zip(labels, data, strict=True)
+    )
 
 
 def message_content(

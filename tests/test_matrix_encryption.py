@@ -158,9 +158,9 @@ async def test_a_guided_alert_in_an_encrypted_direct_chat(
         border = await answer("!alert", expect=2)
         await answer(choice(border, "franco-italienne"))  # a bare number: the latest question
         await answer("Menton")
-        await answer("Dix personnes refoulées, deux enfants")
-        await answer("10")
-        themes = await answer("2")
+        people = await answer("Sept personnes refoulées, quatre enfants")
+        minors = await answer("7")  # the count, not the 7th choice ("50")
+        themes = await answer("4")  # the count, not the 4th choice ("3", after "Aucun")
         urgency = await answer(choice(themes, "Valider"))
         # The urgency by an (encrypted) reaction with the keycap of its number.
         before = len(alice.from_user(dm, bot))
@@ -170,10 +170,16 @@ async def test_a_guided_alert_in_an_encrypted_direct_chat(
         [relayed] = await alice.wait_for(italie, bot)
 
     assert border.body.startswith("(1/7) Quelle frontière ?")
-    assert "Lieu : Menton" in summary.body and "Personnes : 10" in summary.body
+    assert "Lieu : Menton" in summary.body
+    assert {"Personnes : 7", "Mineur·es : 4"} <= set(summary.body.splitlines()), summary.body
+    # Counts are listed unnumbered, as on the console: a number typed is the count.
+    assert {"• 5", "• 50"} <= set(people.body.splitlines()), people.body
+    assert not re.search(r"^\d+\. ", people.body, re.MULTILINE), people.body
+    assert "• Aucun" in minors.body.splitlines(), minors.body
     assert "Urgence : VITAL" in summary.body  # chosen by the encrypted reaction
     assert receipt.body.startswith("✅ Alerte #1 relayée à 1 canal(aux)")
-    assert relayed.decrypted and "Dix personnes refoulées, deux enfants" in relayed.body
+    assert relayed.decrypted and "Sept personnes refoulées, quatre enfants" in relayed.body
+    assert "7 personne(s) dont 4 mineur(s)" in relayed.body, relayed.body
     assert all(seen.decrypted for seen in alice.from_user(dm, bot))
 
 

@@ -28,7 +28,7 @@ from alerts.messages import (
     Span,
     text_message,
 )
-from relays.matrix_content import CHOICES_KEY
+from relays.matrix_content import CHOICE_LABELS_KEY, CHOICES_KEY
 from relays.matrix_session import SESSION_STATE_KEY
 from storage import queries
 from storage.database import Database, open_database
@@ -68,6 +68,10 @@ async def scene(synapse_server: SynapseServer) -> Scene:
 
 def context(number: int, **extra: Any) -> SendContext:
     return SendContext(number, f"txn-{unique_localpart('t')}", **extra)
+
+
+def reply(event_id: str) -> dict[str, Any]:
+    return {"m.relates_to": {"m.in_reply_to": {"event_id": event_id}}}
 
 
 async def test_an_html_notice_escapes_user_text_and_mentions_nobody(
@@ -391,6 +395,61 @@ async def test_numbered_replies_and_reactions_answer_the_choices(
         (out_of_range, None, "7"),  # not a choice: an ordinary message
     ]
     assert all(m.button is None or m.button.message_id == asked for m in received)
+
+
+async def test_replies_and_reactions_to_a_count_question_and_to_an_older_question(
+    scene: Scene, sqlite_db: Database
+) -> None:
+    room = await scene.room("combien")
+    counts = ("1", "2", "3", "5")
+    question = OutboundMessage(
+        (Paragraph((Span("Combien de personnes ?"),)),),
+        buttons=(
+            tuple(Button(n, f"n:{n}") for n in counts),
+            (Button("Je ne sais pas", "n:?"),),
+        ),
+    )
+    # The same question sent before labels were stored: its choices' data only.
+    older = {
+        "msgtype": "m.notice",
+        "body": "1. 1\n2. 2\n3. 3\n4. 5",
+        CHOICES_KEY: ["o:1", "o:2", "o:3", "o:5"],
+    }
+    sink = RecordingSink()
+    async with started(relay_for(scene, sqlite_db, ManualClock()), sink) as relay:
+        sent = await relay.send(room, question, context(1))
+        asked = sent.platform_message_id
+        assert asked
+        old = await scene.server.send_event(scene.bot, room, "m.room.message", older)
+
+        async def react(target: str, key: str) -> str:
+            relation = {"rel_type": "m.annotation", "event_id": target, "key": key}
+            return await scene.server.send_event(
+                scene.alice, room, "m.reaction", {"m.relates_to": relation}
+            )
+
+        typed = await scene.say(room, "4", **reply(asked))
+        keycap = await react(asked, "4\ufe0f\u20e3")
+        listed = await react(asked, "5\ufe0f\u20e3")
+        words = await scene.say(room, "je ne sais pas", **reply(asked))
+        old_reply = await scene.say(room, "4", **reply(old))
+        old_reaction = await react(old, "1\ufe0f\u20e3")
+        received = await sink.wait_for(6)
+
+    [event] = [e for e in await scene.bot_events(room) if e["event_id"] == asked]
+    assert event["content"][CHOICE_LABELS_KEY] == [*counts, "Je ne sais pas"]
+    assert "• 5\n• Je ne sais pas" in event["content"]["body"]
+    answers = [
+        (m.update_id, m.button.data if m.button else None, m.text, m.reply_to) for m in received
+    ]
+    assert answers == [
+        (typed, None, "4", asked),  # the count itself, not the 4th choice ("5")
+        (keycap, None, "4", asked),  # a keycap means the same as the number typed
+        (listed, "n:5", "", None),
+        (words, "n:?", "", asked),  # unnumbered: a choice is named by its words
+        (old_reply, "o:5", "", old),  # an older event keeps numbers as the n-th choice
+        (old_reaction, "o:1", "", None),
+    ]
 
 
 async def test_replies_and_live_edits(scene: Scene, sqlite_db: Database) -> None:
