@@ -15,6 +15,7 @@ from datetime import datetime
 from sqlalchemy import (
     ColumnElement,
     SQLColumnExpression,
+    case,
     delete,
     exists,
     func,
@@ -25,6 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from storage import queries
 from storage.models import Channel, ChatPause, Delivery, PlatformState
 
 Chat = tuple[str, str]  # (platform, address)
@@ -266,11 +268,19 @@ async def pause_chat(session: AsyncSession, chat: Chat, until: datetime) -> None
         )
         .values(next_attempt_at=until)
     )
-    pause = await session.get(ChatPause, (platform, address))
-    if pause is None:
-        session.add(ChatPause(platform=platform, address=address, until=until))
-    elif pause.until < until:
-        pause.until = until
+    # One statement: another dispatcher may write or forget this chat's pause meanwhile
+    # (a read-then-write here failed on a pause forgotten in between).
+    await queries.upsert(
+        session,
+        ChatPause,
+        {"platform": platform, "address": address, "until": until},
+        key=("platform", "address"),
+        update=lambda proposed: {
+            "until": case(
+                (proposed.until > ChatPause.until, proposed.until), else_=ChatPause.until
+            )
+        },
+    )
 
 
 async def forget_pauses(session: AsyncSession, now: datetime) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -164,6 +165,30 @@ async def test_a_pause_holds_rows_written_after_it(database: Database) -> None:
         await store.forget_pauses(session, until)
         heads = await store.due_heads(session, platforms=["console"], now=until)
     assert [(head.address, head.priority) for head in heads] == [("a", 90)]  # best first
+
+
+async def test_a_pause_extended_while_another_dispatcher_forgets_it(database: Database) -> None:
+    """Two dispatchers: one extends a chat's pause while the other forgets the ended one.
+    (Read-then-write failed here with a StaleDataError and the delivery was stuck.)"""
+    chat = ("console", "a")
+    await _enqueue(database, ["a"])
+    async with database.transaction() as session:
+        await store.pause_chat(session, chat, NOW + timedelta(seconds=5))
+    later = NOW + timedelta(seconds=10)
+
+    async def forget() -> None:
+        async with database.transaction() as forgetting:
+            await store.forget_pauses(forgetting, later)
+
+    async with database.transaction() as extending:
+        await store.pause_chat(extending, chat, later + timedelta(seconds=30))
+        forgetting = asyncio.create_task(forget())
+        await asyncio.sleep(0.2)  # let it forget the ended pause (or wait for our lock)
+    await forgetting
+    async with database.transaction() as session:
+        await store.pause_chat(session, chat, later + timedelta(seconds=1))  # shorter: kept
+        assert await store.due_heads(session, platforms=["console"], now=later) == []
+        assert await store.next_due(session, ["console"], later) == later + timedelta(seconds=30)
 
 
 async def test_heads_are_one_per_chat_whatever_the_backlog(database: Database) -> None:
