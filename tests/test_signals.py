@@ -114,6 +114,7 @@ async def test_a_signal_stops_run_while_stdin_stays_open(
         assert run.process.stdin is not None and not run.process.stdin.closed
     assert returncode == 0, run.stderr
     assert "Traceback" not in run.stderr
+    assert "after the stop; cancelled" not in run.stderr  # no job held the stop for its grace
 
     rows, workers = await deliveries_and_workers(tmp_path)
     assert workers == []  # the dispatcher retired: its heartbeat is gone, its leases released
