@@ -100,15 +100,21 @@ async def deliveries_and_workers(tmp_path: Path) -> tuple[list[Delivery], list[s
         await database.close()
 
 
+@pytest.mark.parametrize("moment", ["idle", "busy"])
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 async def test_a_signal_stops_run_while_stdin_stays_open(
-    tmp_path: Path, signum: signal.Signals
+    tmp_path: Path, signum: signal.Signals, moment: str
 ) -> None:
     with tocsin_run(tmp_path) as run:
         run.wait_for("stderr", "console: started")
         run.type("/alert 6 personnes refoulées à Menton")
         run.wait_for("stdout", "Alerte #1")  # stored and acknowledged: queued
-        run.type("/alert contrôle à Hendaye")  # may be read, queued or sent when the signal lands
+        if moment == "idle":  # all printed, the console is back waiting for a line
+            run.wait_for("stdout", "[vigie-italie]")
+            await asyncio.sleep(0.5)
+        else:  # these may be unread, read, queued or sent when the signal lands
+            run.type("/alert contrôle à Hendaye")
+            run.type("/alert 3 mineurs à Briançon")
         run.process.send_signal(signum)
         returncode = run.process.wait(timeout=30)  # stdin is still open: only the signal stops it
         assert run.process.stdin is not None and not run.process.stdin.closed
