@@ -325,7 +325,20 @@ class Application:
             )
 
     async def _stop_when_console_done(self) -> None:
-        """Standard input ended: send what is queued, then stop (scripted demos, tests)."""
+        """Standard input ended: send what is queued, then stop (scripted demos, tests).
+        A stop meanwhile (a signal) ends this job at once: the shutdown waits for the
+        supervisor's jobs, and this one must not keep it waiting for input."""
+        drained = asyncio.ensure_future(self._drain_after_console_input())
+        stopping = asyncio.ensure_future(self._stop.wait())
+        try:
+            await asyncio.wait((drained, stopping), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            drained.cancel()
+            stopping.cancel()
+        if drained.done() and not drained.cancelled():
+            drained.result()  # a crash is the supervisor's to log
+
+    async def _drain_after_console_input(self) -> None:
         console = self._wiring.console
         assert console is not None
         await console.input_finished.wait()

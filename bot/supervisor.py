@@ -43,6 +43,9 @@ class Supervisor:
         tasks = list(self._tasks.values())
         if tasks:
             _, pending = await asyncio.wait(tasks, timeout=grace)
-            for task in pending:
+            for task in pending:  # a job that ignores the stop eats the orchestrator's grace
+                log.warning(
+                    "%s still running %gs after the stop; cancelled", task.get_name(), grace
+                )
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)

@@ -28,6 +28,7 @@ from alerts.messages import (
 )
 from relays.base import ChatClass, InboundSink, RelayHealth
 from relays.choices import answer_of, choices_of, with_numbered_choices
+from relays.console_input import console_lines
 from relays.markup import to_plain
 
 CHOICE_HINT = (
@@ -67,7 +68,7 @@ class ConsoleRelay:
         self._interactive = interactive
         self._session = uuid.uuid4().hex[:12]  # update ids must never repeat across runs
         self._output = output or sys.stdout
-        self._read_line = read_line or sys.stdin.readline
+        self._next_line = console_lines(read_line, sys.stdin)
         self._ids = count(1)
         self._question: tuple[Button, ...] = ()  # the choices of the latest message to the user
         self.input_finished = asyncio.Event()
@@ -79,10 +80,9 @@ class ConsoleRelay:
         self._reader = asyncio.create_task(self._read(sink), name="console-input")
 
     async def _read(self, sink: InboundSink) -> None:
-        loop = asyncio.get_running_loop()
         try:
             while True:
-                line = await loop.run_in_executor(None, self._read_line)
+                line = await self._next_line()
                 if not line:
                     return
                 text = line.rstrip("\n")
@@ -120,6 +120,7 @@ class ConsoleRelay:
     async def stop(self) -> None:
         if self._reader is not None and not self._reader.done():
             self._reader.cancel()
+            await asyncio.wait([self._reader])  # stdin is no longer watched once this returns
 
     async def send(
         self, address: str, message: OutboundMessage, context: SendContext

@@ -39,3 +39,30 @@ async def test_backoff_grows_with_quick_failures_and_starts_afresh_after_a_long_
     ]
     assert failures == ["failure 1", "failure 2", "failure 1"]
     assert len(runs) == 4
+
+
+async def test_a_job_still_running_after_the_grace_is_named_and_cancelled(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING, logger="bot.supervisor")
+    supervisor = Supervisor()
+    cancelled = asyncio.Event()
+
+    async def ignores_the_stop() -> None:
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    async def returns() -> None:
+        return
+
+    supervisor.start("stubborn", ignores_the_stop)
+    supervisor.start("prompt", returns)
+    await asyncio.sleep(0)
+    await supervisor.stop(grace=0.05)
+    assert cancelled.is_set()
+    assert [record.getMessage() for record in caplog.records] == [
+        "stubborn still running 0.05s after the stop; cancelled"
+    ]
