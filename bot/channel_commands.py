@@ -9,8 +9,6 @@ from __future__ import annotations
 import difflib
 import re
 
-from sqlalchemy import delete, select
-
 from alerts.directory import ChannelDirectory
 from alerts.i18n import Translator
 from alerts.routing import ALL, SubscriptionSpec
@@ -18,7 +16,8 @@ from alerts.types import Kind, Role, Urgency
 from alerts.vocabulary import Vocabulary
 from bot.context import Command, Request
 from config.durations import format_duration, parse_duration
-from storage.models import Channel, Subscription
+from storage import channel_queries, queries
+from storage.models import Channel
 from storage.outbox import release_held
 
 TEXTS = {
@@ -112,11 +111,7 @@ class ChannelCommands:
 
     async def _channel(self, request: Request) -> Channel | None:
         inbound = request.inbound
-        return await request.session.scalar(
-            select(Channel).where(
-                Channel.platform == inbound.platform, Channel.address == inbound.chat
-            )
-        )
+        return await channel_queries.channel_at(request.session, inbound.platform, inbound.chat)
 
     async def _managed_channel(self, request: Request) -> Channel | None:
         """The current chat's channel if the member may manage it; otherwise say why."""
@@ -189,8 +184,7 @@ class ChannelCommands:
                 source="chat",
                 created_at=request.now,
             )
-            request.session.add(channel)
-            await request.session.flush()
+            await channel_queries.add_channel(request.session, channel)
         elif not self._may_manage(request, channel):
             return
         channel.active, channel.inactive_reason = True, None
@@ -200,7 +194,7 @@ class ChannelCommands:
             themes=frozenset(themes or [ALL]),
             min_urgency=urgency,
         )
-        request.session.add(Subscription(channel_id=channel.id, spec=spec.to_json(), source="chat"))
+        channel_queries.add_subscription(request.session, channel.id, spec.to_json(), "chat")
         self._directory.changed_in(request.session)
         request.reply(request.t("sub.done", spec=self._describe(request, spec)))
 
@@ -225,13 +219,7 @@ class ChannelCommands:
         if channel is None:
             request.reply(request.t("sub.not_channel"))
             return
-        rows = (
-            await request.session.scalars(
-                select(Subscription)
-                .where(Subscription.channel_id == channel.id)
-                .order_by(Subscription.id)
-            )
-        ).all()
+        rows = await queries.subscriptions_of(request.session, [channel.id])
         if not rows:
             request.reply(request.t("sub.none"))
             return
@@ -252,11 +240,7 @@ class ChannelCommands:
             return
         wanted = request.args.strip()
         border = self._vocabulary.border_by_label(wanted) if wanted and wanted != ALL else None
-        rows = (
-            await request.session.scalars(
-                select(Subscription).where(Subscription.channel_id == channel.id)
-            )
-        ).all()
+        rows = await queries.subscriptions_of(request.session, [channel.id])
         removed, from_config = 0, 0
         for row in rows:
             if row.source == "config":
@@ -269,7 +253,7 @@ class ChannelCommands:
                     borders = frozenset()
                 if border is None or border.id not in borders:
                     continue
-            await request.session.execute(delete(Subscription).where(Subscription.id == row.id))
+            await channel_queries.delete_subscription(request.session, row.id)
             removed += 1
         self._directory.changed_in(request.session)
         text = request.t("sub.removed", count=removed)

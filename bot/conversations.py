@@ -10,10 +10,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Conversation
+from storage import conversation_queries
 
 
 @dataclass
@@ -32,7 +31,7 @@ class Dialogue:
 
 
 async def load(session: AsyncSession, platform: str, chat: str, user: str) -> Dialogue | None:
-    row = await session.get(Conversation, (platform, chat, user))
+    row = await conversation_queries.conversation(session, platform, chat, user)
     if row is None:
         return None
     try:
@@ -49,39 +48,17 @@ def new_token() -> str:
 
 
 async def save(session: AsyncSession, dialogue: Dialogue, now: datetime) -> None:
-    row = await session.get(Conversation, (dialogue.platform, dialogue.chat, dialogue.user))
     text = json.dumps(dialogue.state, ensure_ascii=False, separators=(",", ":"))
-    if row is None:
-        session.add(
-            Conversation(
-                platform=dialogue.platform,
-                chat=dialogue.chat,
-                user_ref=dialogue.user,
-                token=dialogue.token,
-                state=text,
-                updated_at=now,
-            )
-        )
-    else:
-        row.token, row.state, row.updated_at = dialogue.token, text, now
+    await conversation_queries.save_conversation(
+        session, dialogue.platform, dialogue.chat, dialogue.user, dialogue.token, text, now
+    )
     dialogue.updated_at = now
 
 
 async def remove(session: AsyncSession, platform: str, chat: str, user: str) -> None:
-    await session.execute(
-        delete(Conversation).where(
-            Conversation.platform == platform,
-            Conversation.chat == chat,
-            Conversation.user_ref == user,
-        )
-    )
+    await conversation_queries.delete_conversation(session, platform, chat, user)
 
 
 async def prune(session: AsyncSession, before: datetime) -> int:
     """Forget conversations abandoned long ago (their drafts may describe people)."""
-    stale = (
-        await session.scalars(select(Conversation.token).where(Conversation.updated_at < before))
-    ).all()
-    if stale:
-        await session.execute(delete(Conversation).where(Conversation.updated_at < before))
-    return len(stale)
+    return await conversation_queries.prune_conversations(session, before)

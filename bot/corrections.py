@@ -10,8 +10,6 @@ import logging
 import re
 from datetime import timedelta
 
-from sqlalchemy import select
-
 from alerts.messages import Location, PhotoRef
 from alerts.outbox import FactRef, Target
 from alerts.parsing import AlertInputError, parse_alert_line, place_key
@@ -20,8 +18,8 @@ from alerts.splitting import BUDGETS, split_message
 from alerts.types import Kind, Urgency, delivery_priority
 from alerts.vocabulary import Vocabulary
 from bot.context import Fallback, Request
-from storage import queries
-from storage.models import Alert, Channel, Delivery
+from storage import alert_queries, channel_queries, queries
+from storage.models import Alert, Delivery
 
 log = logging.getLogger(__name__)
 _COMMAND = re.compile(r"^[/!][A-Za-z_]+(?:@\S+)?\s*")
@@ -45,12 +43,8 @@ class AlertCorrections(Fallback):
         inbound = request.inbound
         if not inbound.edited or inbound.event != "message" or request.member is None:
             return False
-        alert = await request.session.scalar(
-            select(Alert).where(
-                Alert.source_platform == inbound.platform,
-                Alert.source_chat == inbound.chat,
-                Alert.source_message_id == inbound.message_id,
-            )
+        alert = await alert_queries.alert_from_message(
+            request.session, inbound.platform, inbound.chat, inbound.message_id
         )
         if alert is None:
             if inbound.chat_type == "private":
@@ -91,19 +85,7 @@ class AlertCorrections(Fallback):
 
     async def _edit_copies(self, request: Request, alert: Alert) -> tuple[int, int]:
         session = request.session
-        rows = (
-            await session.scalars(
-                select(Delivery)
-                .where(
-                    Delivery.fact_type == "alert",
-                    Delivery.fact_id == alert.id,
-                    Delivery.channel_id.is_not(None),
-                    Delivery.edit_of_delivery_id.is_(None),
-                    Delivery.status.in_(("pending", "sent")),
-                )
-                .order_by(Delivery.id)
-            )
-        ).all()
+        rows = await alert_queries.editable_copies(session, alert.id)
         by_chat: dict[tuple[str, str], list[Delivery]] = {}
         for row in rows:
             by_chat.setdefault((row.platform, row.address), []).append(row)
@@ -111,7 +93,8 @@ class AlertCorrections(Fallback):
         priority = delivery_priority(Kind(alert.kind), Urgency(alert.urgency))
         edited = skipped = 0
         for (platform, address), parts in by_chat.items():
-            channel = await session.get(Channel, parts[0].channel_id)
+            channel_id = parts[0].channel_id
+            channel = await channel_queries.channel(session, channel_id) if channel_id else None
             if channel is None:
                 continue
             message = self._renderer.render(view, channel.language, channel.share_locations)

@@ -276,7 +276,8 @@ class FeedCommands:
             return
         taken = {feed.id for feed in await feed_queries.all_feeds(request.session)}
         feed_id = feed_id_for(url, taken)
-        request.session.add(
+        feed_queries.add_feed(
+            request.session,
             Feed(
                 id=feed_id,
                 url=url,
@@ -293,12 +294,12 @@ class FeedCommands:
                 initialised=False,
                 consecutive_failures=0,
                 next_poll_at=request.now,
-            )
+            ),
         )
         request.reply(request.t("feed.add.done", id=feed_id, every=format_duration(every)))
 
     async def _remove(self, request: Request, words: list[str]) -> None:
-        feed = await request.session.get(Feed, words[0])
+        feed = await feed_queries.feed(request.session, words[0])
         if feed is None or not feed.enabled:
             request.reply(request.t("feed.unknown", id=words[0][:100]))
             return
@@ -309,7 +310,7 @@ class FeedCommands:
         request.reply(request.t("feed.remove.done", id=feed.id))
 
     async def _resume(self, request: Request, words: list[str]) -> None:
-        feed = await request.session.get(Feed, words[0])
+        feed = await feed_queries.feed(request.session, words[0])
         if feed is None or not feed.enabled:
             request.reply(request.t("feed.unknown", id=words[0][:100]))
             return

@@ -13,7 +13,6 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
 
-from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from alerts.clock import Clock
@@ -23,17 +22,14 @@ from alerts.notices import private_address
 from alerts.outbox import NOTICE, Outbox, OutboxSignal, Target
 from alerts.types import NOTICE_PRIORITY
 from bot import conversations
-from bot.groups import deadline_of, is_claimed, unclaimed_groups, unclaimed_key
 from bot.intake_texts import register
-from bot.router import STRANGER_ANSWERED
-from storage import queries
+from storage import alert_queries, channel_queries, platform_state
 from storage.database import Database
-from storage.models import Alert, Delivery, Member, PlatformState
+from storage.platform_state import UnclaimedGroup
 
 log = logging.getLogger(__name__)
 
 Leave = Callable[[str], Awaitable[bool]]  # a relay's `leave(address)`: True when gone
-_LEAVING = "leaving:"
 _STRANGERS = timedelta(days=1)
 _FAILED = ("dead", "cancelled")
 
@@ -88,27 +84,26 @@ class IntakeChores:
         async with self._db.transaction() as session:
             await conversations.prune(session, self._clock.now() - self._forget_after)
             # Strangers answered in groups: remembered far longer than the rule needs.
-            await queries.prune_state(session, STRANGER_ANSWERED, self._clock.now() - _STRANGERS)
+            await platform_state.prune_stranger_answers(session, self._clock.now() - _STRANGERS)
         self._signal.wake()
 
     # -- unclaimed groups --------------------------------------------------------------
 
     async def leave_unclaimed_groups(self) -> None:
         async with self._db.sessions() as session:
-            waiting = await unclaimed_groups(session)
-        for platform, chat, value in waiting:
-            await self._check_group(platform, chat, value)
+            waiting = await platform_state.unclaimed_groups(session)
+        for group in waiting:
+            await self._check_group(group)
 
-    async def _check_group(self, platform: str, chat: str, value: str) -> None:
+    async def _check_group(self, group: UnclaimedGroup) -> None:
         now = self._clock.now()
-        key = unclaimed_key(platform, chat)
+        platform, chat = group.platform, group.chat
         async with self._db.transaction() as session:
-            if await is_claimed(session, platform, chat):
-                await _forget(session, key)
+            if await channel_queries.chat_has_channel(session, platform, chat):
+                await platform_state.forget_unclaimed(session, platform, chat)
                 return
-            if not value.startswith(_LEAVING):
-                deadline = deadline_of(value)
-                if deadline is not None and now < deadline:
+            if group.leaving is None:
+                if group.deadline is not None and now < group.deadline:
                     return
                 goodbye = await self._outbox.enqueue_now(
                     session,
@@ -118,13 +113,15 @@ class IntakeChores:
                     priority=NOTICE_PRIORITY,
                     now=now,
                 )
-                value = f"{_LEAVING}{goodbye[0]}:{now.isoformat()}"
-                await queries.set_state(session, key, value, now)
+                await platform_state.set_leaving(session, platform, chat, goodbye[0], now)
                 return
-            _, delivery_id, since = value.split(":", 2)
-            goodbye_row = await session.get(Delivery, int(delivery_id))
-            said = goodbye_row is None or goodbye_row.status != "pending"
-            started = deadline_of(since)
+            goodbye_id, started = group.leaving.goodbye_id, group.leaving.since
+            status = (
+                await alert_queries.delivery_status(session, goodbye_id)
+                if goodbye_id is not None
+                else None
+            )
+            said = status != "pending"  # also when the goodbye row is gone
             if not said and started is not None and now - started < self._goodbye_wait:
                 return
         leave = self.leave.get(platform)
@@ -132,7 +129,7 @@ class IntakeChores:
             return  # tried again next round
         log.info("%s: left a group nobody claimed", platform)
         async with self._db.transaction() as session:
-            await _forget(session, key)
+            await platform_state.forget_unclaimed(session, platform, chat)
 
     # -- delivery reports --------------------------------------------------------------
 
@@ -140,22 +137,9 @@ class IntakeChores:
         now = self._clock.now()
         since = now - self._report_window
         async with self._db.transaction() as session:
-            failing = select(Delivery.fact_id).where(
-                Delivery.fact_type == "alert",
-                Delivery.status.in_(_FAILED),
-                Delivery.channel_id.is_not(None),
-                Delivery.created_at >= since,
+            rows = await alert_queries.channel_outcomes_of_failing_alerts(
+                session, since, failed=_FAILED
             )
-            rows = (
-                await session.execute(
-                    select(Delivery.fact_id, Delivery.channel_id, Delivery.status).where(
-                        Delivery.fact_type == "alert",
-                        Delivery.channel_id.is_not(None),
-                        Delivery.edit_of_delivery_id.is_(None),
-                        Delivery.fact_id.in_(failing),
-                    )
-                )
-            ).all()
             channels: dict[int, dict[str, bool]] = {}
             for alert_id, channel_id, status in rows:
                 if alert_id is None or channel_id is None:
@@ -167,18 +151,12 @@ class IntakeChores:
 
     async def _report(self, session: AsyncSession, alert_id: int, reached: dict[str, bool]) -> None:
         failed = sorted(channel for channel, ok in reached.items() if not ok)
-        key = f"alert.unreached:{alert_id}"
-        told = await queries.get_state(session, key)
-        if told is not None and int(told) >= len(failed):
+        told = await platform_state.unreached_told(session, alert_id)
+        if told is not None and told >= len(failed):
             return
         now = self._clock.now()
-        await queries.set_state(session, key, str(len(failed)), now)
-        alert = await session.get(Alert, alert_id)
-        author = (
-            await session.get(Member, alert.author_member_id)
-            if alert and alert.author_member_id
-            else None
-        )
+        await platform_state.set_unreached_told(session, alert_id, len(failed), now)
+        author = await alert_queries.alert_author(session, alert_id)
         if author is None:
             return
         address = await private_address(session, author.platform, author.user_ref)
@@ -202,6 +180,3 @@ class IntakeChores:
         )
         log.info("alert %s: author told that %d channel(s) were not reached", alert_id, len(failed))
 
-
-async def _forget(session: AsyncSession, key: str) -> None:
-    await session.execute(delete(PlatformState).where(PlatformState.key == key))

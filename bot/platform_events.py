@@ -15,12 +15,9 @@ import hashlib
 import logging
 from datetime import timedelta
 
-from sqlalchemy import select
-
 from alerts.i18n import Translator
 from bot.context import Fallback, Request
-from storage import queries
-from storage.models import Alert, Channel
+from storage import alert_queries, channel_queries, platform_state
 
 log = logging.getLogger(__name__)
 
@@ -81,9 +78,8 @@ class PlatformEvents(Fallback):
     async def _undecryptable(self, request: Request) -> None:
         inbound = request.inbound
         digest = hashlib.sha256(inbound.chat.encode()).hexdigest()[:32]
-        key = f"{inbound.platform}.undecryptable-notice:{digest}"
-        if not await queries.claim_turn(
-            request.session, key, request.now, every=self._notice_every
+        if not await platform_state.claim_undecryptable_notice(
+            request.session, inbound.platform, digest, request.now, every=self._notice_every
         ):
             log.info("%s: unreadable message; the room was told recently", inbound.platform)
             return
@@ -95,12 +91,8 @@ class PlatformEvents(Fallback):
         inbound = request.inbound
         if inbound.reply_to is None:
             return  # seen only after its deletion: there is nothing left to handle
-        alert_id = await request.session.scalar(
-            select(Alert.id).where(
-                Alert.source_platform == inbound.platform,
-                Alert.source_chat == inbound.chat,
-                Alert.source_message_id == inbound.reply_to,
-            )
+        alert_id = await alert_queries.alert_id_from_message(
+            request.session, inbound.platform, inbound.chat, inbound.reply_to
         )
         if alert_id is None:
             return
@@ -113,11 +105,8 @@ class PlatformEvents(Fallback):
         """A room notice speaks the channel's language when the room is a channel."""
         if request.member is not None:
             return
-        language = await request.session.scalar(
-            select(Channel.language).where(
-                Channel.platform == request.inbound.platform,
-                Channel.address == request.inbound.chat,
-            )
+        language = await channel_queries.language_at(
+            request.session, request.inbound.platform, request.inbound.chat
         )
         if language:
             request.language = language

@@ -23,12 +23,11 @@ from alerts.outbox import Outbox, OutboxSignal
 from alerts.types import LOWEST_PRIORITY
 from bot.context import Command, Fallback, Request, command_prefix
 from relays.base import replace_lone_surrogates
-from storage import queries
+from storage import platform_state, queries
 from storage.database import Database, is_transient
 from storage.models import Member
 
 log = logging.getLogger(__name__)
-STRANGER_ANSWERED = ".stranger-answered:"  # platform_state key: <platform>…<digest> → when
 _COMMAND = re.compile(r"^[/!]([A-Za-z_]+)(?:@(\S+))?(?:\s+|$)(.*)", re.DOTALL)
 
 
@@ -235,9 +234,12 @@ class MessageRouter:
             request.reply(text)
             return
         digest = hashlib.sha256(f"{inbound.platform}:{inbound.sender}".encode()).hexdigest()
-        key = f"{inbound.platform}{STRANGER_ANSWERED}{digest[:32]}"
-        if await queries.claim_turn(
-            request.session, key, request.now, every=self._stranger_answer_every
+        if await platform_state.claim_stranger_answer(
+            request.session,
+            inbound.platform,
+            digest[:32],
+            request.now,
+            every=self._stranger_answer_every,
         ):
             request.reply(text, priority=LOWEST_PRIORITY)
 

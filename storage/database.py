@@ -191,6 +191,11 @@ def _reason(error: BaseException) -> str:
     return lines[0] if lines else type(error).__name__
 
 
+async def ping(session: AsyncSession) -> None:
+    """`SELECT 1`: raises when the database does not answer."""
+    await session.execute(text("SELECT 1"))
+
+
 async def hold_start_lock(session: AsyncSession) -> None:
     """Wait for, then hold until this transaction ends, the start-up lock (PostgreSQL).
 

@@ -14,6 +14,15 @@ from storage.models import Feed, FeedItem
 _KEY_BATCH = 500
 
 
+async def feed(session: AsyncSession, feed_id: str) -> Feed | None:
+    return await session.get(Feed, feed_id)
+
+
+def add_feed(session: AsyncSession, new: Feed) -> None:
+    """A new feed, written with the session."""
+    session.add(new)
+
+
 async def all_feeds(session: AsyncSession) -> Sequence[Feed]:
     return (await session.scalars(select(Feed).order_by(Feed.id))).all()
 

@@ -14,10 +14,10 @@ from sqlalchemy import select
 
 from alerts.messages import InboundMessage
 from alerts.types import Kind, Urgency, delivery_priority
-from bot.router import STRANGER_ANSWERED
 from storage import queries
 from storage.database import Database
 from storage.models import PlatformState
+from storage.platform_state import STRANGER_ANSWERED
 from tests.support.intake_scene import GROUP, intake_scene, message
 from tests.support.telegram_app import (
     FORUM,

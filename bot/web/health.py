@@ -8,11 +8,10 @@ import json
 from collections.abc import Mapping
 
 from aiohttp import web
-from sqlalchemy import text
 
 from bot.web.server import Route
 from relays.base import Relay, RelayHealth
-from storage.database import Database
+from storage.database import Database, ping
 
 DATABASE_TIMEOUT = 2.0  # a database slower than this to say "1" is not ready
 RELAY_TIMEOUT = 6.0  # above the Telegram relay's own getMe probe
@@ -35,7 +34,7 @@ class HealthChecks:
         could hold the URL: the error's type only)."""
         try:
             async with asyncio.timeout(self._database_timeout), self._database.sessions() as s:
-                await s.execute(text("SELECT 1"))
+                await ping(s)
         except TimeoutError:
             return f"no answer within {self._database_timeout:g} s"
         except Exception as error:
