@@ -6,36 +6,32 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Alert, Delivery, Member
+
+
+def _raised_by(platform: str, chat: str, message_id: str | None) -> ColumnElement[bool]:
+    return and_(
+        Alert.source_platform == platform,
+        Alert.source_chat == chat,
+        Alert.source_message_id == message_id,
+    )
 
 
 async def alert_from_message(
     session: AsyncSession, platform: str, chat: str, message_id: str | None
 ) -> Alert | None:
     """The alert raised by this message (its source), if any."""
-    return await session.scalar(
-        select(Alert).where(
-            Alert.source_platform == platform,
-            Alert.source_chat == chat,
-            Alert.source_message_id == message_id,
-        )
-    )
+    return await session.scalar(select(Alert).where(_raised_by(platform, chat, message_id)))
 
 
 async def alert_id_from_message(
     session: AsyncSession, platform: str, chat: str, message_id: str
 ) -> int | None:
     """`alert_from_message`'s id only."""
-    return await session.scalar(
-        select(Alert.id).where(
-            Alert.source_platform == platform,
-            Alert.source_chat == chat,
-            Alert.source_message_id == message_id,
-        )
-    )
+    return await session.scalar(select(Alert.id).where(_raised_by(platform, chat, message_id)))
 
 
 async def alert_author(session: AsyncSession, alert_id: int) -> Member | None:
