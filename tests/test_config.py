@@ -216,7 +216,7 @@ TOKEN = "123456789:AAH-some_real_looking_token_value_xyz"
         ),
         (
             '[matrix]\nhomeserver = "https://m.org"\nuser_id = "@b:m.org"\n'
-            'device_id = "syt_Ym90_AbCdEfGhIjKlMnOpQrSt_0a1b2c"\n',
+            'device_id = "syt_' 'Ym90_AbCdEfGhIjKlMnOpQrSt_0a1b2c"\n',  # invented, split
             "matrix.device_id",
             "Matrix",
         ),
