@@ -10,7 +10,7 @@ confirms what was handled before polling again, and the router's `inbound_seen` 
 update that still comes twice.
 
 `UpdateReceiving` is the receiving half of `TelegramRelay` (relays.telegram.relay), which
-holds the state declared there and identifies the bot.
+holds the state declared below and identifies the bot.
 """
 
 from __future__ import annotations
