@@ -13,7 +13,7 @@ from bot import feeds_check, redaction
 from bot.app import Application, build
 from bot.routing_table import routing_table
 from config.loader import ConfigError, LoadedConfig, load_config
-from relays.matrix_crypto import MatrixStoreError
+from relays.matrix import MatrixStoreError
 from storage.database import StorageError, upgrade
 
 

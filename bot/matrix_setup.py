@@ -9,9 +9,7 @@ from sqlalchemy.engine import make_url
 
 from alerts.clock import Clock
 from config.loader import ConfigError, LoadedConfig
-from relays.matrix import MatrixOptions, MatrixRelay
-from relays.matrix_crypto import E2EE, CryptoOptions
-from relays.matrix_session import MatrixAccount
+from relays.matrix import E2EE, CryptoOptions, MatrixAccount, MatrixOptions, MatrixRelay
 from storage.database import Database
 
 log = logging.getLogger(__name__)

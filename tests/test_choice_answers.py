@@ -1,11 +1,11 @@
 """The one reading of a typed answer both relays share (`relays.choices.answer_of`), over
-the choices a Matrix question's event carries (`relays.matrix_content.event_choices`)."""
+the choices a Matrix question's event carries (`relays.matrix.outbound.event_choices`)."""
 
 from __future__ import annotations
 
 from alerts.messages import Button, OutboundMessage, Paragraph, Span
 from relays.choices import answer_of
-from relays.matrix_content import (
+from relays.matrix.outbound import (
     CHOICE_LABELS_KEY,
     CHOICES_KEY,
     event_choices,

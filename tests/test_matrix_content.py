@@ -8,16 +8,15 @@ import pytest
 
 from alerts.messages import Button, OutboundMessage, Paragraph, Span, text_message
 from relays.choices import choice_number
-from relays.matrix_content import (
-    CHOICES_KEY,
+from relays.matrix.inbound import (
     RoomView,
     event_kind,
     inbound_message,
     invite_details,
-    message_content,
     redacted_event_id,
     strip_reply_fallback,
 )
+from relays.matrix.outbound import CHOICES_KEY, message_content
 
 ROOM = RoomView("!room:tocsin.test", "group", "Alice")
 

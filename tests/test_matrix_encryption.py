@@ -22,14 +22,14 @@ from sqlalchemy import func, select
 from alerts.clock import ManualClock
 from bot.app import build
 from config.loader import ConfigError, LoadedConfig, Secrets
-from relays.matrix_cross_signing import (
+from relays.matrix.cross_signing import (
     CrossSigningKeys,
     canonical_json,
     public_key,
     sign,
     verify,
 )
-from relays.matrix_crypto import STORE_NAME, MatrixStoreError
+from relays.matrix.crypto import STORE_NAME, MatrixStoreError
 from storage.database import open_database
 from storage.models import Alert
 from tests.support.matrix_app import (
@@ -320,7 +320,7 @@ async def test_a_device_whose_keys_change_is_refused_and_reported(
 ) -> None:
     scene, coordination, italie, config = await encrypted_rooms(synapse_server, database_url)
     bot = scene.bot.user_id
-    caplog.set_level(logging.WARNING, logger="relays.matrix_crypto")
+    caplog.set_level(logging.WARNING, logger="relays.matrix.crypto")
     async with running(config), Peer(synapse_server, scene.alice, "phone") as alice:
         await alice.say(coordination, "!alert premier contrôle à Menton")
         await alice.wait_for(italie, bot)
@@ -484,7 +484,7 @@ async def test_cross_signing_keys_made_elsewhere_are_left_alone_and_said(
             for usage in ("master", "self_signing", "user_signing")
         },
     )
-    caplog.set_level(logging.WARNING, logger="relays.matrix_cross_signing")
+    caplog.set_level(logging.WARNING, logger="relays.matrix.cross_signing")
     async with running(scene_config(scene, database_url)) as wiring:
         device = matrix_of(wiring).device_id
         await wait_until(lambda: _true("cross-signing keys that Tocsin does" in caplog.text))

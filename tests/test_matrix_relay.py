@@ -28,8 +28,8 @@ from alerts.messages import (
     Span,
     text_message,
 )
-from relays.matrix_content import CHOICE_LABELS_KEY, CHOICES_KEY
-from relays.matrix_session import SESSION_STATE_KEY
+from relays.matrix.outbound import CHOICE_LABELS_KEY, CHOICES_KEY
+from relays.matrix.session import SESSION_STATE_KEY
 from storage import queries
 from storage.database import Database, open_database
 from storage.models import Member, Organisation

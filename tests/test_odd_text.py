@@ -20,9 +20,8 @@ from alerts.messages import OutboundMessage, Paragraph, Span
 from alerts.outbox import cleaned
 from alerts.text import clean_user_text
 from relays.console import ConsoleRelay
-from relays.matrix import event_source
-from relays.matrix_content import RoomView, inbound_message
-from relays.telegram_inbound import to_inbound
+from relays.matrix.inbound import RoomView, event_source, inbound_message
+from relays.telegram.inbound import to_inbound
 from storage.database import Database
 from tests.support.intake_scene import GROUP, intake_scene
 from tests.support.matrix_app import new_scene

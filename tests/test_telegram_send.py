@@ -20,7 +20,8 @@ from alerts.messages import (
     Span,
     text_message,
 )
-from relays.telegram import ChatAddress, TelegramOptions, TelegramRelay
+from relays.telegram import TelegramOptions, TelegramRelay
+from relays.telegram.outbound import ChatAddress
 from tests.telegram_api import BotApiServer
 
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")

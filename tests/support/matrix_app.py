@@ -18,8 +18,7 @@ from alerts.clock import Clock
 from alerts.messages import InboundMessage
 from bot.app import Application, Wiring, build
 from config.loader import LoadedConfig, Secrets, build_settings
-from relays.matrix import MatrixOptions, MatrixRelay
-from relays.matrix_session import MatrixAccount
+from relays.matrix import MatrixAccount, MatrixOptions, MatrixRelay
 from storage.database import Database, open_database
 from tests.support.synapse import RegisteredUser, SynapseServer, unique_localpart
 

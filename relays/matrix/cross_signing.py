@@ -32,7 +32,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from relays.matrix_api import UiaRequired, matrix_api
+from relays.matrix.api import UiaRequired, matrix_api
 
 log = logging.getLogger(__name__)
 

@@ -37,8 +37,8 @@ from nio.crypto.sessions import derive_pickle_key
 from nio.store import SqliteStore
 
 from alerts.clock import Clock
-from relays.matrix_api import MatrixApiError, matrix_api
-from relays.matrix_cross_signing import (
+from relays.matrix.api import MatrixApiError, matrix_api
+from relays.matrix.cross_signing import (
     CrossSigning,
     CrossSigningError,
     CrossSigningStore,

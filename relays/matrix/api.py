@@ -8,7 +8,7 @@ from typing import Any
 
 import nio
 
-from relays.matrix_session import MatrixUnavailable
+from relays.matrix.session import MatrixUnavailable
 
 
 class MatrixApiError(Exception):
