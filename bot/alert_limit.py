@@ -77,7 +77,7 @@ class AlertLimit:
             await queries.record_refusal(session, member.id, now, told=False)
             return Admission(False)
         if recent >= self._per_minute:
-            log.info("%s: member %s over the alert limit", request.inbound.platform, member.id)
+            log.info("%s: a member is over the alert limit", request.inbound.platform)
             await queries.record_refusal(session, member.id, now, told=True)
             until = (now + WINDOW).strftime("%H:%M:%S")
             request.reply(request.t("limit.refused", limit=self._per_minute, until=until))

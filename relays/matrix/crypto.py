@@ -293,7 +293,7 @@ class E2EE:
             return
         self._held[event_id] = HeldEvent(room_id, dict(event), self._clock.now())
         self._held_dirty = True
-        log.info("Matrix: a message in %s waits for its room key", room_id)
+        log.info("Matrix: a message waits for its room key")  # no room id at INFO
         await self._request_key(client, room_id, event)
 
     async def release(self, client: nio.AsyncClient) -> list[Released]:
@@ -308,7 +308,7 @@ class E2EE:
                 released.append(Released(held.room_id, clear, True))
             elif overflow > 0 or now - held.since >= self.options.key_wait:
                 overflow -= 1
-                log.info("Matrix: no room key came for a message in %s", held.room_id)
+                log.info("Matrix: no room key came for a held message")
                 released.append(Released(held.room_id, held.event, False))
             else:
                 continue
