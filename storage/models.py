@@ -131,7 +131,9 @@ class Alert(Base):
     source_platform: Mapped[str | None] = mapped_column(String(16))
     source_chat: Mapped[str | None] = mapped_column(String(255))
     source_message_id: Mapped[str | None] = mapped_column(String(64))
+    # `/close N <outcome>` (alerts and mobilisations): status "closed", kept for the digest.
     outcome: Mapped[str | None] = mapped_column(Text)
+    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
@@ -150,18 +152,50 @@ class AlertRefusal(Base):
     told_at: Mapped[datetime] = mapped_column(UtcDateTime())  # the one refusal answer
 
 
-class Response(Base):
-    """Somebody answering a mobilisation call."""
+class Mobilisation(Base):
+    """What a mobilisation call adds to its `alerts` row (kind "mobilisation"): its start
+    and its deadlines. Deadlines are rows so a restart restores them; `*_done_at` says a
+    deadline fired, so it fires once."""
 
-    __tablename__ = "responses"
-    __table_args__ = (UniqueConstraint("alert_id", "platform", "user_ref"),)
+    __tablename__ = "mobilisations"
+    alert_id: Mapped[int] = mapped_column(
+        ForeignKey("alerts.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    starts_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    escalate_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    escalated_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    remind_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    reminded_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    close_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    # The live count: edits are debounced; the next one is due at `count_due_at`.
+    count_due_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class MobilisationNeed(Base):
+    """One need of a call: a kind (observers, interpreter, lawyer, medical, transport,
+    shelter, other) and how many people it takes."""
+
+    __tablename__ = "mobilisation_needs"
+    alert_id: Mapped[int] = mapped_column(
+        ForeignKey("alerts.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    need: Mapped[str] = mapped_column(String(16), primary_key=True)
+    wanted: Mapped[int] = mapped_column(Integer)
+
+
+class MobilisationAnswer(Base):
+    """One person's current answer to a call (going for a need, cannot, withdrawn)."""
+
+    __tablename__ = "mobilisation_answers"
+    __table_args__ = (UniqueConstraint("alert_id", "member_id"),)
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id"))
-    platform: Mapped[str] = mapped_column(String(16))
-    user_ref: Mapped[str] = mapped_column(String(255))
-    display_name: Mapped[str | None] = mapped_column(String(200))
-    answer: Mapped[str] = mapped_column(String(32))
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"))
+    # NULL once the member is removed or erased: the count survives, the person does not.
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"))
+    answer: Mapped[str] = mapped_column(String(16))  # going | cannot | withdrawn
+    need: Mapped[str | None] = mapped_column(String(16))  # the need a "going" covers
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class Delivery(Base):
