@@ -8,7 +8,7 @@ from alerts.messages import Location, PhotoRef
 from alerts.parsing import AlertDraft, AlertInputError, parse_alert_line
 from alerts.service import AcceptedAlert, AlertService, Author, Origin
 from alerts.text import clean_text
-from alerts.types import Kind, Role, Urgency
+from alerts.types import Kind, Urgency
 from alerts.vocabulary import Vocabulary
 from bot.alert_limit import AlertLimit
 from bot.context import Command, Request
@@ -36,13 +36,6 @@ class AlertCommands:
         return [
             Command("alert", self.alert, help_key="help.alert", aliases=("alerte",)),
             Command("urgent", self.urgent, help_key="help.urgent"),
-            Command(
-                "mobilise",
-                self.mobilise,
-                Role.COORDINATOR,
-                "help.mobilise",
-                aliases=("mobilize", "mobilisation"),
-            ),
             Command("borders", self.borders, help_key="help.borders", aliases=("frontieres",)),
             Command("whoami", self.whoami, help_key="help.whoami", aliases=("moi",)),
             Command("lang", self.language, help_key="help.language", aliases=("langue",)),

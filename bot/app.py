@@ -16,6 +16,7 @@ import httpx
 from alerts.clock import Clock, SystemClock
 from alerts.directory import ChannelDirectory
 from alerts.i18n import Translator
+from alerts.mobilisations.texts import TEXTS as MOBILISATION_TEXTS
 from alerts.outbox import Outbox, OutboxSignal
 from alerts.rendering import AlertRenderer
 from alerts.service import AlertService
@@ -27,6 +28,7 @@ from bot.directory import sync_directory
 from bot.feed_wiring import FeedParts, build_feeds
 from bot.intake_wiring import IntakeParts, build_intake
 from bot.matrix_setup import matrix_relay, matrix_skip_reason
+from bot.mobilisations.wiring import MobilisationParts, build_mobilisations
 from bot.platform_events import PlatformEvents
 from bot.router import MessageRouter
 from bot.supervisor import Supervisor
@@ -66,6 +68,7 @@ class Wiring:
     commands: list[Command] = field(default_factory=list)
     feeds: FeedParts | None = None
     intake: IntakeParts | None = None
+    mobilisations: MobilisationParts | None = None
     metrics: PrometheusMetrics = field(default_factory=PrometheusMetrics)
     web: WebServer | None = None
     # platform → why its relay was not built (logged at start)
@@ -105,6 +108,8 @@ async def build(
 
     vocabulary = vocabulary_from(settings)
     translate = Translator()
+    for language, texts in MOBILISATION_TEXTS.items():
+        translate.add(language, texts)
     outbox = Outbox()
     outbox_signal = OutboxSignal()
     directory = ChannelDirectory(database.sessions)
@@ -154,6 +159,17 @@ async def build(
         metrics=metrics,
     )
     commands.extend(feeds.commands.commands())
+    mobilisations = build_mobilisations(
+        settings,
+        database=database,
+        clock=clock,
+        translate=translate,
+        outbox=outbox,
+        signal=outbox_signal,
+        directory=directory,
+        vocabulary=vocabulary,
+    )
+    commands.extend(mobilisations.commands)
     router = MessageRouter(
         database=database,
         commands=commands,
@@ -162,7 +178,7 @@ async def build(
         signal=outbox_signal,
         clock=clock,
         default_language=settings.language,
-        fallbacks=[PlatformEvents(translate), *intake.fallbacks],
+        fallbacks=[PlatformEvents(translate), *mobilisations.fallbacks, *intake.fallbacks],
     )
 
     relays: dict[str, Relay] = {}
@@ -215,7 +231,11 @@ async def build(
     web = None
     if settings.web.listen is not None:  # the read-only web server; later routes go here too
         checks = HealthChecks(database, relays)
-        routes = [*checks.routes(), *MetricsEndpoint(metrics, database, checks, clock).routes()]
+        routes = [
+            *checks.routes(),
+            *MetricsEndpoint(metrics, database, checks, clock).routes(),
+            *mobilisations.agenda.routes(),
+        ]
         web = WebServer(settings.web.listen, routes, source=config.source)
     return Wiring(
         config=config,
@@ -232,6 +252,7 @@ async def build(
         commands=commands,
         feeds=feeds,
         intake=intake,
+        mobilisations=mobilisations,
         metrics=metrics,
         web=web,
         skipped={
@@ -281,6 +302,8 @@ class Application:
                 self._supervisor.start("feed-watcher", wiring.feeds.watcher.run)
             if self._receive and wiring.intake is not None:
                 self._supervisor.start("intake-chores", wiring.intake.chores.run)
+            if self._receive and wiring.mobilisations is not None:
+                self._supervisor.start("mobilisation-deadlines", wiring.mobilisations.runner.run)
             if (
                 self._receive
                 and wiring.console is not None
@@ -294,6 +317,8 @@ class Application:
                 wiring.feeds.watcher.stop()
             if wiring.intake is not None:
                 wiring.intake.chores.stop()
+            if wiring.mobilisations is not None:
+                wiring.mobilisations.runner.stop()
             if wiring.web is not None:
                 wiring.web.stop()
             # The dispatcher's sends in flight finish through relays that still run.

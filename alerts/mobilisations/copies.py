@@ -1,0 +1,118 @@
+"""Showing a call's current state in every copy: one edit per copy, through the outbox.
+
+An edit still waiting for its turn is rewritten with the newer state instead of queueing
+another, so a burst of answers costs each copy at most one edit per window whatever the
+platform's pace; edits sit below urgent alerts in every chat's queue."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from alerts.messages import Location, OutboundMessage, PhotoRef
+from alerts.mobilisations.counts import NeedCount, count_needs
+from alerts.mobilisations.needs import Need
+from alerts.mobilisations.render import CallRenderer, CallView
+from alerts.outbox import FactRef, Outbox, Target, cleaned
+from alerts.rendering import AlertView
+from alerts.types import Kind, Urgency
+from storage import channel_queries, mobilisation_queries, queries
+from storage.models import Alert, Mobilisation
+
+# Below every alert (info 10 … vital 90) except announcements: a count never overtakes an
+# urgent alert in a chat, and a call's copy (≥ 10) always goes before its own edits.
+COUNT_EDIT_PRIORITY = 5
+
+
+async def call_counts(session: AsyncSession, alert_id: int) -> tuple[NeedCount, ...]:
+    wanted: dict[Need, int] = {}
+    for need, count in await mobilisation_queries.needs_of(session, alert_id):
+        try:
+            wanted[Need(need)] = count
+        except ValueError:
+            continue  # a need this version does not know: not shown, not counted
+    going: list[Need | None] = []
+    known = {n.value for n in Need}
+    for name in await mobilisation_queries.going_needs(session, alert_id):
+        going.append(Need(name) if name in known else None)
+    ordered = {need: wanted[need] for need in Need if need in wanted}
+    return tuple(count_needs(ordered, going))
+
+
+async def call_view(session: AsyncSession, alert: Alert, mobilisation: Mobilisation) -> CallView:
+    organisation = (
+        await queries.organisation(session, alert.organisation_id)
+        if alert.organisation_id
+        else None
+    )
+    photo = json.loads(alert.photo) if alert.photo else None
+    location = (
+        Location(alert.latitude, alert.longitude)
+        if alert.latitude is not None and alert.longitude is not None
+        else None
+    )
+    view = AlertView(
+        id=alert.id,
+        kind=Kind(alert.kind),
+        text=alert.text,
+        urgency=Urgency(alert.urgency),
+        border=alert.border,
+        place=alert.place,
+        themes=tuple(json.loads(alert.themes)),
+        people=alert.people,
+        minors=alert.minors,
+        organisation_name=organisation.name if organisation else alert.organisation_id,
+        location=location,
+        photo=PhotoRef(photo["platform"], photo["ref"]) if photo else None,
+    )
+    return CallView(
+        alert=view,
+        counts=await call_counts(session, alert.id),
+        starts_at=mobilisation.starts_at,
+        closed=alert.status == "closed",
+        outcome=alert.outcome,
+    )
+
+
+async def show_everywhere(
+    session: AsyncSession,
+    renderer: CallRenderer,
+    outbox: Outbox,
+    alert: Alert,
+    mobilisation: Mobilisation,
+    now: datetime,
+) -> int:
+    """Edit every copy to the call's current state; returns how many copies."""
+    view = await call_view(session, alert, mobilisation)
+    waiting = await mobilisation_queries.waiting_edits(session, alert.id)
+    rendered: dict[tuple[str, bool], tuple[OutboundMessage, str]] = {}
+    shown = 0
+    for copy in await mobilisation_queries.copies(session, alert.id):
+        channel = await channel_queries.channel(session, copy.channel_id or "")
+        if channel is None:
+            continue
+        key = (channel.language, channel.share_locations)
+        if key not in rendered:
+            message = cleaned(renderer.render(view, *key))
+            rendered[key] = (message, message.to_json())
+        message, payload = rendered[key]
+        shown += 1
+        edit = waiting.get(copy.id)
+        if edit is not None and await mobilisation_queries.replace_waiting_edit(
+            session, edit, payload
+        ):
+            continue
+        outbox.enqueue(
+            session,
+            Target(copy.platform, copy.address, channel.id),
+            message,
+            fact=FactRef("alert", alert.id, alert.kind),
+            priority=COUNT_EDIT_PRIORITY,
+            now=now,
+            deliver_at=copy.next_attempt_at if copy.status == "pending" else None,
+            edit_of_delivery_id=copy.id,
+        )
+    mobilisation.count_due_at = None
+    return shown

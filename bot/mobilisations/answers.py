@@ -1,0 +1,81 @@
+"""Answer buttons on a call's copies (and on reminders): "J'y vais" (per need), "Je ne peux
+pas", "Je me retire", "Toujours partant·e ?". Any member may answer from any chat; the
+presser is told privately what was recorded (once per change: a button pressed twenty
+times counts once), the call's coordinator is told each change."""
+
+from __future__ import annotations
+
+import logging
+
+from alerts.messages import text_message
+from alerts.mobilisations.buttons import is_ours, read_press
+from alerts.mobilisations.calls import CallService
+from alerts.mobilisations.counts import need_label
+from alerts.notices import private_address
+from alerts.outbox import NOTICE, Target
+from alerts.types import NOTICE_PRIORITY
+from bot.context import Fallback, Request
+
+log = logging.getLogger(__name__)
+_ANSWER = {"going": "going", "cannot": "cannot", "withdraw": "withdrawn"}
+
+
+class AnswerButtons(Fallback):
+    def __init__(self, calls: CallService) -> None:
+        self._calls = calls
+
+    async def handle(self, request: Request) -> bool:
+        button = request.inbound.button
+        if button is None or not is_ours(button.data):
+            return False
+        press = read_press(button.data)
+        if request.member is None:
+            await self._tell_presser(request, request.t("mob.answer.stranger"))
+            return True
+        if press is None:
+            log.info("%s: a mobilisation button that names nothing", request.inbound.platform)
+            await self._tell_presser(request, request.t("mob.answer.unknown"))
+            return True
+        if press.action == "still":
+            current = await self._calls.current_answer(
+                request.session, press.call, request.member.id
+            )
+            if current == "going":
+                await self._tell_presser(request, request.t("mob.reminder.yes"))
+            return True
+        result = await self._calls.answer(
+            request.session,
+            request.member,
+            press.call,
+            _ANSWER[press.action],
+            press.need,
+            request.now,
+        )
+        if result.code == "unchanged":
+            return True  # the press was acknowledged by the platform; nothing new to say
+        if result.code == "recorded":
+            need = need_label(result.need, 1, request.t) if result.need else ""
+            key = f"mob.answer.{_ANSWER[press.action]}"
+            await self._tell_presser(request, request.t(key, id=press.call, need=need))
+        else:
+            await self._tell_presser(request, request.t(f"mob.answer.{result.code}", id=press.call))
+        return True
+
+    async def _tell_presser(self, request: Request, text: str) -> None:
+        """In the private chat the press came from, or the presser's private chat: a
+        group is not told who answered what."""
+        inbound = request.inbound
+        if inbound.chat_type == "private":
+            request.reply(text)
+            return
+        address = await private_address(request.session, inbound.platform, inbound.sender)
+        if address is None:
+            return
+        request.outbox.enqueue(
+            request.session,
+            Target(inbound.platform, address),
+            text_message(text),
+            fact=NOTICE,
+            priority=NOTICE_PRIORITY,
+            now=request.now,
+        )

@@ -1,0 +1,246 @@
+"""Reads and writes on mobilisation calls (their deadlines, needs, answers) and on their
+copies in the outbox, in the caller's session."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import (
+    Alert,
+    Delivery,
+    Member,
+    Mobilisation,
+    MobilisationAnswer,
+    MobilisationNeed,
+)
+
+
+async def insert_call(
+    session: AsyncSession,
+    alert_id: int,
+    needs: Sequence[tuple[str, int]],
+    *,
+    starts_at: datetime | None,
+    escalate_at: datetime | None,
+    remind_at: datetime | None,
+    close_at: datetime,
+) -> None:
+    session.add(
+        Mobilisation(
+            alert_id=alert_id,
+            starts_at=starts_at,
+            escalate_at=escalate_at,
+            remind_at=remind_at,
+            close_at=close_at,
+        )
+    )
+    session.add_all(MobilisationNeed(alert_id=alert_id, need=n, wanted=w) for n, w in needs)
+    await session.flush()
+
+
+async def call(session: AsyncSession, alert_id: int) -> tuple[Alert, Mobilisation] | None:
+    row = (
+        await session.execute(
+            select(Alert, Mobilisation)
+            .join(Mobilisation, Mobilisation.alert_id == Alert.id)
+            .where(Alert.id == alert_id)
+        )
+    ).first()
+    return (row[0], row[1]) if row is not None else None
+
+
+async def needs_of(session: AsyncSession, alert_id: int) -> list[tuple[str, int]]:
+    rows = await session.execute(
+        select(MobilisationNeed.need, MobilisationNeed.wanted)
+        .where(MobilisationNeed.alert_id == alert_id)
+        .order_by(MobilisationNeed.need)
+    )
+    return [(need, wanted) for need, wanted in rows]
+
+
+async def going_needs(session: AsyncSession, alert_id: int) -> list[str | None]:
+    """The need of every current "going" answer (a removed member's answer included:
+    the count survives them)."""
+    rows = await session.scalars(
+        select(MobilisationAnswer.need).where(
+            MobilisationAnswer.alert_id == alert_id, MobilisationAnswer.answer == "going"
+        )
+    )
+    return list(rows)
+
+
+async def answer_of(
+    session: AsyncSession, alert_id: int, member_id: int
+) -> MobilisationAnswer | None:
+    return await session.scalar(
+        select(MobilisationAnswer).where(
+            MobilisationAnswer.alert_id == alert_id, MobilisationAnswer.member_id == member_id
+        )
+    )
+
+
+async def set_answer(
+    session: AsyncSession,
+    alert_id: int,
+    member_id: int,
+    answer: str,
+    need: str | None,
+    now: datetime,
+) -> bool:
+    """The member's one current answer; False when it was already exactly that."""
+    current = await answer_of(session, alert_id, member_id)
+    if current is None:
+        session.add(
+            MobilisationAnswer(
+                alert_id=alert_id,
+                member_id=member_id,
+                answer=answer,
+                need=need,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        await session.flush()
+        return True
+    if current.answer == answer and current.need == need:
+        return False
+    current.answer, current.need, current.updated_at = answer, need, now
+    return True
+
+
+async def answers_with_members(
+    session: AsyncSession, alert_id: int
+) -> list[tuple[MobilisationAnswer, Member | None]]:
+    rows = await session.execute(
+        select(MobilisationAnswer, Member)
+        .outerjoin(Member, Member.id == MobilisationAnswer.member_id)
+        .where(MobilisationAnswer.alert_id == alert_id)
+        .order_by(MobilisationAnswer.updated_at, MobilisationAnswer.id)
+    )
+    return [(answer, member) for answer, member in rows]
+
+
+async def going_members(session: AsyncSession, alert_id: int) -> Sequence[Member]:
+    return (
+        await session.scalars(
+            select(Member)
+            .join(MobilisationAnswer, MobilisationAnswer.member_id == Member.id)
+            .where(MobilisationAnswer.alert_id == alert_id, MobilisationAnswer.answer == "going")
+            .order_by(Member.id)
+        )
+    ).all()
+
+
+def _open() -> ColumnElement[bool]:
+    return Alert.status == "open"
+
+
+async def _due(session: AsyncSession, condition: ColumnElement[bool]) -> list[int]:
+    rows = await session.scalars(
+        select(Mobilisation.alert_id)
+        .join(Alert, Alert.id == Mobilisation.alert_id)
+        .where(condition)
+        .order_by(Mobilisation.alert_id)
+    )
+    return list(rows)
+
+
+async def due_counts(session: AsyncSession, now: datetime) -> list[int]:
+    return await _due(session, Mobilisation.count_due_at <= now)
+
+
+async def due_escalations(session: AsyncSession, now: datetime) -> list[int]:
+    return await _due(
+        session,
+        _open() & (Mobilisation.escalate_at <= now) & Mobilisation.escalated_at.is_(None),
+    )
+
+
+async def due_reminders(session: AsyncSession, now: datetime) -> list[int]:
+    return await _due(
+        session, _open() & (Mobilisation.remind_at <= now) & Mobilisation.reminded_at.is_(None)
+    )
+
+
+async def due_closings(session: AsyncSession, now: datetime) -> list[int]:
+    return await _due(session, _open() & (Mobilisation.close_at <= now))
+
+
+async def lock_call(session: AsyncSession, alert_id: int) -> Mobilisation | None:
+    """The call's row, locked on PostgreSQL so two processes never fire one deadline
+    twice (SQLite writes one transaction at a time anyway)."""
+    return await session.scalar(
+        select(Mobilisation).where(Mobilisation.alert_id == alert_id).with_for_update()
+    )
+
+
+async def copies(session: AsyncSession, alert_id: int) -> Sequence[Delivery]:
+    """Every channel copy of the call (first part, not an edit), queued or sent."""
+    return (
+        await session.scalars(
+            select(Delivery)
+            .where(
+                Delivery.fact_type == "alert",
+                Delivery.fact_id == alert_id,
+                Delivery.channel_id.is_not(None),
+                Delivery.edit_of_delivery_id.is_(None),
+                Delivery.part == 0,
+                Delivery.status.in_(("pending", "sent")),
+            )
+            .order_by(Delivery.id)
+        )
+    ).all()
+
+
+async def channels_with_copies(session: AsyncSession, alert_id: int) -> set[str]:
+    rows = await session.scalars(
+        select(Delivery.channel_id).where(
+            Delivery.fact_type == "alert",
+            Delivery.fact_id == alert_id,
+            Delivery.channel_id.is_not(None),
+            Delivery.edit_of_delivery_id.is_(None),
+        )
+    )
+    return {row for row in rows if row is not None}
+
+
+async def waiting_edits(session: AsyncSession, alert_id: int) -> dict[int, int]:
+    """Copy id → its edit still waiting in the outbox, unclaimed: a newer count replaces
+    that edit's payload instead of queueing another (one edit per copy per window)."""
+    rows = await session.execute(
+        select(Delivery.edit_of_delivery_id, Delivery.id).where(
+            Delivery.fact_type == "alert",
+            Delivery.fact_id == alert_id,
+            Delivery.edit_of_delivery_id.is_not(None),
+            Delivery.status == "pending",
+            Delivery.claimed_by.is_(None),
+        )
+    )
+    return {copy: edit for copy, edit in rows if copy is not None}
+
+
+async def replace_waiting_edit(session: AsyncSession, edit_id: int, payload: str) -> bool:
+    """False when the dispatcher claimed the edit meanwhile (then a new one is queued)."""
+    result = await session.execute(
+        update(Delivery)
+        .where(Delivery.id == edit_id, Delivery.status == "pending", Delivery.claimed_by.is_(None))
+        .values(payload=payload)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+async def open_calls_with_start(
+    session: AsyncSession, after: datetime
+) -> list[tuple[Alert, Mobilisation]]:
+    rows = await session.execute(
+        select(Alert, Mobilisation)
+        .join(Mobilisation, Mobilisation.alert_id == Alert.id)
+        .where(_open(), Mobilisation.starts_at.is_not(None), Mobilisation.starts_at >= after)
+        .order_by(Mobilisation.starts_at, Alert.id)
+    )
+    return [(alert, mobilisation) for alert, mobilisation in rows]
