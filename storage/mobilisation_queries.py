@@ -4,6 +4,7 @@ copies in the outbox, in the caller's session."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, select, update
@@ -208,19 +209,43 @@ async def channels_with_copies(session: AsyncSession, alert_id: int) -> set[str]
     return {row for row in rows if row is not None}
 
 
-async def waiting_edits(session: AsyncSession, alert_id: int) -> dict[int, int]:
-    """Copy id → its edit still waiting in the outbox, unclaimed: a newer count replaces
-    that edit's payload instead of queueing another (one edit per copy per window)."""
+@dataclass(frozen=True)
+class EditState:
+    """Where a copy's edits stand: one still waiting unclaimed (a newer count rewrites its
+    payload instead of queueing another), and when the copy was last edited or is being
+    edited (the next edit waits a window after it)."""
+
+    waiting: int | None = None
+    last: datetime | None = None
+
+
+async def edit_states(session: AsyncSession, alert_id: int, now: datetime) -> dict[int, EditState]:
     rows = await session.execute(
-        select(Delivery.edit_of_delivery_id, Delivery.id).where(
+        select(
+            Delivery.edit_of_delivery_id,
+            Delivery.id,
+            Delivery.status,
+            Delivery.claimed_by,
+            Delivery.sent_at,
+        ).where(
             Delivery.fact_type == "alert",
             Delivery.fact_id == alert_id,
             Delivery.edit_of_delivery_id.is_not(None),
-            Delivery.status == "pending",
-            Delivery.claimed_by.is_(None),
+            Delivery.status.in_(("pending", "sent")),
         )
     )
-    return {copy: edit for copy, edit in rows if copy is not None}
+    states: dict[int, EditState] = {}
+    for copy, edit, status, claimed_by, sent_at in rows:
+        if copy is None:
+            continue
+        state = states.get(copy, EditState())
+        if status == "pending" and claimed_by is None:
+            state = EditState(edit, state.last)
+        else:  # sent, or being sent now
+            moment = sent_at if status == "sent" and sent_at is not None else now
+            state = EditState(state.waiting, max(filter(None, (state.last, moment))))
+        states[copy] = state
+    return states
 
 
 async def replace_waiting_edit(session: AsyncSession, edit_id: int, payload: str) -> bool:

@@ -79,8 +79,8 @@ async def test_answers_count_once_and_the_count_edits_each_copy_once_per_window(
         # The same button twenty times in a second, handed over together.
         await asyncio.gather(*(scene.press("obs1", going) for _ in range(20)))
         assert await count(scene, MobilisationAnswer) == 1
-        told = [text for text in await scene.texts("obs1") if "#1" in text]
-        assert told == ["✅ Noté : vous allez à la mobilisation #1 (observateur·ice). Merci !"]
+        # Pressed in the group: the platform acknowledges each press, no private message.
+        assert await scene.texts("obs1") == []
         notices = [t for t in await scene.texts(COORDINATOR) if "obs1 (Anafé)" in t]
         assert len(notices) == 1 and "y va (observateur·ice)" in notices[0]
 
@@ -110,6 +110,17 @@ async def test_answers_count_once_and_the_count_edits_each_copy_once_per_window(
         await scene.tick()
         [edit] = await edits_of(scene, SPAIN)
         assert "Interprète 0/1" in OutboundMessage.from_json(edit.payload).plain
+
+
+async def test_an_answer_from_a_private_chat_is_confirmed_there(database_url: str) -> None:
+    async with mobilisation_scene(database_url) as scene:
+        await scene.say(COORDINATOR, CALL)
+        await scene.press("obs1", press_data(1, "going", Need.INTERPRETER), chat="obs1")
+        assert await scene.texts("obs1") == [
+            "✅ Noté : vous allez à la mobilisation #1 (interprète). Merci !"
+        ]
+        await scene.press("obs1", press_data(1, "going", Need.INTERPRETER), chat="obs1")
+        assert len(await scene.texts("obs1")) == 1  # the same answer again: nothing new
 
 
 async def test_listing_who_is_going(database_url: str) -> None:

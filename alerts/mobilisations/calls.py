@@ -246,7 +246,9 @@ class CallService:
         alert = await session.get(Alert, call_id)
         if mobilisation is None or alert is None or mobilisation.count_due_at is None:
             return 0
-        return await show_everywhere(session, self.renderer, self._outbox, alert, mobilisation, now)
+        return await show_everywhere(
+            session, self.renderer, self._outbox, alert, mobilisation, now, self.timings.edit_every
+        )
 
     async def escalate(self, session: AsyncSession, call_id: int, now: datetime) -> int | None:
         """Send the call once more, urgency raised, to the escalation channels that did
@@ -333,7 +335,9 @@ class CallService:
         if mobilisation is None or alert is None or alert.status != "open":
             return None
         alert.status, alert.outcome, alert.closed_at, alert.updated_at = "closed", outcome, now, now
-        return await show_everywhere(session, self.renderer, self._outbox, alert, mobilisation, now)
+        return await show_everywhere(
+            session, self.renderer, self._outbox, alert, mobilisation, now, self.timings.edit_every
+        )
 
     async def close_alert(
         self, session: AsyncSession, alert: Alert, outcome: str, now: datetime

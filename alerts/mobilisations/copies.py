@@ -7,7 +7,7 @@ platform's pace; edits sit below urgent alerts in every chat's queue."""
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -83,10 +83,12 @@ async def show_everywhere(
     alert: Alert,
     mobilisation: Mobilisation,
     now: datetime,
+    every: timedelta,
 ) -> int:
-    """Edit every copy to the call's current state; returns how many copies."""
+    """Edit every copy to the call's current state; returns how many copies. A copy edited
+    (or being edited) less than `every` ago gets its next edit a window after that one."""
     view = await call_view(session, alert, mobilisation)
-    waiting = await mobilisation_queries.waiting_edits(session, alert.id)
+    states = await mobilisation_queries.edit_states(session, alert.id, now)
     rendered: dict[tuple[str, bool], tuple[OutboundMessage, str]] = {}
     shown = 0
     for copy in await mobilisation_queries.copies(session, alert.id):
@@ -99,11 +101,14 @@ async def show_everywhere(
             rendered[key] = (message, message.to_json())
         message, payload = rendered[key]
         shown += 1
-        edit = waiting.get(copy.id)
-        if edit is not None and await mobilisation_queries.replace_waiting_edit(
-            session, edit, payload
+        state = states.get(copy.id, mobilisation_queries.EditState())
+        if state.waiting is not None and await mobilisation_queries.replace_waiting_edit(
+            session, state.waiting, payload
         ):
             continue
+        at = copy.next_attempt_at if copy.status == "pending" else now
+        if state.last is not None:
+            at = max(at, state.last + every)
         outbox.enqueue(
             session,
             Target(copy.platform, copy.address, channel.id),
@@ -111,7 +116,7 @@ async def show_everywhere(
             fact=FactRef("alert", alert.id, alert.kind),
             priority=COUNT_EDIT_PRIORITY,
             now=now,
-            deliver_at=copy.next_attempt_at if copy.status == "pending" else None,
+            deliver_at=at,
             edit_of_delivery_id=copy.id,
         )
     mobilisation.count_due_at = None

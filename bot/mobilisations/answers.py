@@ -1,7 +1,10 @@
 """Answer buttons on a call's copies (and on reminders): "J'y vais" (per need), "Je ne peux
-pas", "Je me retire", "Toujours partant·e ?". Any member may answer from any chat; the
-presser is told privately what was recorded (once per change: a button pressed twenty
-times counts once), the call's coordinator is told each change."""
+pas", "Je me retire", "Toujours partant·e ?". Any member may answer from any chat. A press
+in a group is acknowledged by the platform (Telegram's callback answer, once per press)
+and shows in the live count; a refusal (stranger, closed call, forged button) is told to
+the presser privately, and an answer given in a private chat is confirmed there. One
+current answer per member: a button pressed twenty times counts once. The call's
+coordinator is told each change."""
 
 from __future__ import annotations
 
@@ -54,9 +57,12 @@ class AnswerButtons(Fallback):
         if result.code == "unchanged":
             return True  # the press was acknowledged by the platform; nothing new to say
         if result.code == "recorded":
-            need = need_label(result.need, 1, request.t) if result.need else ""
-            key = f"mob.answer.{_ANSWER[press.action]}"
-            await self._tell_presser(request, request.t(key, id=press.call, need=need))
+            # In a group, hundreds answer within seconds: no private message each (the
+            # platform's acknowledgement and the count say it); in private, a confirmation.
+            if request.inbound.chat_type == "private":
+                need = need_label(result.need, 1, request.t) if result.need else ""
+                key = f"mob.answer.{_ANSWER[press.action]}"
+                request.reply(request.t(key, id=press.call, need=need))
         else:
             await self._tell_presser(request, request.t(f"mob.answer.{result.code}", id=press.call))
         return True
