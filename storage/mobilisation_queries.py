@@ -110,7 +110,21 @@ async def set_answer(
     if current.answer == answer and current.need == need:
         return False
     current.answer, current.need, current.updated_at = answer, need, now
+    current.notified_at = None  # changed: the coordinator hears of it again
     return True
+
+
+async def unnoticed_answers(
+    session: AsyncSession, alert_id: int
+) -> list[tuple[MobilisationAnswer, Member]]:
+    """Answers the call's coordinator was not told yet, oldest first."""
+    rows = await session.execute(
+        select(MobilisationAnswer, Member)
+        .join(Member, Member.id == MobilisationAnswer.member_id)
+        .where(MobilisationAnswer.alert_id == alert_id, MobilisationAnswer.notified_at.is_(None))
+        .order_by(MobilisationAnswer.updated_at, MobilisationAnswer.id)
+    )
+    return [(answer, member) for answer, member in rows]
 
 
 async def answers_with_members(

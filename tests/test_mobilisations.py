@@ -81,13 +81,17 @@ async def test_answers_count_once_and_the_count_edits_each_copy_once_per_window(
         assert await count(scene, MobilisationAnswer) == 1
         # Pressed in the group: the platform acknowledges each press, no private message.
         assert await scene.texts("obs1") == []
-        notices = [t for t in await scene.texts(COORDINATOR) if "obs1 (Anafé)" in t]
-        assert len(notices) == 1 and "y va (observateur·ice)" in notices[0]
-
-        assert await scene.tick() == 0  # the window has not passed: no edit yet
+        assert await scene.tick() == 0  # the window has not passed: no edit, no notice yet
         assert await edits_of(scene, SPAIN) == []
         scene.clock.advance(timedelta(seconds=5))
         await scene.tick()
+        # The coordinator's notice: who answered, from which organisation, and the count.
+        notice = await scene.last(COORDINATOR)
+        assert notice.splitlines() == [
+            "📬 Mobilisation #1 : 1 réponse(s)",
+            "• obs1 (Anafé) — y va (observateur·ice)",
+            "Observateur·ices 1/2 · Interprète 0/1 — manque : 1 observateur·ice, 1 interprète",
+        ]
         [edit] = await edits_of(scene, SPAIN)
         assert (
             "Observateur·ices 1/2 · Interprète 0/1" in OutboundMessage.from_json(edit.payload).plain
@@ -98,6 +102,11 @@ async def test_answers_count_once_and_the_count_edits_each_copy_once_per_window(
         await scene.press("obs3", press_data(1, "going", Need.INTERPRETER))
         scene.clock.advance(timedelta(seconds=5))
         await scene.tick()
+        assert (await scene.last(COORDINATOR)).splitlines()[:3] == [
+            "📬 Mobilisation #1 : 2 réponse(s)",
+            "• obs2 (Anafé) — y va (observateur·ice)",
+            "• obs3 (Anafé) — y va (interprète)",
+        ]
         [edit] = await edits_of(scene, SPAIN)
         shown = OutboundMessage.from_json(edit.payload)
         assert "Observateur·ices 2/2 · Interprète 1/1 — complet ✅" in shown.plain

@@ -157,10 +157,12 @@ class CallService:
     ) -> AnswerResult:
         """`answer`: going | cannot | withdrawn. One current answer per member; the same
         answer again changes nothing (a button pressed twenty times counts once)."""
-        call = await mobilisation_queries.call(session, call_id)
-        if call is None:
+        # The call's row locked first: a count refresh running now either sees this
+        # answer or runs after it, never loses it.
+        mobilisation = await mobilisation_queries.lock_call(session, call_id)
+        alert = await session.get(Alert, call_id) if mobilisation is not None else None
+        if mobilisation is None or alert is None:
             return AnswerResult("unknown")
-        alert, mobilisation = call
         if alert.status != "open":
             return AnswerResult("closed")
         named = {n for n, _ in await mobilisation_queries.needs_of(session, call_id)}
@@ -182,18 +184,18 @@ class CallService:
         mobilisation.count_due_at = count_due(
             mobilisation.count_due_at, now, self.timings.edit_every
         )
-        await self._tell_author(session, alert, member, answer, need, now)
         return AnswerResult("recorded", need)
 
     async def _tell_author(
-        self,
-        session: AsyncSession,
-        alert: Alert,
-        member: Member,
-        answer: str,
-        need: Need | None,
-        now: datetime,
+        self, session: AsyncSession, alert: Alert, mobilisation: Mobilisation, now: datetime
     ) -> None:
+        """The answers the coordinator was not told yet, in one notice (a burst of answers
+        makes one notice per count window, not hundreds): name, organisation, answer."""
+        unnoticed = await mobilisation_queries.unnoticed_answers(session, alert.id)
+        if not unnoticed:
+            return
+        for answer, _ in unnoticed:
+            answer.notified_at = now
         author = (
             await session.get(Member, alert.author_member_id) if alert.author_member_id else None
         )
@@ -204,16 +206,19 @@ class CallService:
         def t(key: str, /, **params: object) -> str:
             return self._t(lang, key, **params)
 
-        said = t(f"mob.notice.{answer}", need=need_label(need, 1, t) if need else "")
-        counts = (await call_view(session, alert, await _mobilisation(session, alert.id))).counts
-        text = t(
-            "mob.notice.answer",
-            id=alert.id,
-            name=member.display_name or member.user_ref,
-            organisation=member.organisation.name,
-            answer=said,
-            count=count_line(list(counts), t),
-        )
+        lines = []
+        for answer, member in unnoticed[:_LISTED]:
+            need = Need(answer.need) if answer.need in _NEEDS else None
+            said = t(f"mob.notice.{answer.answer}", need=need_label(need, 1, t) if need else "")
+            name = member.display_name or member.user_ref
+            lines.append(
+                t("mob.notice.line", name=name, organisation=member.organisation.name, answer=said)
+            )
+        if len(unnoticed) > _LISTED:
+            lines.append(t("mob.notice.more", count=len(unnoticed) - _LISTED))
+        counts = (await call_view(session, alert, mobilisation)).counts
+        head = t("mob.notice.answers", id=alert.id, count=len(unnoticed))
+        text = "\n".join([head, *lines, count_line(list(counts), t)])
         await self.tell(session, author, text_message(text), now)
 
     async def tell(
@@ -246,6 +251,7 @@ class CallService:
         alert = await session.get(Alert, call_id)
         if mobilisation is None or alert is None or mobilisation.count_due_at is None:
             return 0
+        await self._tell_author(session, alert, mobilisation, now)
         return await show_everywhere(
             session, self.renderer, self._outbox, alert, mobilisation, now, self.timings.edit_every
         )
@@ -334,6 +340,7 @@ class CallService:
         alert = await session.get(Alert, call_id)
         if mobilisation is None or alert is None or alert.status != "open":
             return None
+        await self._tell_author(session, alert, mobilisation, now)
         alert.status, alert.outcome, alert.closed_at, alert.updated_at = "closed", outcome, now, now
         return await show_everywhere(
             session, self.renderer, self._outbox, alert, mobilisation, now, self.timings.edit_every
@@ -362,11 +369,9 @@ class CallService:
         return len(first_parts)
 
 
+_LISTED = 30  # answers named in one notice; the rest are counted
+_NEEDS = {need.value for need in Need}
+
+
 def _first(needs: list[Need]) -> Need | None:
     return needs[0] if needs else None
-
-
-async def _mobilisation(session: AsyncSession, call_id: int) -> Mobilisation:
-    found = await session.get(Mobilisation, call_id)
-    assert found is not None
-    return found

@@ -74,7 +74,9 @@ TEXTS: dict[str, dict[str, str]] = {
             "Bonjour ! Seul·es les membres des associations partenaires peuvent répondre à "
             "une mobilisation. Demandez à votre association de vous ajouter."
         ),
-        "mob.notice.answer": ("Mobilisation #{id} : {name} ({organisation}) — {answer}. {count}"),
+        "mob.notice.answers": "📬 Mobilisation #{id} : {count} réponse(s)",
+        "mob.notice.line": "• {name} ({organisation}) — {answer}",
+        "mob.notice.more": "• … et {count} autre(s)",
         "mob.notice.going": "y va ({need})",
         "mob.notice.cannot": "ne peut pas",
         "mob.notice.withdrawn": "se retire",
@@ -182,7 +184,9 @@ TEXTS: dict[str, dict[str, str]] = {
             "Hello! Only members of the partner associations can answer a mobilisation. "
             "Ask your association to add you."
         ),
-        "mob.notice.answer": "Mobilisation #{id}: {name} ({organisation}) — {answer}. {count}",
+        "mob.notice.answers": "📬 Mobilisation #{id}: {count} answer(s)",
+        "mob.notice.line": "• {name} ({organisation}) — {answer}",
+        "mob.notice.more": "• … and {count} more",
         "mob.notice.going": "going ({need})",
         "mob.notice.cannot": "cannot",
         "mob.notice.withdrawn": "withdrew",
