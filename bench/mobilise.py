@@ -170,7 +170,7 @@ def edit_figures(edits: list[Delivery]) -> tuple[int, float, int]:
     return max(counts), sum(counts) / len(counts), most_in_window
 
 
-async def run(channels: int, answers: int, seconds: float) -> dict[str, Any]:
+async def run(channels: int, answers: int, seconds: float, urgent_alert: bool) -> dict[str, Any]:
     folder = Path(tempfile.mkdtemp(prefix="tocsin-bench-mobilise-"))
     with TelegramServerProcess() as server:
         server.call("POST", "/users", user_id=COORDINATOR, first_name="Coord")
@@ -214,7 +214,7 @@ async def run(channels: int, answers: int, seconds: float) -> dict[str, Any]:
                         for n in range(first, last)
                     )
                 )
-                if number == rounds // 2:
+                if urgent_alert and number == rounds // 2:
                     started = time.perf_counter()
                     await wiring.router(
                         InboundMessage(
@@ -230,8 +230,7 @@ async def run(channels: int, answers: int, seconds: float) -> dict[str, Any]:
                 await asyncio.sleep(max(0.0, burst_start + number + 1 - time.perf_counter()))
             last_answer = wiring.clock.now()
             final = await final_everywhere(wiring, channels)
-            assert urgent is not None
-            urgent_seconds = await urgent
+            urgent_seconds = await urgent if urgent is not None else float("nan")
             edits = [r for r in await rows(wiring, 1) if r.edit_of_delivery_id is not None]
             stats = server.stats()
     most, mean, in_window = edit_figures(edits)
@@ -246,6 +245,7 @@ async def run(channels: int, answers: int, seconds: float) -> dict[str, Any]:
         "edits_per_copy_mean": mean,
         "edits_per_copy_most_in_one_window": in_window,
         "429s": stats["too_many_requests"],
+        "sends_accepted": stats["sends_accepted"],
         "urgent_first_delivery_s": urgent_seconds,
     }
 
@@ -255,8 +255,11 @@ def main() -> None:
     parser.add_argument("--channels", type=int, default=200)
     parser.add_argument("--answers", type=int, default=500)
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--no-urgent", action="store_true", help="no urgent alert in the burst")
     options = parser.parse_args()
-    figures = asyncio.run(run(options.channels, options.answers, options.seconds))
+    figures = asyncio.run(
+        run(options.channels, options.answers, options.seconds, not options.no_urgent)
+    )
     for name, value in figures.items():
         shown = f"{value:.2f}" if isinstance(value, float) else str(value)
         print(f"{name:38} {shown}")

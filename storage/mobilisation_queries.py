@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import (
     Alert,
+    Channel,
     Delivery,
     Member,
     Mobilisation,
@@ -262,15 +263,30 @@ async def edit_states(session: AsyncSession, alert_id: int, now: datetime) -> di
     return states
 
 
-async def replace_waiting_edit(session: AsyncSession, edit_id: int, payload: str) -> bool:
-    """False when the dispatcher claimed the edit meanwhile (then a new one is queued)."""
+async def replace_waiting_edits(
+    session: AsyncSession, edit_ids: Sequence[int], payload: str
+) -> set[int]:
+    """Rewrite the waiting edits in one statement; returns those rewritten (the others
+    were claimed by the dispatcher meanwhile: a new edit is queued for their copies)."""
+    if not edit_ids:
+        return set()
     result = await session.execute(
         update(Delivery)
-        .where(Delivery.id == edit_id, Delivery.status == "pending", Delivery.claimed_by.is_(None))
+        .where(
+            Delivery.id.in_(list(edit_ids)),
+            Delivery.status == "pending",
+            Delivery.claimed_by.is_(None),
+        )
         .values(payload=payload)
+        .returning(Delivery.id)
         .execution_options(synchronize_session=False)
     )
-    return bool(getattr(result, "rowcount", 0))
+    return set(result.scalars())
+
+
+async def channels_by_id(session: AsyncSession, ids: Sequence[str]) -> dict[str, Channel]:
+    found = await session.scalars(select(Channel).where(Channel.id.in_(list(set(ids)))))
+    return {channel.id: channel for channel in found}
 
 
 async def open_calls_with_start(

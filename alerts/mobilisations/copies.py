@@ -11,15 +11,16 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from alerts.messages import Location, OutboundMessage, PhotoRef
+from alerts.messages import Location, PhotoRef
 from alerts.mobilisations.counts import NeedCount, count_needs
 from alerts.mobilisations.needs import Need
 from alerts.mobilisations.render import CallRenderer, CallView
 from alerts.outbox import FactRef, Outbox, Target, cleaned
 from alerts.rendering import AlertView
 from alerts.types import Kind, Urgency
-from storage import channel_queries, mobilisation_queries, queries
-from storage.models import Alert, Mobilisation
+from storage import mobilisation_queries, queries
+from storage.mobilisation_queries import EditState
+from storage.models import Alert, Delivery, Mobilisation
 
 # Below every alert (info 10 … vital 90) except announcements: a count never overtakes an
 # urgent alert in a chat, and a call's copy (≥ 10) always goes before its own edits.
@@ -89,35 +90,40 @@ async def show_everywhere(
     (or being edited) less than `every` ago gets its next edit a window after that one."""
     view = await call_view(session, alert, mobilisation)
     states = await mobilisation_queries.edit_states(session, alert.id, now)
-    rendered: dict[tuple[str, bool], tuple[OutboundMessage, str]] = {}
-    shown = 0
-    for copy in await mobilisation_queries.copies(session, alert.id):
-        channel = await channel_queries.channel(session, copy.channel_id or "")
-        if channel is None:
-            continue
-        key = (channel.language, channel.share_locations)
-        if key not in rendered:
-            message = cleaned(renderer.render(view, *key))
-            rendered[key] = (message, message.to_json())
-        message, payload = rendered[key]
-        shown += 1
-        state = states.get(copy.id, mobilisation_queries.EditState())
-        if state.waiting is not None and await mobilisation_queries.replace_waiting_edit(
-            session, state.waiting, payload
-        ):
-            continue
-        at = copy.next_attempt_at if copy.status == "pending" else now
-        if state.last is not None:
-            at = max(at, state.last + every)
-        outbox.enqueue(
-            session,
-            Target(copy.platform, copy.address, channel.id),
-            message,
-            fact=FactRef("alert", alert.id, alert.kind),
-            priority=COUNT_EDIT_PRIORITY,
-            now=now,
-            deliver_at=at,
-            edit_of_delivery_id=copy.id,
+    copies = await mobilisation_queries.copies(session, alert.id)
+    channels = await mobilisation_queries.channels_by_id(
+        session, [copy.channel_id for copy in copies if copy.channel_id]
+    )
+    # Copies by the rendering they show (one per language and location choice).
+    groups: dict[tuple[str, bool], list[Delivery]] = {}
+    for copy in copies:
+        channel = channels.get(copy.channel_id or "")
+        if channel is not None:
+            groups.setdefault((channel.language, channel.share_locations), []).append(copy)
+    for key, group in groups.items():
+        message = cleaned(renderer.render(view, *key))
+        waiting = {
+            copy.id: edit
+            for copy in group
+            if (edit := states.get(copy.id, EditState()).waiting) is not None
+        }
+        rewritten = await mobilisation_queries.replace_waiting_edits(
+            session, list(waiting.values()), message.to_json()
         )
+        for copy in group:
+            if waiting.get(copy.id) in rewritten:
+                continue
+            last = states.get(copy.id, EditState()).last
+            at = copy.next_attempt_at if copy.status == "pending" else now
+            outbox.enqueue(
+                session,
+                Target(copy.platform, copy.address, copy.channel_id),
+                message,
+                fact=FactRef("alert", alert.id, alert.kind),
+                priority=COUNT_EDIT_PRIORITY,
+                now=now,
+                deliver_at=max(at, last + every) if last is not None else at,
+                edit_of_delivery_id=copy.id,
+            )
     mobilisation.count_due_at = None
-    return shown
+    return sum(len(group) for group in groups.values())
