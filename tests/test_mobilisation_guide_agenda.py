@@ -9,10 +9,18 @@ import aiohttp
 from icalendar import Calendar
 from sqlalchemy import select
 
+from alerts.clock import ManualClock
 from alerts.messages import OutboundMessage
 from bot.web.server import WebServer
 from storage.models import Alert, MobilisationNeed
-from tests.support.mobilisation_scene import COORDINATOR, SPAIN, Scene, mobilisation_scene
+from tests.support.console import config_from, demo_raw, run_console
+from tests.support.mobilisation_scene import (
+    COORDINATOR,
+    NOW,
+    SPAIN,
+    Scene,
+    mobilisation_scene,
+)
 
 
 async def last_buttons(scene: Scene, chat: str) -> dict[str, str]:
@@ -100,3 +108,16 @@ async def test_agenda_in_chat_and_as_icalendar(database_url: str) -> None:
         start = events[0].decoded("dtstart")
         assert start == scene.clock.now() + timedelta(hours=4)
         assert "gare" not in body.decode()  # the named place only, never the call's words
+
+
+async def test_the_guided_call_on_the_console_with_typed_numbers(database_url: str) -> None:
+    """The console (as Matrix) lists the need buttons as numbered choices; a typed number
+    presses one. The local member of the demo is an admin."""
+    config = config_from(demo_raw(), database_url)
+    clock = ManualClock(NOW)
+    lines = await run_console(config, ["/mobilise", "1", "2", "gare d'Hendaye 18h"], clock=clock)
+    assert any("1. Observateur·ice" in line for line in lines)
+    assert any("Besoin : 1 observateur·ice, 1 interprète" in line for line in lines)
+    [copy] = [line for line in lines if line.startswith("[vigie-espagne]")]
+    assert "Observateur·ice 0/1 · Interprète 0/1" in copy
+    assert "1. ✋ J'y vais (observateur·ice)" in copy  # its answers, as numbered choices

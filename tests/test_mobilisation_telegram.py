@@ -106,3 +106,28 @@ async def test_call_answers_live_count_escalation_and_closing(
 
         # No copy keeps a button to press: answering a closed call is covered at the
         # router (tests/test_mobilisations.py), where an old client's press still arrives.
+
+
+async def test_the_guided_call_with_inline_buttons(server: BotApiServer, database_url: str) -> None:
+    topic = add_scene_chats(server)
+    clock = ManualClock(datetime(2026, 12, 2, 13, 0, tzinfo=UTC))
+    coordinator = Phone(server, COORDINATOR, COORDINATOR)
+    observer = Phone(server, VOLUNTEER, VOLUNTEER)
+    async with running_tocsin(server, config(server, database_url, topic), clock=clock):
+        observer.say("/mobilise 2 observateurs Hendaye 18h")
+        refused = await observer.answer()
+        assert "demande le rôle coordinator (vous êtes observer)" in (refused.text or "")
+        coordinator.say("/mobilise")
+        question = await coordinator.answer()
+        assert "Nouvelle mobilisation" in (question.text or "")
+        assert "Interprète" in labels(question)
+        coordinator.press(question, "Interprète")
+        chosen = await coordinator.answer()
+        assert "Besoin : 1 interprète" in (chosen.text or "")
+        coordinator.say("gare d'Hendaye demain 9h")
+        receipt = await coordinator.answer()
+        assert "Mobilisation #1 envoyée à 1 canal" in (receipt.text or "")
+        [copy] = await server.wait_for_sent(1, chat_id=SPAIN, within=10)
+        assert "Interprète 0/1" in (copy.text or "")
+        assert "Rendez-vous : 03/12 09:00" in (copy.text or "")
+        assert labels(copy) == ["✋ J'y vais", "Je ne peux pas", "Je me retire"]
