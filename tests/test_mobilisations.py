@@ -274,6 +274,17 @@ async def _alert(scene: Scene, alert_id: int) -> Alert:
         return found
 
 
+async def test_editing_the_message_of_a_call_does_not_wipe_its_count(database_url: str) -> None:
+    async with mobilisation_scene(database_url) as scene:
+        await scene.say(COORDINATOR, CALL, message_id="m1")
+        await scene.say(
+            COORDINATOR, "/mobilise 5 observateurs Hendaye", message_id="m1", edited=True
+        )
+        assert "La mobilisation #1 est déjà partie" in await scene.last(COORDINATOR)
+        assert await edits_of(scene, SPAIN) == []
+        assert await count(scene, Alert) == 1
+
+
 # -- bad input ---------------------------------------------------------------------------
 
 

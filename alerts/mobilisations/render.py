@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from alerts.i18n import Translator
 from alerts.messages import Button, OutboundMessage, Paragraph, Span
 from alerts.mobilisations.buttons import press_data
-from alerts.mobilisations.counts import NeedCount, count_line, need_label
+from alerts.mobilisations.counts import NeedCount, Translate, count_line, need_label
 from alerts.rendering import AlertRenderer, AlertView
 
 
@@ -58,9 +58,8 @@ class CallRenderer:
 
     @staticmethod
     def buttons(
-        call_id: int, counts: tuple[NeedCount, ...], t: object
+        call_id: int, counts: tuple[NeedCount, ...], t: Translate
     ) -> tuple[tuple[Button, ...], ...]:
-        assert callable(t)
         going: tuple[tuple[Button, ...], ...]
         if len(counts) == 1:
             going = ((Button(t("mob.button.going"), press_data(call_id, "going")),),)

@@ -64,6 +64,14 @@ TEXTS: dict[str, dict[str, str]] = {
         ),
         "mob.guide.cancelled": "Mobilisation abandonnée, rien n'a été envoyé.",
         "mob.guide.cancel": "Annuler",
+        "mob.guide.stale": (
+            "Ce bouton appartient à une mobilisation qui n'est plus en préparation. "
+            "Tapez {prefix}mobilise pour en commencer une."
+        ),
+        "mob.edit_refused": (
+            "La mobilisation #{id} est déjà partie : modifier votre message ne la change pas. "
+            "Pour corriger, {prefix}close {id} <raison> puis lancez-en une nouvelle."
+        ),
         "mob.answer.going": "✅ Noté : vous allez à la mobilisation #{id} ({need}). Merci !",
         "mob.answer.cannot": "Noté : vous ne pouvez pas pour la mobilisation #{id}.",
         "mob.answer.withdrawn": "Noté : vous vous retirez de la mobilisation #{id}.",
@@ -174,6 +182,14 @@ TEXTS: dict[str, dict[str, str]] = {
         "mob.guide.need_chosen": "Need: {need}. Now write the place and time (e.g. Hendaye 6pm).",
         "mob.guide.cancelled": "Mobilisation dropped, nothing was sent.",
         "mob.guide.cancel": "Cancel",
+        "mob.guide.stale": (
+            "This button belongs to a mobilisation no longer being prepared. "
+            "Type {prefix}mobilise to start one."
+        ),
+        "mob.edit_refused": (
+            "Mobilisation #{id} has gone out: editing your message does not change it. "
+            "To correct it, {prefix}close {id} <reason> and call again."
+        ),
         "mob.answer.going": "✅ Noted: you are going to mobilisation #{id} ({need}). Thank you!",
         "mob.answer.cannot": "Noted: you cannot make mobilisation #{id}.",
         "mob.answer.withdrawn": "Noted: you withdraw from mobilisation #{id}.",

@@ -20,7 +20,7 @@ from bot.context import Command, Request
 from bot.mobilisations.access import may_manage
 from bot.mobilisations.guide import MobilisationGuide
 from storage import mobilisation_queries
-from storage.models import Alert
+from storage.models import Alert, Member
 
 log = logging.getLogger(__name__)
 _NUMBER = re.compile(r"^\s*#?(\d{1,15})(?:\s+(.*))?$", re.DOTALL)
@@ -212,8 +212,8 @@ def _with_needs(text: str, chosen: dict[Need, int]) -> str:
     return ", ".join([*words, text]) if words else text
 
 
-def _name(member: object) -> str:
+def _name(member: Member | None) -> str:
+    """A removed member's answer still counts; the person is no longer named."""
     if member is None:
         return "—"
-    display = getattr(member, "display_name", None)
-    return str(display or getattr(member, "user_ref", "—"))
+    return member.display_name or member.user_ref

@@ -67,7 +67,7 @@ class MobilisationGuide(Fallback):
         ours = dialogue is not None and dialogue.state.get("flow") == FLOW
         if button is not None:
             if not ours or dialogue is None or button.data.split(":")[1:2] != [dialogue.token]:
-                request.reply(request.t("guided.stale_button"))
+                request.reply(request.t("mob.guide.stale"))
                 return True
             await self._press(request, dialogue, button.data.split(":")[-1])
             return True
@@ -97,7 +97,7 @@ class MobilisationGuide(Fallback):
         try:
             need = Need(value)
         except ValueError:
-            request.reply(request.t("guided.stale_button"))
+            request.reply(request.t("mob.guide.stale"))
             return
         needs: dict[str, Any] = dialogue.state.setdefault("needs", {})
         needs[need.value] = int(needs.get(need.value, 0)) + 1

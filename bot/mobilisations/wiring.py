@@ -16,6 +16,7 @@ from alerts.vocabulary import Vocabulary
 from bot.context import Command, Fallback
 from bot.mobilisations.answers import AnswerButtons
 from bot.mobilisations.commands import MobilisationCommands
+from bot.mobilisations.edits import EditedCall
 from bot.mobilisations.guide import MobilisationGuide
 from bot.mobilisations.runner import DeadlineRunner
 from bot.web.agenda import AgendaFeed
@@ -77,5 +78,5 @@ def build_mobilisations(
     )
     agenda = AgendaFeed(database, clock, translate, language=settings.language)
     return MobilisationParts(
-        calls, commands.commands(), [AnswerButtons(calls), guide], runner, agenda
+        calls, commands.commands(), [AnswerButtons(calls), EditedCall(), guide], runner, agenda
     )

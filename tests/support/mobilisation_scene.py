@@ -81,6 +81,8 @@ class Scene:
         *,
         chat: str | None = None,
         chat_type: Literal["private", "group"] = "private",
+        message_id: str | None = None,
+        edited: bool = False,
     ) -> None:
         await self.wiring.router(
             InboundMessage(
@@ -90,6 +92,8 @@ class Scene:
                 chat_type=chat_type,
                 sender=user,
                 text=text,
+                message_id=message_id,
+                edited=edited,
             )
         )
 
