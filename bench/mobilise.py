@@ -170,6 +170,49 @@ def edit_figures(edits: list[Delivery]) -> tuple[int, float, int]:
     return max(counts), sum(counts) / len(counts), most_in_window
 
 
+def said(platform: str, user: str, text: str) -> InboundMessage:
+    """A message in the member's private chat."""
+    return InboundMessage(
+        platform=platform,
+        update_id=f"said-{time.time_ns()}",
+        chat=user,
+        chat_type="private",
+        sender=user,
+        text=text,
+    )
+
+
+async def burst(
+    wiring: Wiring, channels: int, answers: int, seconds: float, urgent_alert: bool
+) -> asyncio.Task[float] | None:
+    """The answers handed to the router a round a second (80 % observers, the rest
+    interpreters), the urgent alert raised after the middle round."""
+    rounds = int(seconds)
+    per_round = answers // rounds
+    observers = answers - answers // 5
+    urgent: asyncio.Task[float] | None = None
+    started = time.perf_counter()
+    for number in range(rounds):
+        first = number * per_round
+        last = answers if number == rounds - 1 else first + per_round
+        await asyncio.gather(
+            *(
+                wiring.router(
+                    press(n, channels, f"mb:1:g:{'observers' if n < observers else 'interpreter'}")
+                )
+                for n in range(first, last)
+            )
+        )
+        if urgent_alert and number == rounds // 2:
+            raised = time.perf_counter()
+            await wiring.router(
+                said("console", "urgent", "/urgent 3 personnes bloquées au col d'Ibardin, Hendaye")
+            )
+            urgent = asyncio.create_task(urgent_first_delivery(wiring, raised))
+        await asyncio.sleep(max(0.0, started + number + 1 - time.perf_counter()))
+    return urgent
+
+
 async def run(channels: int, answers: int, seconds: float, urgent_alert: bool) -> dict[str, Any]:
     folder = Path(tempfile.mkdtemp(prefix="tocsin-bench-mobilise-"))
     with TelegramServerProcess() as server:
@@ -183,69 +226,27 @@ async def run(channels: int, answers: int, seconds: float, urgent_alert: bool) -
         async with RunningApp(wiring, receive=True, settle=0.5):
             observers, interpreters = answers - answers // 5, answers // 5
             call = f"/mobilise {observers} observateurs, {interpreters} interprètes gare d'Hendaye"
-            await wiring.router(
-                InboundMessage(
-                    platform="telegram",
-                    update_id="call",
-                    chat=str(COORDINATOR),
-                    chat_type="private",
-                    sender=str(COORDINATOR),
-                    text=call,
-                )
-            )
+            await wiring.router(said("telegram", str(COORDINATOR), call))
             await wait_copies_sent(wiring, channels)
             server.call("POST", "/reset_counters")
-            rounds = int(seconds)
-            per_round = answers // rounds
-            urgent: asyncio.Task[float] | None = None
-            burst_start = time.perf_counter()
-            for number in range(rounds):
-                first = number * per_round
-                last = answers if number == rounds - 1 else first + per_round
-                await asyncio.gather(
-                    *(
-                        wiring.router(
-                            press(
-                                n,
-                                channels,
-                                f"mb:1:g:{'observers' if n < observers else 'interpreter'}",
-                            )
-                        )
-                        for n in range(first, last)
-                    )
-                )
-                if urgent_alert and number == rounds // 2:
-                    started = time.perf_counter()
-                    await wiring.router(
-                        InboundMessage(
-                            platform="console",
-                            update_id="urgent",
-                            chat="urgent",
-                            chat_type="private",
-                            sender="urgent",
-                            text="/urgent 3 personnes bloquées au col d'Ibardin, Hendaye",
-                        )
-                    )
-                    urgent = asyncio.create_task(urgent_first_delivery(wiring, started))
-                await asyncio.sleep(max(0.0, burst_start + number + 1 - time.perf_counter()))
+            urgent = await burst(wiring, channels, answers, seconds, urgent_alert)
             last_answer = wiring.clock.now()
             final = await final_everywhere(wiring, channels)
             urgent_seconds = await urgent if urgent is not None else float("nan")
             edits = [r for r in await rows(wiring, 1) if r.edit_of_delivery_id is not None]
             stats = server.stats()
     most, mean, in_window = edit_figures(edits)
-    floor = channels / 30
     return {
         "channels": channels,
         "answers": answers,
         "burst_seconds": seconds,
         "final_after_last_answer_s": (final - last_answer).total_seconds(),
-        "target_s": EDIT_EVERY + floor,
+        "target_s": EDIT_EVERY + channels / 30,
         "edits_per_copy_max": most,
         "edits_per_copy_mean": mean,
         "edits_per_copy_most_in_one_window": in_window,
         "429s": stats["too_many_requests"],
-        "sends_accepted": stats["sends_accepted"],
+        "messages_sent_during_burst": stats["sends_accepted"],  # edits not counted
         "urgent_first_delivery_s": urgent_seconds,
     }
 
