@@ -199,6 +199,10 @@ async def test_reminder_and_answering_no_frees_the_place(database_url: str) -> N
         ]
         await scene.tick()
         assert len([t for t in await scene.texts("obs1") if "Rappel" in t]) == 1  # once
+        await scene.press("obs1", press_data(1, "still"), chat="obs1")
+        assert await scene.last("obs1") == "Merci ! À tout à l'heure."
+        await scene.press("obs2", press_data(1, "withdraw"), chat="obs2")  # never said yes
+        assert "Vous n'aviez pas annoncé venir" in await scene.last("obs2")
         await scene.press("obs1", press_data(1, "withdraw"), chat="obs1")
         assert "vous vous retirez" in await scene.last("obs1")
         scene.clock.advance(timedelta(seconds=5))
