@@ -372,3 +372,30 @@ async def test_a_restart_in_the_middle_loses_nothing(database_url: str) -> None:
             assert len(copies) == 1
     finally:
         await database.close()
+
+
+async def test_answers_from_two_processes_while_counts_refresh_lose_nothing(
+    database_url: str,
+) -> None:
+    """Two Tocsins on one database take answers at once while both run the deadlines:
+    every answer is counted once, and the last count shown is the true one."""
+    users = [f"obs{n}" for n in range(1, 5)] + [COORDINATOR, "admin-anafe"]
+    async with mobilisation_scene(database_url) as first:
+        await first.say(COORDINATOR, "/mobilise 6 observateurs Hendaye")
+        async with mobilisation_scene(database_url, clock=first.clock) as second:
+            second.updates = 1000  # its own update ids
+            for round_ in range(3):
+                presses = [
+                    (first if n % 2 else second).press(user, press_data(1, "going"))
+                    for n, user in enumerate(users)
+                ]
+                first.clock.advance(timedelta(seconds=5))
+                await asyncio.gather(*presses, first.tick(), second.tick())
+                if round_ == 1:  # changing minds meanwhile
+                    await second.press("obs1", press_data(1, "cannot"))
+            first.clock.advance(timedelta(seconds=5))
+            await first.tick()
+            await second.tick()
+            assert await count(first, MobilisationAnswer) == len(users)
+            [edit] = await edits_of(first, SPAIN)  # one waiting edit, rewritten each time
+            assert "Observateur·ices 6/6" in OutboundMessage.from_json(edit.payload).plain
