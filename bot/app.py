@@ -168,6 +168,7 @@ async def build(
         signal=outbox_signal,
         directory=directory,
         vocabulary=vocabulary,
+        metrics=metrics,
     )
     commands.extend(mobilisations.commands)
     router = MessageRouter(

@@ -194,7 +194,7 @@ class MobilisationSettings(Section):
     """Rapid-response calls: their deadlines and the pace of their live count."""
 
     escalate_after: Duration = timedelta(minutes=30)
-    escalate_to: tuple[str, ...] = ()  # channel ids; empty: every mobilisation channel
+    escalate_to: tuple[Identifier, ...] = ()  # channel ids; empty: every mobilisation channel
     remind_before: Duration = timedelta(hours=1)
     close_after: Duration = timedelta(hours=6)
     edit_every: Duration = timedelta(seconds=5)

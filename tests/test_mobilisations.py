@@ -63,6 +63,10 @@ async def test_a_call_goes_out_with_its_number_needs_and_answer_buttons(database
             "Je me retire",
         ]
         assert await scene.rows(ITALY) == []  # another border
+        received = scene.wiring.metrics.registry.get_sample_value(
+            "tocsin_alerts_received_total", {"platform": "console", "kind": "mobilisation"}
+        )
+        assert received == 1.0
         _, mobilisation = await call_row(scene)
         assert mobilisation.starts_at is not None
         assert mobilisation.escalate_at == scene.clock.now() + timedelta(minutes=30)

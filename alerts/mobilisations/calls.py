@@ -4,6 +4,7 @@ its facts and outbox rows in the caller's transaction; nothing is sent from here
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from datetime import datetime
@@ -13,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from alerts.directory import ChannelDirectory
 from alerts.i18n import Translator
 from alerts.messages import Button, OutboundMessage, text_message
+from alerts.metrics import Metrics, NoMetrics
 from alerts.mobilisations.buttons import press_data
 from alerts.mobilisations.copies import call_view, show_everywhere
 from alerts.mobilisations.counts import all_covered, count_line, need_label
@@ -27,6 +29,7 @@ from alerts.routing import ChannelTarget, RoutableFact, deliver_at, route
 from alerts.service import AcceptedAlert, Author, Origin
 from alerts.types import NOTICE_PRIORITY, Kind, Urgency, delivery_priority
 from storage import mobilisation_queries, queries
+from storage.after_commit import after_commit
 from storage.models import Alert, Member, Mobilisation
 
 
@@ -49,7 +52,9 @@ class CallService:
         timings: Timings,
         escalate_to: tuple[str, ...] = (),
         language: str = "fr",
+        metrics: Metrics | None = None,
     ) -> None:
+        self._metrics = metrics or NoMetrics()
         self.renderer = renderer
         self._outbox = outbox
         self._directory = directory
@@ -112,6 +117,10 @@ class CallService:
         )
         channels = route(fact, await self._directory.targets(session))
         held = await self._send_copies(session, call, channels, alert_draft.urgency, now)
+        received = functools.partial(
+            self._metrics.alert_received, origin.platform, Kind.MOBILISATION.value
+        )
+        after_commit(session.sync_session, received)
         return AcceptedAlert(alert_id, Kind.MOBILISATION, len(channels), held, None)
 
     async def _send_copies(

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from alerts.clock import Clock
 from alerts.directory import ChannelDirectory
 from alerts.i18n import Translator
+from alerts.metrics import Metrics
 from alerts.mobilisations.calls import CallService
 from alerts.mobilisations.lifecycle import Timings
 from alerts.mobilisations.render import CallRenderer
@@ -43,6 +44,7 @@ def build_mobilisations(
     signal: OutboxSignal,
     directory: ChannelDirectory,
     vocabulary: Vocabulary,
+    metrics: Metrics | None = None,
 ) -> MobilisationParts:
     config = settings.mobilisations
     calls = CallService(
@@ -58,6 +60,7 @@ def build_mobilisations(
         ),
         escalate_to=config.escalate_to,
         language=settings.language,
+        metrics=metrics,
     )
     guide = MobilisationGuide()
     commands = MobilisationCommands(
