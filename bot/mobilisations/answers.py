@@ -8,7 +8,9 @@ coordinator is told each change."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
+from datetime import timedelta
 
 from alerts.messages import text_message
 from alerts.mobilisations.buttons import is_ours, read_press
@@ -18,14 +20,18 @@ from alerts.notices import private_address
 from alerts.outbox import NOTICE, Target
 from alerts.types import NOTICE_PRIORITY
 from bot.context import Fallback, Request
+from storage import platform_state
 
 log = logging.getLogger(__name__)
 _ANSWER = {"going": "going", "cannot": "cannot", "withdraw": "withdrawn"}
 
 
 class AnswerButtons(Fallback):
-    def __init__(self, calls: CallService) -> None:
+    def __init__(
+        self, calls: CallService, *, stranger_answer_every: timedelta = timedelta(minutes=10)
+    ) -> None:
         self._calls = calls
+        self._stranger_every = stranger_answer_every
 
     async def handle(self, request: Request) -> bool:
         button = request.inbound.button
@@ -33,7 +39,8 @@ class AnswerButtons(Fallback):
             return False
         press = read_press(button.data)
         if request.member is None:
-            await self._tell_presser(request, request.t("mob.answer.stranger"))
+            if await self._stranger_turn(request):
+                await self._tell_presser(request, request.t("mob.answer.stranger"))
             return True
         if press is None:
             log.info("%s: a mobilisation button that names nothing", request.inbound.platform)
@@ -66,6 +73,17 @@ class AnswerButtons(Fallback):
         else:
             await self._tell_presser(request, request.t(f"mob.answer.{result.code}", id=press.call))
         return True
+
+    async def _stranger_turn(self, request: Request) -> bool:
+        """A stranger pressing in a group is answered at most once per window (stored, as
+        the router does for a stranger's commands): a button hammered is not a flood."""
+        inbound = request.inbound
+        if inbound.chat_type == "private":
+            return True
+        digest = hashlib.sha256(f"{inbound.platform}:{inbound.sender}".encode()).hexdigest()
+        return await platform_state.claim_stranger_answer(
+            request.session, inbound.platform, digest[:32], request.now, every=self._stranger_every
+        )
 
     async def _tell_presser(self, request: Request, text: str) -> None:
         """In the private chat the press came from, or the presser's private chat: a
