@@ -186,3 +186,24 @@ def test_button_data_round_trip() -> None:
     assert read_press(press_data(12, "going", Need.LAWYER)) == Press(12, "going", Need.LAWYER)
     assert read_press(press_data(12, "withdraw")) == Press(12, "withdraw")
     assert len(press_data(10**14, "going", Need.INTERPRETER)) <= 64  # Telegram's limit
+
+
+def test_an_english_line() -> None:
+    draft = parse_mobilisation_line(
+        "2 observers and an interpreter at Hendaye station at 6pm !vital",
+        VOCABULARY,
+        now=NOW,
+        max_length=2000,
+    )
+    assert draft.needs == {Need.OBSERVERS: 2, Need.INTERPRETER: 1}
+    assert draft.alert.place == "Hendaye" and draft.alert.urgency is Urgency.VITAL
+    assert draft.starts_at == datetime(2026, 12, 2, 17, 0, tzinfo=UTC)
+    later = parse_mobilisation_line(
+        "a lawyer for a hearing in the Roissy waiting zone tomorrow 9am",
+        VOCABULARY,
+        now=NOW,
+        max_length=2000,
+    )
+    assert later.needs == {Need.LAWYER: 1}
+    assert later.alert.border == "zones-attente"
+    assert later.starts_at == datetime(2026, 12, 3, 8, 0, tzinfo=UTC)
