@@ -36,6 +36,9 @@ TRANSLATE = Translator(TEXTS)
         ("une infirmière, 2 bénévoles", {Need.MEDICAL: 1, Need.OTHER: 2}),
         ("1 juriste et 1 avocate", {Need.LAWYER: 2}),
         ("rendez-vous à la gare de Menton", {}),
+        ("2 observateurs à Hendaye car la PAF refoule", {Need.OBSERVERS: 2}),
+        ("two cars and one other", {Need.TRANSPORT: 2, Need.OTHER: 1}),
+        ("no other way than a lawyer", {Need.LAWYER: 1}),
     ],
 )
 def test_needs(text: str, needs: dict[Need, int]) -> None:

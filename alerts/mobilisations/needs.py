@@ -21,7 +21,7 @@ class Need(Enum):
 
 # Word stems (accents folded, lower case) that name each need.
 _WORDS: dict[Need, tuple[str, ...]] = {
-    Need.OBSERVERS: (r"observat(?:eur|rice)s?", r"observers?", r"obs"),
+    Need.OBSERVERS: (r"observat(?:eur|rice)s?", r"observers?"),
     Need.INTERPRETER: (
         r"interpretes?",
         r"interpreters?",
@@ -43,12 +43,17 @@ _WORDS: dict[Need, tuple[str, ...]] = {
         r"voitures?",
         r"vehicules?",
         r"chauffeur(?:e|s|es)?",
-        r"cars?",
         r"drivers?",
         r"vehicles?",
     ),
     Need.SHELTER: (r"hebergements?", r"abris?", r"logements?", r"shelters?", r"housing"),
-    Need.OTHER: (r"autres?\s+benevoles?", r"benevoles?", r"others?", r"volunteers?"),
+    Need.OTHER: (r"autres?\s+benevoles?", r"benevoles?", r"volunteers?"),
+}
+# Words that are needs only after a count or an article: French "car" is "because",
+# English "other" is everywhere.
+_COUNTED_WORDS: dict[Need, tuple[str, ...]] = {
+    Need.TRANSPORT: (r"cars?",),
+    Need.OTHER: (r"others?",),
 }
 _NUMBER_WORDS = {
     "un": 1,
@@ -69,6 +74,9 @@ _COUNT = r"(?:(\d{1,3})|(" + "|".join(_NUMBER_WORDS) + r"))\s+"
 _PATTERNS = [
     (need, re.compile(rf"(?<![\w-])(?:{_COUNT})?(?:{'|'.join(words)})(?![\w-])"))
     for need, words in _WORDS.items()
+] + [
+    (need, re.compile(rf"(?<![\w-])(?:{_COUNT})(?:{'|'.join(words)})(?![\w-])"))
+    for need, words in _COUNTED_WORDS.items()
 ]
 MAX_WANTED = 500
 
