@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from alerts.i18n import Translator
 from alerts.mobilisations.buttons import Press, press_data, read_press
@@ -210,3 +212,26 @@ def test_an_english_line() -> None:
     assert later.needs == {Need.LAWYER: 1}
     assert later.alert.border == "zones-attente"
     assert later.starts_at == datetime(2026, 12, 3, 8, 0, tzinfo=UTC)
+
+
+@given(st.text(max_size=300))
+def test_any_line_is_a_call_or_a_clear_error(text: str) -> None:
+    try:
+        draft = parse_mobilisation_line(text, VOCABULARY, now=NOW, max_length=2000)
+    except AlertInputError as error:
+        assert error.code in {
+            "empty",
+            "too_long",
+            "no_need",
+            "start_past",
+            "start_bad",
+            "escalate_bad",
+        }
+    else:
+        assert draft.needs and all(0 < count <= 500 for count in draft.needs.values())
+
+
+@given(st.text(max_size=80))
+def test_any_button_data_is_read_or_refused(data: str) -> None:
+    press = read_press(data)
+    assert press is None or read_press(press_data(press.call, press.action, press.need)) == press
