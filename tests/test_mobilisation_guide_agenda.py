@@ -40,13 +40,16 @@ async def test_the_guided_call_with_buttons_then_one_typed_line(database_url: st
         assert "Besoin : 2 observateur·ices" in await scene.last(COORDINATOR)
         await scene.say(COORDINATOR, "gare d'Hendaye à 9h")  # 9:00 is past at 14:00
         assert "déjà passée" in await scene.last(COORDINATOR)
-        await scene.say(COORDINATOR, "gare d'Hendaye 18h")
+        await scene.say(COORDINATOR, "à la gare 18h")  # no known place: asked where
+        assert "Où est-ce ?" in await scene.last(COORDINATOR)
+        await scene.say(COORDINATOR, "Hendaye")  # completes the line typed before
         assert "Mobilisation #1 envoyée" in await scene.last(COORDINATOR)
         async with scene.wiring.database.sessions() as session:
             needs = (await session.scalars(select(MobilisationNeed))).all()
         assert [(n.need, n.wanted) for n in needs] == [("observers", 2)]
         [copy] = await scene.rows(SPAIN)
-        assert "Observateur·ices 0/2" in OutboundMessage.from_json(copy.payload).plain
+        shown = OutboundMessage.from_json(copy.payload).plain
+        assert "Observateur·ices 0/2" in shown and "Rendez-vous : 02/12 18:00" in shown
         # The conversation is over: its buttons are stale now, and say so.
         await scene.press(COORDINATOR, buttons["Interprète"], chat=COORDINATOR)
         assert await count_alerts(scene) == 1

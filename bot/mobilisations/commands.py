@@ -63,9 +63,9 @@ class MobilisationCommands:
             return
         await self.call_from_line(request, request.args, {})
 
-    async def call_from_line(self, request: Request, text: str, chosen: dict[Need, int]) -> bool:
+    async def call_from_line(self, request: Request, text: str, chosen: dict[Need, int]) -> str:
         """Raise the call the line describes (needs chosen in the guide added); answer
-        with what is wrong otherwise. True when the call went out."""
+        with what is wrong otherwise. "sent", "border" (asked where), or "refused"."""
         try:
             draft = parse_mobilisation_line(
                 _with_needs(text, chosen),
@@ -77,10 +77,10 @@ class MobilisationCommands:
         except AlertInputError as error:
             key = f"mob.error.{error.code}" if error.code in _OURS else f"error.{error.code}"
             request.reply(request.t(key, **error.params))
-            return False
+            return "refused"
         if draft.alert.border is None:
             self._ask_border(request, draft)
-            return False
+            return "border"
         member = request.member
         assert member is not None
         accepted = await self._calls.create(
@@ -92,7 +92,7 @@ class MobilisationCommands:
         )
         log.info("%s: mobilisation %s raised", request.inbound.platform, accepted.alert_id)
         request.reply(request.t("mob.receipt", id=accepted.alert_id, count=accepted.channels))
-        return True
+        return "sent"
 
     def _ask_border(self, request: Request, draft: MobilisationDraft) -> None:
         borders = ", ".join(f"#{b.id}" for b in self._vocabulary.borders)

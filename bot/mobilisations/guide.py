@@ -19,8 +19,8 @@ from bot.conversations import Dialogue
 FLOW = "mg"  # this flow's button prefix and its mark in the conversation state
 _CANCEL = "x"
 
-# (request, typed line, chosen needs) → True when the call went out
-Raise = Callable[[Request, str, dict[Need, int]], Awaitable[bool]]
+# (request, typed line, chosen needs) → "sent", "border" (asked where) or "refused"
+Raise = Callable[[Request, str, dict[Need, int]], Awaitable[str]]
 
 
 class MobilisationGuide(Fallback):
@@ -78,7 +78,11 @@ class MobilisationGuide(Fallback):
             return False
         chosen = _needs(dialogue.state)
         assert self.raise_call is not None
-        if await self.raise_call(request, text, chosen):
+        # After "where is it?", the answer completes the line typed before.
+        line = f"{dialogue.state['line']} {text}" if dialogue.state.get("line") else text
+        outcome = await self.raise_call(request, line, chosen)
+        dialogue.state["line"] = line if outcome == "border" else None
+        if outcome == "sent":
             await conversations.remove(
                 request.session, inbound.platform, inbound.chat, inbound.sender
             )
