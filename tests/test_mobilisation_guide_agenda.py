@@ -11,7 +11,6 @@ from sqlalchemy import select
 
 from alerts.clock import ManualClock
 from alerts.messages import OutboundMessage
-from bot.web.server import WebServer
 from storage.models import Alert, MobilisationNeed
 from tests.support.console import config_from, demo_raw, run_console
 from tests.support.mobilisation_scene import (
@@ -76,7 +75,7 @@ async def count_alerts(scene: Scene) -> int:
 
 
 async def test_agenda_in_chat_and_as_icalendar(database_url: str) -> None:
-    async with mobilisation_scene(database_url) as scene:
+    async with mobilisation_scene(database_url, web=True) as scene:
         await scene.say(COORDINATOR, "/mobilise 1 avocat gare d'Hendaye demain 9h")
         await scene.say(COORDINATOR, "/mobilise 2 observateurs Irun 18h")
         await scene.say(COORDINATOR, "/mobilise 1 interprète Hendaye")  # no start: not listed
@@ -90,9 +89,8 @@ async def test_agenda_in_chat_and_as_icalendar(database_url: str) -> None:
         assert lines[2].startswith("#1 — 03/12 09:00 — Hendaye — Avocat·e / juriste 0/1")
         assert len(lines) == 3
 
-        assert scene.wiring.mobilisations is not None
-        routes = scene.wiring.mobilisations.agenda.routes()
-        server = WebServer("127.0.0.1:0", routes, source="test.toml")
+        server = scene.wiring.web  # the composition root's web server serves the agenda
+        assert server is not None
         await server.start()
         try:
             url = f"http://127.0.0.1:{server.port}/agenda.ics"

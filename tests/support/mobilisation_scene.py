@@ -27,7 +27,9 @@ COORDINATOR = "coord"
 OBSERVERS = ("obs1", "obs2", "obs3", "obs4")
 
 
-def scene_settings(database_url: str, **mobilisations: object) -> LoadedConfig:
+def scene_settings(
+    database_url: str, *, web: bool = False, **mobilisations: object
+) -> LoadedConfig:
     def member(user: str, role: str = "observer", organisation: str = "anafe") -> dict[str, str]:
         return {"platform": "console", "user": user, "organisation": organisation, "role": role}
 
@@ -42,7 +44,7 @@ def scene_settings(database_url: str, **mobilisations: object) -> LoadedConfig:
             "min_urgency": "info",
         }
 
-    raw = {
+    raw: dict[str, object] = {
         "storage": {"url": database_url},
         "console": {"interactive": False, "user": "local"},
         "organisations": [{"id": "anafe", "name": "Anafé"}, {"id": "cimade", "name": "Cimade"}],
@@ -55,6 +57,8 @@ def scene_settings(database_url: str, **mobilisations: object) -> LoadedConfig:
         "channels": [channel(SPAIN, "franco-espagnole"), channel(ITALY, "franco-italienne")],
         "mobilisations": {"edit_every": "5s", **mobilisations},
     }
+    if web:
+        raw["web"] = {"listen": "127.0.0.1:0"}
     return LoadedConfig(
         settings=build_settings(raw, "mobilisation-scene.toml"),
         secrets=Secrets(),
@@ -138,11 +142,12 @@ async def mobilisation_scene(
     *,
     database: Database | None = None,
     clock: ManualClock | None = None,
+    web: bool = False,
     **mobilisations: object,
 ) -> AsyncIterator[Scene]:
     clock = clock or ManualClock(NOW)
     wiring = await build(
-        scene_settings(database_url, **mobilisations),
+        scene_settings(database_url, web=web, **mobilisations),
         clock=clock,
         database=database,
         console_output=io.StringIO(),
