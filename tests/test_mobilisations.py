@@ -128,12 +128,21 @@ async def test_answers_count_once_and_the_count_edits_each_copy_once_per_window(
 async def test_an_answer_from_a_private_chat_is_confirmed_there(database_url: str) -> None:
     async with mobilisation_scene(database_url) as scene:
         await scene.say(COORDINATOR, CALL)
-        await scene.press("obs1", press_data(1, "going", Need.INTERPRETER), chat="obs1")
-        assert await scene.texts("obs1") == [
-            "✅ Noté : vous allez à la mobilisation #1 (interprète). Merci !"
+        await scene.say("obs1", "/answer 1")  # the call and its buttons, in private
+        [card] = await scene.rows("obs1")
+        message = OutboundMessage.from_json(card.payload)
+        assert "Mobilisation #1" in message.plain
+        assert press_data(1, "going", Need.INTERPRETER) in [
+            b.data for row in message.buttons for b in row
         ]
+        await scene.say("obs1", "/answer 99")
+        assert "Aucune mobilisation ni alerte n°99" in await scene.last("obs1")
         await scene.press("obs1", press_data(1, "going", Need.INTERPRETER), chat="obs1")
-        assert len(await scene.texts("obs1")) == 1  # the same answer again: nothing new
+        assert await scene.last("obs1") == (
+            "✅ Noté : vous allez à la mobilisation #1 (interprète). Merci !"
+        )
+        await scene.press("obs1", press_data(1, "going", Need.INTERPRETER), chat="obs1")
+        assert len(await scene.texts("obs1")) == 3  # the same answer again: nothing new
 
 
 async def test_listing_who_is_going(database_url: str) -> None:

@@ -125,6 +125,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "help.mobilisation": "{prefix}mobilisation <n°> — qui vient, qui ne peut pas",
         "help.close": "{prefix}close <n°> <bilan> — clore une mobilisation ou une alerte",
         "help.agenda": "{prefix}agenda — les mobilisations à venir",
+        "help.answer": "{prefix}answer <n°> — la mobilisation et ses boutons, pour répondre ici",
+        "mob.answer.usage": "Usage : {prefix}answer <numéro>, par exemple {prefix}answer 12.",
     },
     "en": {
         "mob.need.observers.one": "observer",
@@ -239,5 +241,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "help.mobilisation": "{prefix}mobilisation <no.> — who is going, who cannot",
         "help.close": "{prefix}close <no.> <outcome> — close a mobilisation or an alert",
         "help.agenda": "{prefix}agenda — upcoming mobilisations",
+        "help.answer": "{prefix}answer <no.> — the mobilisation and its buttons, to answer here",
+        "mob.answer.usage": "Usage: {prefix}answer <number>, e.g. {prefix}answer 12.",
     },
 }

@@ -55,6 +55,7 @@ class MobilisationCommands:
             Command("mobilisation", self.show, Role.COORDINATOR, "help.mobilisation"),
             Command("close", self.close, Role.COORDINATOR, "help.close", aliases=("clore",)),
             Command("agenda", self.agenda, help_key="help.agenda"),
+            Command("answer", self.card, help_key="help.answer", aliases=("repondre",)),
         ]
 
     async def mobilise(self, request: Request) -> None:
@@ -180,6 +181,19 @@ class MobilisationCommands:
             request.reply(request.t("mob.not_yours", id=alert_id))
             return None
         return alert
+
+    async def card(self, request: Request) -> None:
+        """The call with its answer buttons, here: to answer from a private chat."""
+        match = _NUMBER.match(request.args)
+        if match is None:
+            request.reply(request.t("mob.answer.usage"))
+            return
+        call = await mobilisation_queries.call(request.session, int(match.group(1)))
+        if call is None:
+            request.reply(request.t("mob.unknown", id=match.group(1)))
+            return
+        view = await call_view(request.session, *call)
+        request.reply(self._calls.renderer.render(view, request.language, False))
 
     async def agenda(self, request: Request) -> None:
         calls = await mobilisation_queries.open_calls_with_start(request.session, request.now)
