@@ -46,6 +46,7 @@ TEXTS_EN = {
     "announcement.borders": "Borders: {borders}",
     "announcement.themes": "Themes: {themes}",
 }
+TEXTS = {"fr": TEXTS_FR, "en": TEXTS_EN}
 
 
 def storable_key(key: str) -> str:
@@ -98,8 +99,6 @@ class AnnouncementRenderer:
     def __init__(self, vocabulary: Vocabulary, translate: Translator) -> None:
         self._vocabulary = vocabulary
         self._t = translate
-        translate.add("fr", TEXTS_FR)
-        translate.add("en", TEXTS_EN)
 
     def render(self, view: AnnouncementView, language: str, timezone: str) -> OutboundMessage:
         t, lang = self._t, language

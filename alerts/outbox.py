@@ -14,7 +14,8 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from alerts.messages import Button, OutboundMessage, Paragraph, Span
-from alerts.splitting import BUDGETS, TextBudget, split_message
+from alerts.platforms import PlatformCatalogue
+from alerts.splitting import split_message
 from alerts.text import clean_user_text
 from storage import delivery_buffer
 
@@ -71,16 +72,20 @@ def cleaned(message: OutboundMessage) -> OutboundMessage:
 
 
 class Outbox:
-    def __init__(self, budgets: dict[str, TextBudget] | None = None) -> None:
-        self._budgets = budgets or BUDGETS
+    def __init__(self, platforms: PlatformCatalogue | None = None) -> None:
+        """`platforms`: the catalogue the composition root builds from the relays' traits;
+        a message for a platform not in it is never split (tests that do not care)."""
+        self.platforms: PlatformCatalogue = platforms or {}
         # A fan-out enqueues one message for many chats: split and serialise it once.
         self._payloads = functools.lru_cache(maxsize=64)(self._split_and_serialise)
 
+    def split(self, message: OutboundMessage, platform: str) -> list[OutboundMessage]:
+        """The parts `message` becomes on `platform`, each within its text budget."""
+        traits = self.platforms.get(platform)
+        return split_message(message, traits.text_budget) if traits else [message]
+
     def _split_and_serialise(self, message: OutboundMessage, platform: str) -> list[str]:
-        message = cleaned(message)
-        budget = self._budgets.get(platform)
-        parts = split_message(message, budget) if budget else [message]
-        return [part.to_json() for part in parts]
+        return [part.to_json() for part in self.split(cleaned(message), platform)]
 
     def enqueue(
         self,

@@ -15,7 +15,6 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
-from alerts.i18n import Translator
 from alerts.types import Urgency
 from bot.context import Request
 from storage import queries
@@ -58,10 +57,8 @@ class Admission:
 
 
 class AlertLimit:
-    def __init__(self, *, per_minute: int, translate: Translator) -> None:
+    def __init__(self, *, per_minute: int) -> None:
         self._per_minute = per_minute  # 0: no limit
-        for language, texts in TEXTS.items():
-            translate.add(language, texts)
 
     async def admit(self, request: Request, urgency: Urgency) -> Admission:
         """Whether the member may raise one more alert now; a refusal is answered here

@@ -10,7 +10,6 @@ import difflib
 import re
 
 from alerts.directory import ChannelDirectory
-from alerts.i18n import Translator
 from alerts.routing import ALL, SubscriptionSpec
 from alerts.types import Kind, Role, Urgency
 from alerts.vocabulary import Vocabulary
@@ -79,12 +78,10 @@ _URGENCY = re.compile(r"^!(info|normal|urgent|vital)$", re.IGNORECASE)
 
 class ChannelCommands:
     def __init__(
-        self, *, vocabulary: Vocabulary, translate: Translator, directory: ChannelDirectory
+        self, *, vocabulary: Vocabulary, directory: ChannelDirectory
     ) -> None:
         self._vocabulary = vocabulary
         self._directory = directory
-        for language, texts in TEXTS.items():
-            translate.add(language, texts)
 
     def commands(self) -> list[Command]:
         return [

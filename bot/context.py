@@ -15,11 +15,6 @@ from alerts.types import NOTICE_PRIORITY, Role
 from storage.models import Member
 
 
-def command_prefix(platform: str) -> str:
-    """`/` on Telegram and the console, `!` on Matrix (where `/` is the client's own)."""
-    return "!" if platform == "matrix" else "/"
-
-
 @dataclass
 class Request:
     """One inbound message being handled, inside its transaction."""
@@ -31,13 +26,10 @@ class Request:
     now: datetime
     translate: Translator
     outbox: Outbox
+    prefix: str  # what commands start with on this platform (its traits say)
     command: str = ""
     args: str = ""
     replies: list[OutboundMessage] = field(default_factory=list)
-
-    @property
-    def prefix(self) -> str:
-        return command_prefix(self.inbound.platform)
 
     @property
     def role(self) -> Role | None:

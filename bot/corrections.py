@@ -14,7 +14,6 @@ from alerts.messages import Location, PhotoRef
 from alerts.outbox import FactRef, Target
 from alerts.parsing import AlertInputError, parse_alert_line, place_key
 from alerts.rendering import AlertRenderer, AlertView
-from alerts.splitting import BUDGETS, split_message
 from alerts.types import Kind, Urgency, delivery_priority
 from alerts.vocabulary import Vocabulary
 from bot.context import Fallback, Request
@@ -98,8 +97,7 @@ class AlertCorrections(Fallback):
             if channel is None:
                 continue
             message = self._renderer.render(view, channel.language, channel.share_locations)
-            budget = BUDGETS.get(platform)
-            if len(parts) > 1 or (budget and len(split_message(message, budget)) > 1):
+            if len(parts) > 1 or len(request.outbox.split(message, platform)) > 1:
                 skipped += 1  # one message cannot become several by an edit
                 continue
             original = parts[0]

@@ -17,7 +17,6 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
-from alerts.i18n import Translator
 from alerts.messages import (
     Attachment,
     Button,
@@ -30,10 +29,11 @@ from alerts.messages import (
 )
 from alerts.outbox import NOTICE, Target
 from alerts.parsing import AlertDraft, AlertInputError, check_length, parse_alert_line
+from alerts.platforms import PlatformCatalogue
 from alerts.text import clean_text
 from alerts.types import NOTICE_PRIORITY, Kind, Urgency
 from alerts.vocabulary import Vocabulary
-from bot import conversations, intake_texts
+from bot import conversations
 from bot.alert_commands import AlertCommands
 from bot.context import Command, Fallback, Handler, Request
 from bot.conversations import Dialogue
@@ -87,23 +87,19 @@ class GuidedAlert(Fallback):
         *,
         alerts: AlertCommands,
         vocabulary: Vocabulary,
-        translate: Translator,
         max_length: int,
         ttl: timedelta = timedelta(hours=1),
         location_radius_km: float = 30.0,
-        platforms: frozenset[str] = frozenset({"telegram", "matrix", "console"}),
+        platforms: PlatformCatalogue,
     ) -> None:
-        """`platforms`: where `/alert` alone guides (Matrix and the console, which have no
-        buttons, show numbered choices answered by typing the number)."""
+        """`platforms`: where `/alert` alone guides, all the relays' platforms (those
+        without buttons show numbered choices answered by typing the number)."""
         self._alerts = alerts
         self._platforms = platforms
         self._vocabulary = vocabulary
         self._max_length = max_length
         self._ttl = ttl
         self._radius = location_radius_km
-        intake_texts.register(translate)
-        translate.add("fr", {"help.cancel": "{prefix}cancel — abandonner l'alerte en cours"})
-        translate.add("en", {"help.cancel": "{prefix}cancel — give up the alert in progress"})
 
     # -- commands ----------------------------------------------------------------------
 

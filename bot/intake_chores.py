@@ -22,7 +22,6 @@ from alerts.notices import private_address
 from alerts.outbox import NOTICE, Outbox, OutboxSignal, Target
 from alerts.types import NOTICE_PRIORITY
 from bot import conversations
-from bot.intake_texts import register
 from storage import alert_queries, channel_queries, platform_state
 from storage.database import Database
 from storage.platform_state import UnclaimedGroup
@@ -62,7 +61,6 @@ class IntakeChores:
         self._report_window = report_window
         self._forget_after = forget_after
         self._stopping = asyncio.Event()
-        register(translate)
 
     async def run(self) -> None:
         """Until `stop()`; supervised by the caller."""
@@ -159,7 +157,9 @@ class IntakeChores:
         author = await alert_queries.alert_author(session, alert_id)
         if author is None:
             return
-        address = await private_address(session, author.platform, author.user_ref)
+        address = await private_address(
+            session, self._outbox.platforms, author.platform, author.user_ref
+        )
         if address is None:
             return
         text = self._translate(

@@ -1,12 +1,12 @@
 """What the intake says to volunteers (guided alert, photos, locations, groups, edits,
-delivery reports): French first, English too. Registered by each intake module."""
+delivery reports): French first, English too. The composition root hands them to the
+Translator."""
 
 from __future__ import annotations
 
-from alerts.i18n import Translator
-
 TEXTS: dict[str, dict[str, str]] = {
     "fr": {
+        "help.cancel": "{prefix}cancel — abandonner l'alerte en cours",
         "guided.start": "🆕 Nouvelle alerte — répondez aux questions, ou {prefix}cancel pour "
         "abandonner.",
         "guided.border": "({step}/7) Quelle frontière ?",
@@ -90,6 +90,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "atteints ({channels}). Les autres l'ont reçue ou la recevront.",
     },
     "en": {
+        "help.cancel": "{prefix}cancel — give up the alert in progress",
         "guided.start": "🆕 New alert — answer the questions, or {prefix}cancel to give up.",
         "guided.border": "({step}/7) Which border?",
         "guided.place": "({step}/7) Where exactly? Pick a place, type it, or share your "
@@ -166,7 +167,3 @@ TEXTS: dict[str, dict[str, str]] = {
     },
 }
 
-
-def register(translate: Translator) -> None:
-    for language, texts in TEXTS.items():
-        translate.add(language, texts)

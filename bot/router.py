@@ -20,14 +20,16 @@ from alerts.clock import Clock
 from alerts.i18n import Translator
 from alerts.messages import InboundMessage
 from alerts.outbox import Outbox, OutboxSignal
+from alerts.platforms import PlatformCatalogue
 from alerts.types import LOWEST_PRIORITY
-from bot.context import Command, Fallback, Request, command_prefix
+from bot.context import Command, Fallback, Request
 from relays.base import replace_lone_surrogates
 from storage import platform_state, queries
 from storage.database import Database, is_transient
 from storage.models import Member
 
 log = logging.getLogger(__name__)
+DEFAULT_PREFIX = "/"  # on a platform the catalogue does not know (tests' own relays)
 _COMMAND = re.compile(r"^[/!]([A-Za-z_]+)(?:@(\S+))?(?:\s+|$)(.*)", re.DOTALL)
 
 
@@ -50,6 +52,7 @@ class MessageRouter:
         signal: OutboxSignal,
         clock: Clock,
         default_language: str = "fr",
+        platforms: PlatformCatalogue | None = None,
         bot_usernames: Iterable[str] = (),
         max_batch: int = 50,
         stranger_answer_every: timedelta = timedelta(minutes=10),
@@ -65,6 +68,7 @@ class MessageRouter:
         self._signal = signal
         self._clock = clock
         self._default_language = default_language
+        self._platforms: PlatformCatalogue = platforms or {}
         self._bot_usernames = {name.lower() for name in bot_usernames}
         self._max_batch = max_batch
         self._stranger_answer_every = stranger_answer_every
@@ -167,7 +171,12 @@ class MessageRouter:
             now=now,
             translate=self._translate,
             outbox=self._outbox,
+            prefix=self._prefix(inbound.platform),
         )
+
+    def _prefix(self, platform: str) -> str:
+        traits = self._platforms.get(platform)
+        return traits.command_prefix if traits else DEFAULT_PREFIX
 
     # A handler bug is answered with an apology and the update marked handled, so one bad
     # message cannot jam the queue. When even that cannot be written (the database is
@@ -177,7 +186,7 @@ class MessageRouter:
     async def _handle(self, request: Request) -> None:
         inbound = request.inbound
         match = _COMMAND.match(inbound.text.strip()) if inbound.text else None
-        expected_prefix = command_prefix(inbound.platform)
+        expected_prefix = request.prefix
         # An edited message is never run again as a command: the fallbacks treat it as a
         # correction (or say it was not applied).
         if match and not inbound.edited and inbound.text.strip().startswith(expected_prefix):

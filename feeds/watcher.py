@@ -75,6 +75,7 @@ NOTICE_TEXTS_EN = {
         "restarts it."
     ),
 }
+TEXTS = {"fr": NOTICE_TEXTS_FR, "en": NOTICE_TEXTS_EN}
 
 # A feed whose poll could not even be recorded (the database refused) is left alone this
 # long, in memory, so a storage hiccup does not turn into hammering its server.
@@ -137,8 +138,6 @@ class FeedWatcher:
         self._outbox = outbox
         self._translate = translate
         self._resolver = resolver or system_resolver
-        translate.add("fr", NOTICE_TEXTS_FR)
-        translate.add("en", NOTICE_TEXTS_EN)
         self._in_flight: set[str] = set()
         self._held_until: dict[str, datetime] = {}
         self._private_hosts: dict[str, bool] = {}

@@ -15,8 +15,9 @@ from urllib.parse import parse_qsl, urlencode
 
 from alerts.messages import Attachment, InboundMessage, Location
 from relays.base import replace_lone_surrogates
+from relays.matrix.traits import TRAITS
 
-PLATFORM = "matrix"
+PLATFORM = TRAITS.name
 
 ChatType = Literal["private", "group"]
 Event = Mapping[str, Any]

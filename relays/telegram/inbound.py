@@ -15,8 +15,9 @@ from telegram import CallbackQuery, Chat, ChatMemberUpdated, Message, Update, Us
 
 from alerts.messages import Attachment, ButtonPress, InboundMessage, Location
 from relays.base import replace_lone_surrogates
+from relays.telegram.traits import TRAITS
 
-PLATFORM = "telegram"
+PLATFORM = TRAITS.name
 ALLOWED_UPDATES = ("message", "edited_message", "callback_query", "my_chat_member")
 _ADDRESSED = re.compile(r"^/[A-Za-z0-9_]+@([A-Za-z0-9_]+)")
 _IN_GROUP = ("member", "administrator", "creator", "restricted")

@@ -30,6 +30,7 @@ from relays.base import ChatClass, InboundSink, RelayHealth
 from relays.images import ImageError, PhotoSource, PhotoUnavailable, strip_metadata
 from relays.markup import to_plain
 from relays.telegram.errors import PhotoNotYet, TelegramSetupError, delivery_result
+from relays.telegram.traits import TRAITS
 from relays.telegram.outbound import (
     CAPTION_LIMIT,
     ChatAddress,
@@ -42,7 +43,7 @@ from storage.database import Database
 
 log = logging.getLogger(__name__)
 
-PLATFORM = "telegram"
+PLATFORM = TRAITS.name
 DEFAULT_API_URL = "https://api.telegram.org/bot"
 DEFAULT_FILE_URL = "https://api.telegram.org/file/bot"
 PROBE_EVERY = 10.0  # seconds between two getMe asked by the health check
