@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from alerts.directory import ChannelDirectory
+from alerts.channel_cache import ChannelDirectory
 from alerts.i18n import Translator
 from alerts.messages import OutboundMessage, Paragraph, Span
 from alerts.outbox import FactRef, Outbox, Target

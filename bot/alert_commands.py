@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from alerts.messages import Location, PhotoRef
 from alerts.parsing import AlertDraft, AlertInputError, parse_alert_line
 from alerts.service import AcceptedAlert, AlertService, Author, Origin
@@ -23,14 +21,12 @@ class AlertCommands:
         service: AlertService,
         vocabulary: Vocabulary,
         max_length: int,
-        help_lines: Callable[[], list[Command]],
         limit: AlertLimit,
     ) -> None:
         self._service = service
         self._limit = limit
         self._vocabulary = vocabulary
         self._max_length = max_length
-        self._help_lines = help_lines
 
     def commands(self) -> list[Command]:
         return [
@@ -175,7 +171,7 @@ class AlertCommands:
     async def help(self, request: Request) -> None:
         role = request.role
         lines = [request.t("help.title")]
-        for command in self._help_lines():
+        for command in request.commands:
             if command.help_key and role is not None and role.at_least(command.min_role):
                 lines.append(request.t(command.help_key))
         lines.append(request.t("help.footer"))

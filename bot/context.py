@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -27,6 +27,7 @@ class Request:
     translate: Translator
     outbox: Outbox
     prefix: str  # what commands start with on this platform (its traits say)
+    commands: Sequence[Command] = ()  # every command of the bot, in help order
     command: str = ""
     args: str = ""
     replies: list[OutboundMessage] = field(default_factory=list)

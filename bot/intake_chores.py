@@ -54,7 +54,7 @@ class IntakeChores:
         self._translate = translate
         self._outbox = outbox
         self._signal = signal
-        self.leave = dict(leave)
+        self._leave = dict(leave)
         self._language = language
         self._every = every
         self._goodbye_wait = goodbye_wait
@@ -122,7 +122,7 @@ class IntakeChores:
             said = status != "pending"  # also when the goodbye row is gone
             if not said and started is not None and now - started < self._goodbye_wait:
                 return
-        leave = self.leave.get(platform)
+        leave = self._leave.get(platform)
         if leave is None or not await leave(chat):
             return  # tried again next round
         log.info("%s: left a group nobody claimed", platform)
@@ -179,4 +179,3 @@ class IntakeChores:
             now=now,
         )
         log.info("alert %s: author told that %d channel(s) were not reached", alert_id, len(failed))
-

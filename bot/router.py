@@ -23,7 +23,7 @@ from alerts.outbox import Outbox, OutboxSignal
 from alerts.platforms import PlatformCatalogue
 from alerts.types import LOWEST_PRIORITY
 from bot.context import Command, Fallback, Request
-from relays.base import replace_lone_surrogates
+from relays.base import BotIdentity, replace_lone_surrogates
 from storage import platform_state, queries
 from storage.database import Database, is_transient
 from storage.models import Member
@@ -53,7 +53,7 @@ class MessageRouter:
         clock: Clock,
         default_language: str = "fr",
         platforms: PlatformCatalogue | None = None,
-        bot_usernames: Iterable[str] = (),
+        identities: Iterable[BotIdentity] = (),
         max_batch: int = 50,
         stranger_answer_every: timedelta = timedelta(minutes=10),
     ) -> None:
@@ -69,7 +69,8 @@ class MessageRouter:
         self._clock = clock
         self._default_language = default_language
         self._platforms: PlatformCatalogue = platforms or {}
-        self._bot_usernames = {name.lower() for name in bot_usernames}
+        self._identities = tuple(identities)  # the relays learn the bot's names
+        self._listed = tuple(dict.fromkeys(self._commands.values()))
         self._max_batch = max_batch
         self._stranger_answer_every = stranger_answer_every
         self._waiting: list[tuple[InboundMessage, asyncio.Future[None]]] = []
@@ -77,10 +78,7 @@ class MessageRouter:
 
     @property
     def commands(self) -> list[Command]:
-        return list(dict.fromkeys(self._commands.values()))
-
-    def add_bot_username(self, name: str) -> None:
-        self._bot_usernames.add(name.lower())
+        return list(self._listed)
 
     async def __call__(self, inbound: InboundMessage) -> None:
         """Handle one update; returns once its transaction is committed.
@@ -172,6 +170,7 @@ class MessageRouter:
             translate=self._translate,
             outbox=self._outbox,
             prefix=self._prefix(inbound.platform),
+            commands=self._listed,
         )
 
     def _prefix(self, platform: str) -> str:
@@ -191,7 +190,8 @@ class MessageRouter:
         # correction (or say it was not applied).
         if match and not inbound.edited and inbound.text.strip().startswith(expected_prefix):
             name, target, args = match.group(1).lower(), match.group(2), match.group(3)
-            if target and self._bot_usernames and target.lower() not in self._bot_usernames:
+            names = {name for identity in self._identities for name in identity.names}
+            if target and names and target.lower() not in names:
                 return  # `/alert@otherbot` in a group is not for us
             request.command, request.args = name, args.strip()
             await self._run_command(request)

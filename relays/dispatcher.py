@@ -23,8 +23,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from alerts.channel_cache import ChannelDirectory
 from alerts.clock import Clock
-from alerts.directory import ChannelDirectory
 from alerts.i18n import Translator
 from alerts.messages import DeliveryResult, OutboundMessage, SendContext
 from alerts.metrics import Metrics, NoMetrics
@@ -319,8 +319,7 @@ class Dispatcher:
             # after every send (a claim reads every chat's head; a chat that must wait
             # for its pace is claimed when it can send).
             if self._buckets.wait_time(self._chat_key(row), self._chat_rate(row)) == 0 or (
-                self._starved
-                and self._waiting(row.platform) <= self._lead_size(row.platform) // 2
+                self._starved and self._waiting(row.platform) <= self._lead_size(row.platform) // 2
             ):
                 self._wake_soon()
 

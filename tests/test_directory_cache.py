@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
-from alerts.directory import ChannelDirectory
+from alerts.channel_cache import ChannelDirectory
 from storage.database import Database
 from storage.models import Channel, Organisation
 

@@ -16,6 +16,7 @@ from alerts.messages import InboundMessage, OutboundMessage
 from alerts.outbox import Outbox, OutboxSignal
 from bot.context import Command, Request
 from bot.router import MessageRouter
+from bot.wiring.platforms import platform_catalogue
 from storage.database import Database
 from storage.models import Delivery, InboundSeen, Member, Organisation
 
@@ -49,7 +50,7 @@ async def router(database: Database) -> AsyncIterator[MessageRouter]:
         database=database,
         commands=[Command("note", note), Command("boom", boom)],
         translate=Translator(),
-        outbox=Outbox(),
+        outbox=Outbox(platform_catalogue()),
         signal=OutboxSignal(),
         clock=ManualClock(NOW),
     )

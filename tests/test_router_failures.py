@@ -20,6 +20,7 @@ from alerts.messages import InboundMessage, OutboundMessage
 from alerts.outbox import Outbox, OutboxSignal
 from bot.context import Command, Request
 from bot.router import InboundNotRecorded, MessageRouter
+from bot.wiring.platforms import platform_catalogue
 from storage.database import Database, is_transient
 from storage.models import Delivery, Member, Organisation
 
@@ -32,7 +33,7 @@ async def test_an_update_that_cannot_be_recorded_is_not_swallowed() -> None:
         database=database,
         commands=[],
         translate=Translator(),
-        outbox=Outbox(),
+        outbox=Outbox(platform_catalogue()),
         signal=OutboxSignal(),
         clock=ManualClock(),
     )
@@ -83,7 +84,7 @@ async def router_for(database: Database) -> MessageRouter:
         database=database,
         commands=[Command("locked", locked_member), Command("bug", bug)],
         translate=Translator(),
-        outbox=Outbox(),
+        outbox=Outbox(platform_catalogue()),
         signal=OutboxSignal(),
         clock=ManualClock(NOW),
     )

@@ -56,14 +56,12 @@ async def server() -> AsyncIterator[BotApiServer]:
 def new_relay(
     server: BotApiServer,
     database: Database,
-    on_username: Callable[[str], None] | None = None,
 ) -> TelegramRelay:
     return TelegramRelay(
         TOKEN,
         options=TelegramOptions(base_url=server.api_url, poll_timeout=1, first_backoff=0.05),
         database=database,
         clock=ManualClock(),
-        on_username=on_username,
     )
 
 

@@ -30,6 +30,7 @@ from bot.app import Wiring, build
 from bot.web.health import HealthChecks
 from bot.web.metrics import MetricsEndpoint, PrometheusMetrics, ScrapeState
 from bot.web.server import WebServer
+from bot.wiring.platforms import platform_catalogue
 from relays.base import RelayHealth
 from relays.dispatcher import Dispatcher, RetryPolicy
 from relays.matrix import MatrixRelay
@@ -139,7 +140,7 @@ async def test_outbox_depth_and_oldest_due_are_read_at_scrape_time(database: Dat
         empty = await scrape(server.port)
         async with database.transaction() as session:
             for priority, address in ((90, "a"), (20, "b"), (20, "c")):
-                Outbox().enqueue(
+                Outbox(platform_catalogue()).enqueue(
                     session,
                     Target("console", address),
                     text_message("x"),
@@ -178,14 +179,14 @@ async def test_retries_429s_failures_and_dead_rows_are_counted(database: Databas
         limits={"console": PlatformLimits()},
         clock=clock,
         signal=signal,
-        outbox=Outbox(),
+        outbox=Outbox(platform_catalogue()),
         translate=Translator(),
         retry=RetryPolicy(first_delay=0.0),
         metrics=metrics,
     )
     async with database.transaction() as session:
         for address, kind in (("limited", "alert"), ("refused", "announcement")):
-            Outbox().enqueue(
+            Outbox(platform_catalogue()).enqueue(
                 session,
                 Target("console", address),
                 text_message("x"),

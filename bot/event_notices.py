@@ -58,7 +58,7 @@ TEXTS: dict[str, dict[str, str]] = {
 }
 
 
-class PlatformEvents(Fallback):
+class EventNotices(Fallback):
     def __init__(self, *, notice_every: timedelta = timedelta(hours=1)):
         self._notice_every = notice_every
 
