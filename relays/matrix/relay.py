@@ -87,7 +87,10 @@ class MatrixRelay(SyncLoop):
         self._clock = clock
         self._options = options or MatrixOptions()
         self._session = SessionKeeper(account, database, clock)
-        self._photo_sources: Mapping[str, PhotoSource] = photo_sources or {}  # read at send
+        # Read at each send, never copied: the root's view over the relays of the process.
+        self._photo_sources: Mapping[str, PhotoSource] = (
+            {} if photo_sources is None else photo_sources
+        )
         self._rng = rng or random.Random()
         self._crypto = crypto  # None: rooms are read and written unencrypted only
         self._client: nio.AsyncClient | None = None

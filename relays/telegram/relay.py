@@ -99,7 +99,9 @@ class TelegramRelay(UpdateReceiving):
         self._options = options or TelegramOptions()
         self._db = database
         self._clock = clock or SystemClock()
-        self._photo_sources: Mapping[str, PhotoSource] = photo_sources or {}
+        self._photo_sources: Mapping[str, PhotoSource] = (
+            {} if photo_sources is None else photo_sources
+        )
         self.identity = identity or BotIdentity()
         self._menus = dict(menus or {})
         self._rng = rng or random.Random()
