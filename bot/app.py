@@ -62,9 +62,9 @@ class Wiring:
     router: MessageRouter
     dispatcher: Dispatcher
     relays: dict[str, Relay]
+    metrics: PrometheusMetrics
     feeds: FeedParts | None = None
     intake: IntakeParts | None = None
-    metrics: PrometheusMetrics = field(default_factory=PrometheusMetrics)
     web: WebServer | None = None
     # platform → why its relay was not built (logged at start)
     skipped: dict[str, str] = field(default_factory=dict)
@@ -108,7 +108,7 @@ async def build(
     async with database.transaction() as session:  # the file's members and channels
         await sync_config(session, settings, clock.now())
     shared = shared_parts(settings, database)
-    metrics = PrometheusMetrics()
+    metrics = PrometheusMetrics(shared.platforms)
 
     # What members type: every command in help order, then what is not a command.
     intake = intake_handlers(settings, shared, clock=clock, metrics=metrics)
@@ -149,10 +149,9 @@ async def build(
     dispatcher = outbox_dispatcher(settings, shared, database, clock, relays, metrics)
     metrics.expect(relays)
     return Wiring(  # the web server reads the relays' health
-        *(config, database, clock, shared, router, dispatcher, relays),
+        *(config, database, clock, shared, router, dispatcher, relays, metrics),
         feeds=feeds,
         intake=IntakeParts(intake, chores),
-        metrics=metrics,
         web=web_server(config, database, relays, metrics, clock),
         skipped=skipped_relays(config, worker=worker),
     )

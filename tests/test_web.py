@@ -130,7 +130,7 @@ async def test_health_endpoints_and_metrics_change_after_a_delivery(database_url
 
 async def test_outbox_depth_and_oldest_due_are_read_at_scrape_time(database: Database) -> None:
     clock = ManualClock()
-    metrics = PrometheusMetrics()
+    metrics = PrometheusMetrics(platform_catalogue())
     checks = HealthChecks(database, {"console": ScriptedRelay()})
     endpoint = MetricsEndpoint(metrics, database, checks, clock)
     server = WebServer("127.0.0.1:0", endpoint.routes(), source="test.toml")
@@ -171,7 +171,7 @@ async def test_retries_429s_failures_and_dead_rows_are_counted(database: Databas
         return None
 
     relay = ScriptedRelay(script=script)
-    metrics = PrometheusMetrics()
+    metrics = PrometheusMetrics(platform_catalogue())
     signal = OutboxSignal()
     dispatcher = Dispatcher(
         database=database,
@@ -216,7 +216,7 @@ async def test_feed_polls_are_counted_by_outcome(database: Database) -> None:
     """The real watcher against the local feed server: a first poll, a 304, a 404."""
     server = FeedServer()
     await server.start()
-    metrics = PrometheusMetrics()
+    metrics = PrometheusMetrics(platform_catalogue())
     publish(server, "ce", rss(Entry("a", "Rapport annuel")), version=1)
     feeds = [
         feed_entry("ce", server.url("/feeds/ce"), every="1s"),
@@ -243,7 +243,7 @@ class _Unreachable(ScriptedRelay):
 async def test_readyz_names_the_relay_that_is_not_connected(database: Database) -> None:
     relays: Mapping[str, Any] = {"console": ScriptedRelay(), "matrix": _Unreachable()}
     checks = HealthChecks(database, relays)
-    metrics = PrometheusMetrics()
+    metrics = PrometheusMetrics(platform_catalogue())
     routes = [*checks.routes(), *MetricsEndpoint(metrics, database, checks, ManualClock()).routes()]
     server = WebServer("127.0.0.1:0", routes, source="test.toml")
     await server.start()
