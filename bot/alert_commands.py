@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from alerts.alert_fanout import AcceptedAlert, AlertService, Author, Origin
 from alerts.messages import Location, PhotoRef
 from alerts.parsing import AlertDraft, AlertInputError, parse_alert_line
-from alerts.service import AcceptedAlert, AlertService, Author, Origin
 from alerts.text import clean_text
 from alerts.types import Kind, Role, Urgency
 from alerts.vocabulary import Vocabulary

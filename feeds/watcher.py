@@ -27,12 +27,12 @@ from urllib.parse import urlsplit
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from alerts.announcements import (
+from alerts.clock import Clock
+from alerts.feed_announcements import (
     AnnouncementService,
     FeedSource,
     storable_key,
 )
-from alerts.clock import Clock
 from alerts.i18n import Translator
 from alerts.metrics import Metrics, NoMetrics
 from alerts.notices import notify_admins

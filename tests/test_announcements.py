@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
-from alerts.announcements import (
+from alerts.feed_announcements import (
     AnnouncementRenderer,
     AnnouncementView,
     channels_for,

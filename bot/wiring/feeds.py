@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import httpcore
 import httpx
 
-from alerts.announcements import AnnouncementRenderer, AnnouncementService
 from alerts.clock import Clock
+from alerts.feed_announcements import AnnouncementRenderer, AnnouncementService
 from alerts.metrics import Metrics
 from bot.feed_commands import FeedCommands
 from bot.wiring.shared import SharedParts

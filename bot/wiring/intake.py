@@ -8,10 +8,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from alerts.alert_fanout import AlertService
 from alerts.clock import Clock
 from alerts.metrics import Metrics
 from alerts.rendering import AlertRenderer
-from alerts.service import AlertService
 from bot.alert_commands import AlertCommands
 from bot.alert_limit import AlertLimit
 from bot.context import Command, Fallback

@@ -6,14 +6,14 @@ stops the start (see `Translator`)."""
 
 from __future__ import annotations
 
-from alerts import announcements
+from alerts import feed_announcements
 from alerts.i18n import TextTable, Translator
 from bot import alert_limit, channel_commands, event_notices, feed_commands, intake_texts
 from feeds import watcher
 
 MODULE_TEXTS: tuple[TextTable, ...] = (
     alert_limit.TEXTS,
-    announcements.TEXTS,
+    feed_announcements.TEXTS,
     channel_commands.TEXTS,
     event_notices.TEXTS,
     feed_commands.TEXTS,
