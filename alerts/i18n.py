@@ -183,19 +183,26 @@ _CATALOGUES: Final = {"fr": _FR, "en": _EN}
 TextTable = Mapping[str, Mapping[str, str]]
 
 
+class TextDefinedTwice(ValueError):
+    """Two modules give one key different texts: one would silently win."""
+
+    def __init__(self, language: str, key: str) -> None:
+        super().__init__(f"text {language}:{key} is defined twice, differently")
+
+
 class Translator:
     """Looks up a key in a language, falling back to French, then to the key itself."""
 
     def __init__(self, *tables: TextTable) -> None:
         """The base texts above plus `tables`. A key two modules define differently is a
-        mistake (one text would silently win): it raises `ValueError`."""
+        mistake: it raises `TextDefinedTwice`."""
         self._catalogues = {lang: dict(texts) for lang, texts in _CATALOGUES.items()}
         for table in tables:
             for lang, texts in table.items():
                 catalogue = self._catalogues.setdefault(lang, {})
                 for key, template in texts.items():
                     if catalogue.get(key, template) != template:
-                        raise ValueError(f"text {lang}:{key} is defined twice, differently")
+                        raise TextDefinedTwice(lang, key)
                     catalogue[key] = template
 
     def __call__(self, language: str | None, key: str, /, **params: object) -> str:

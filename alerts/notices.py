@@ -42,9 +42,7 @@ async def notify_admins(
     """Queue one notice per reachable admin; returns how many were queued."""
     queued = 0
     for admin in await queries.admins_of(session, organisation_id):
-        address = await private_address(
-            session, outbox.platforms, admin.platform, admin.user_ref
-        )
+        address = await private_address(session, outbox.platforms, admin.platform, admin.user_ref)
         if address is None:
             continue
         message = text_message(translate(admin.language, key, **params))

@@ -252,54 +252,60 @@ class Application:
         self._stop.set()
 
     async def run(self) -> None:
-        wiring = self._wiring
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(signum, self.stop)
         started: list[Relay] = []
         try:
-            if wiring.web is not None:  # first: an address in use stops the start at once
-                await wiring.web.start()
-                self._supervisor.start("web", wiring.web.run)
-            await wiring.directory.warm()
-            for name, reason in wiring.skipped.items():
-                log.info("%s: %s, skipped", name, reason)
-            for name, relay in wiring.relays.items():
-                await relay.start(wiring.router if self._receive else None)
-                started.append(relay)
-                log.info("%s: started%s", name, "" if self._receive else ", sending only")
-            await self._warn_channels_without_relay()
-            self._supervisor.start("dispatcher", wiring.dispatcher.run)
-            if self._receive and wiring.feeds is not None:
-                self._supervisor.start("feed-watcher", wiring.feeds.watcher.run)
-            if self._receive and wiring.intake is not None:
-                self._supervisor.start("intake-chores", wiring.intake.chores.run)
-            if (
-                self._receive
-                and wiring.console is not None
-                and wiring.config.settings.console.interactive
-            ):
-                self._supervisor.start("console-eof", self._stop_when_console_done)
+            await self._start(started)
             await self._stop.wait()
         finally:
-            wiring.dispatcher.stop()
-            if wiring.feeds is not None:
-                wiring.feeds.watcher.stop()
-            if wiring.intake is not None:
-                wiring.intake.chores.stop()
-            if wiring.web is not None:
-                wiring.web.stop()
-            # The dispatcher's sends in flight finish through relays that still run.
-            await self._supervisor.stop()
-            for relay in started:
-                await relay.stop()
-            await wiring.directory.stop()
-            if wiring.web is not None:
-                await wiring.web.close()
-            if wiring.feeds is not None:
-                await wiring.feeds.close()
-            await wiring.database.close()
+            await self._shut_down(started)
+
+    async def _start(self, started: list[Relay]) -> None:
+        """Start everything in order; `started` collects the relays to stop later."""
+        wiring = self._wiring
+        if wiring.web is not None:  # first: an address in use stops the start at once
+            await wiring.web.start()
+            self._supervisor.start("web", wiring.web.run)
+        await wiring.directory.warm()
+        for name, reason in wiring.skipped.items():
+            log.info("%s: %s, skipped", name, reason)
+        for name, relay in wiring.relays.items():
+            await relay.start(wiring.router if self._receive else None)
+            started.append(relay)
+            log.info("%s: started%s", name, "" if self._receive else ", sending only")
+        await self._warn_channels_without_relay()
+        self._supervisor.start("dispatcher", wiring.dispatcher.run)
+        if not self._receive:
+            return
+        if wiring.feeds is not None:
+            self._supervisor.start("feed-watcher", wiring.feeds.watcher.run)
+        if wiring.intake is not None:
+            self._supervisor.start("intake-chores", wiring.intake.chores.run)
+        if wiring.console is not None and wiring.config.settings.console.interactive:
+            self._supervisor.start("console-eof", self._stop_when_console_done)
+
+    async def _shut_down(self, started: list[Relay]) -> None:
+        wiring = self._wiring
+        wiring.dispatcher.stop()
+        if wiring.feeds is not None:
+            wiring.feeds.watcher.stop()
+        if wiring.intake is not None:
+            wiring.intake.chores.stop()
+        if wiring.web is not None:
+            wiring.web.stop()
+        # The dispatcher's sends in flight finish through relays that still run.
+        await self._supervisor.stop()
+        for relay in started:
+            await relay.stop()
+        await wiring.directory.stop()
+        if wiring.web is not None:
+            await wiring.web.close()
+        if wiring.feeds is not None:
+            await wiring.feeds.close()
+        await wiring.database.close()
 
     async def _warn_channels_without_relay(self) -> None:
         """Name (by id) the active channels no relay here serves: their deliveries wait."""

@@ -166,4 +166,3 @@ TEXTS: dict[str, dict[str, str]] = {
         "({channels}). The others got it or will get it.",
     },
 }
-
