@@ -190,8 +190,8 @@ class MessageRouter:
         # correction (or say it was not applied).
         if match and not inbound.edited and inbound.text.strip().startswith(expected_prefix):
             name, target, args = match.group(1).lower(), match.group(2), match.group(3)
-            names = {name for identity in self._identities for name in identity.names}
-            if target and names and target.lower() not in names:
+            ours = {known for identity in self._identities for known in identity.names}
+            if target and ours and target.lower() not in ours:
                 return  # `/alert@otherbot` in a group is not for us
             request.command, request.args = name, args.strip()
             await self._run_command(request)

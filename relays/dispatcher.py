@@ -319,7 +319,8 @@ class Dispatcher:
             # after every send (a claim reads every chat's head; a chat that must wait
             # for its pace is claimed when it can send).
             if self._buckets.wait_time(self._chat_key(row), self._chat_rate(row)) == 0 or (
-                self._starved and self._waiting(row.platform) <= self._lead_size(row.platform) // 2
+                self._starved
+                and self._waiting(row.platform) <= self._lead_size(row.platform) // 2
             ):
                 self._wake_soon()
 
