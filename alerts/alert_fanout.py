@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from alerts.channel_cache import ChannelDirectory
+from alerts.channel_cache import ChannelCache
 from alerts.clock import Clock
 from alerts.messages import Location, OutboundMessage, PhotoRef
 from alerts.metrics import Metrics, NoMetrics
@@ -52,7 +52,7 @@ class AlertService:
         *,
         renderer: AlertRenderer,
         outbox: Outbox,
-        directory: ChannelDirectory,
+        directory: ChannelCache,
         clock: Clock,
         group_window: timedelta,
         metrics: Metrics | None = None,

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from alerts.channel_cache import ChannelDirectory
+from alerts.channel_cache import ChannelCache
 from alerts.i18n import Translator
 from alerts.messages import OutboundMessage, Paragraph, Span
 from alerts.outbox import FactRef, Outbox, Target
@@ -156,7 +156,7 @@ def channels_for(
 
 class AnnouncementService:
     def __init__(
-        self, *, renderer: AnnouncementRenderer, outbox: Outbox, directory: ChannelDirectory
+        self, *, renderer: AnnouncementRenderer, outbox: Outbox, directory: ChannelCache
     ) -> None:
         self._renderer = renderer
         self._outbox = outbox

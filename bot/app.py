@@ -19,7 +19,7 @@ from typing import TextIO
 
 import httpx
 
-from alerts.channel_cache import ChannelDirectory
+from alerts.channel_cache import ChannelCache
 from alerts.clock import Clock, SystemClock
 from alerts.i18n import Translator
 from alerts.outbox import Outbox, OutboxSignal
@@ -82,7 +82,7 @@ class Wiring:
         return self.shared.signal
 
     @property
-    def directory(self) -> ChannelDirectory:
+    def directory(self) -> ChannelCache:
         return self.shared.directory
 
     @property

@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 import re
 
-from alerts.channel_cache import ChannelDirectory
+from alerts.channel_cache import ChannelCache
 from alerts.routing import ALL, SubscriptionSpec
 from alerts.types import Kind, Role, Urgency
 from alerts.vocabulary import Vocabulary
@@ -77,7 +77,7 @@ _URGENCY = re.compile(r"^!(info|normal|urgent|vital)$", re.IGNORECASE)
 
 
 class ChannelCommands:
-    def __init__(self, *, vocabulary: Vocabulary, directory: ChannelDirectory) -> None:
+    def __init__(self, *, vocabulary: Vocabulary, directory: ChannelCache) -> None:
         self._vocabulary = vocabulary
         self._directory = directory
 

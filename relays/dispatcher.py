@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from alerts.channel_cache import ChannelDirectory
+from alerts.channel_cache import ChannelCache
 from alerts.clock import Clock
 from alerts.i18n import Translator
 from alerts.messages import DeliveryResult, OutboundMessage, SendContext
@@ -91,7 +91,7 @@ class Dispatcher:
         signal: OutboxSignal,
         outbox: Outbox,
         translate: Translator,
-        directory: ChannelDirectory | None = None,
+        directory: ChannelCache | None = None,
         retry: RetryPolicy | None = None,
         settings: DispatcherSettings | None = None,
         rng: random.Random | None = None,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from alerts.channel_cache import ChannelDirectory
+from alerts.channel_cache import ChannelCache
 from alerts.i18n import Translator
 from alerts.outbox import Outbox, OutboxSignal
 from alerts.platforms import PlatformCatalogue
@@ -24,7 +24,7 @@ class SharedParts:
     translate: Translator
     outbox: Outbox
     signal: OutboxSignal  # wakes the dispatcher of this process after a commit
-    directory: ChannelDirectory  # the routing cache of channels and subscriptions
+    directory: ChannelCache  # the routing cache of channels and subscriptions
 
 
 def shared_parts(settings: Settings, database: Database) -> SharedParts:
@@ -35,5 +35,5 @@ def shared_parts(settings: Settings, database: Database) -> SharedParts:
         translate=translator(),
         outbox=Outbox(platforms),
         signal=OutboxSignal(),
-        directory=ChannelDirectory(database.sessions),
+        directory=ChannelCache(database.sessions),
     )
