@@ -140,7 +140,7 @@ async def build(
         clock=clock,
         worker=worker,
         telegram_identity=telegram_identity,
-        commands=commands,
+        commands=router.commands,  # the menu shows what the router answers
         translate=shared.translate,
     )
 
