@@ -185,7 +185,6 @@ async def build(
         config,
         database=database,
         clock=clock,
-        on_username=router.add_bot_username,
         commands=router.commands,
         translate=translate,
     )

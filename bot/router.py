@@ -28,7 +28,7 @@ from storage.database import Database, is_transient
 from storage.models import Member
 
 log = logging.getLogger(__name__)
-_COMMAND = re.compile(r"^[/!]([A-Za-z_]+)(?:@(\S+))?(?:\s+|$)(.*)", re.DOTALL)
+_COMMAND = re.compile(r"^[/!]([A-Za-z_]+)(?:@\S+)?(?:\s+|$)(.*)", re.DOTALL)
 
 
 class InboundNotRecorded(Exception):
@@ -50,7 +50,6 @@ class MessageRouter:
         signal: OutboxSignal,
         clock: Clock,
         default_language: str = "fr",
-        bot_usernames: Iterable[str] = (),
         max_batch: int = 50,
         stranger_answer_every: timedelta = timedelta(minutes=10),
     ) -> None:
@@ -65,7 +64,6 @@ class MessageRouter:
         self._signal = signal
         self._clock = clock
         self._default_language = default_language
-        self._bot_usernames = {name.lower() for name in bot_usernames}
         self._max_batch = max_batch
         self._stranger_answer_every = stranger_answer_every
         self._waiting: list[tuple[InboundMessage, asyncio.Future[None]]] = []
@@ -74,9 +72,6 @@ class MessageRouter:
     @property
     def commands(self) -> list[Command]:
         return list(dict.fromkeys(self._commands.values()))
-
-    def add_bot_username(self, name: str) -> None:
-        self._bot_usernames.add(name.lower())
 
     async def __call__(self, inbound: InboundMessage) -> None:
         """Handle one update; returns once its transaction is committed.
@@ -181,9 +176,9 @@ class MessageRouter:
         # An edited message is never run again as a command: the fallbacks treat it as a
         # correction (or say it was not applied).
         if match and not inbound.edited and inbound.text.strip().startswith(expected_prefix):
-            name, target, args = match.group(1).lower(), match.group(2), match.group(3)
-            if target and self._bot_usernames and target.lower() not in self._bot_usernames:
-                return  # `/alert@otherbot` in a group is not for us
+            if not inbound.addressed_to_bot:
+                return  # `/alert@otherbot` in a group: the relay said it is not for us
+            name, args = match.group(1).lower(), match.group(2)
             request.command, request.args = name, args.strip()
             await self._run_command(request)
             return
