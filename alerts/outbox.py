@@ -17,6 +17,7 @@ from alerts.messages import Button, OutboundMessage, Paragraph, Span
 from alerts.splitting import BUDGETS, TextBudget, split_message
 from alerts.text import clean_user_text
 from storage import delivery_buffer
+from storage.after_commit import after_commit
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,9 @@ NOTICE = FactRef("notice", None, "notice")
 
 
 class OutboxSignal:
-    """Wakes the in-process dispatcher after a commit; other processes poll."""
+    """Wakes the in-process dispatcher when a transaction that wrote outbox rows commits
+    (`Outbox` registers that); other processes poll. Nobody else rings it by hand, except
+    the dispatcher for its own loop (stopping, claiming again once a chat may send)."""
 
     def __init__(self) -> None:
         self._event = asyncio.Event()
@@ -71,8 +74,12 @@ def cleaned(message: OutboundMessage) -> OutboundMessage:
 
 
 class Outbox:
-    def __init__(self, budgets: dict[str, TextBudget] | None = None) -> None:
+    def __init__(
+        self, budgets: dict[str, TextBudget] | None = None, *, signal: OutboxSignal | None = None
+    ) -> None:
         self._budgets = budgets or BUDGETS
+        # Rung by the commit of any transaction that wrote rows: the dispatcher waits on it.
+        self.signal = signal or OutboxSignal()
         # A fan-out enqueues one message for many chats: split and serialise it once.
         self._payloads = functools.lru_cache(maxsize=64)(self._split_and_serialise)
 
@@ -108,6 +115,7 @@ class Outbox:
             edit_of_delivery_id=edit_of_delivery_id,
         )
         delivery_buffer.add(session.sync_session, rows)
+        after_commit(session.sync_session, self.signal.wake, once=True)
         return len(rows)
 
     async def enqueue_now(
@@ -130,6 +138,7 @@ class Outbox:
             now=now,
             edit_of_delivery_id=edit_of_delivery_id,
         )
+        after_commit(session.sync_session, self.signal.wake, once=True)
         return await session.run_sync(delivery_buffer.write_returning_ids, rows)
 
     def _rows(

@@ -156,7 +156,7 @@ async def bench(count: int, database_url: str | None, server: FeedServerProcess)
     from alerts.clock import SystemClock
     from alerts.directory import ChannelDirectory
     from alerts.i18n import Translator
-    from alerts.outbox import Outbox, OutboxSignal
+    from alerts.outbox import Outbox
     from bot.directory import sync_directory
     from bot.feed_wiring import build_feeds
     from bot.vocabulary import vocabulary_from
@@ -189,7 +189,6 @@ async def bench(count: int, database_url: str | None, server: FeedServerProcess)
         vocabulary=vocabulary_from(settings),
         translate=Translator(),
         outbox=Outbox(),
-        signal=OutboxSignal(),
         directory=ChannelDirectory(),
         network=LoopbackNetwork({PUBLIC_IP: ("127.0.0.1", server.port)}),
         resolver=static_resolver({host: [PUBLIC_IP] for host in hosts}),

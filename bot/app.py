@@ -105,8 +105,7 @@ async def build(
 
     vocabulary = vocabulary_from(settings)
     translate = Translator()
-    outbox = Outbox()
-    outbox_signal = OutboxSignal()
+    outbox = Outbox()  # its signal wakes the dispatcher when rows are committed
     directory = ChannelDirectory(database.sessions)
     metrics = PrometheusMetrics()
     service = AlertService(
@@ -131,7 +130,6 @@ async def build(
         clock=clock,
         translate=translate,
         outbox=outbox,
-        signal=outbox_signal,
         vocabulary=vocabulary,
         alerts=alert_commands,
     )
@@ -147,7 +145,6 @@ async def build(
         vocabulary=vocabulary,
         translate=translate,
         outbox=outbox,
-        signal=outbox_signal,
         directory=directory,
         transport=feed_transport,
         resolver=feed_resolver,
@@ -159,7 +156,6 @@ async def build(
         commands=commands,
         translate=translate,
         outbox=outbox,
-        signal=outbox_signal,
         clock=clock,
         default_language=settings.language,
         fallbacks=[PlatformEvents(translate), *intake.fallbacks],
@@ -201,7 +197,6 @@ async def build(
         relays=relays,
         limits=delivery_limits(config),
         clock=clock,
-        signal=outbox_signal,
         outbox=outbox,
         translate=translate,
         retry=RetryPolicy(
@@ -222,7 +217,7 @@ async def build(
         clock=clock,
         translate=translate,
         outbox=outbox,
-        signal=outbox_signal,
+        signal=outbox.signal,
         router=router,
         dispatcher=dispatcher,
         relays=relays,

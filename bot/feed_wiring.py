@@ -18,7 +18,7 @@ from alerts.clock import Clock
 from alerts.directory import ChannelDirectory
 from alerts.i18n import Translator
 from alerts.metrics import Metrics
-from alerts.outbox import Outbox, OutboxSignal
+from alerts.outbox import Outbox
 from alerts.vocabulary import Vocabulary
 from bot.feed_commands import FeedCommands
 from config.schema import Settings
@@ -49,7 +49,6 @@ def build_feeds(
     vocabulary: Vocabulary,
     translate: Translator,
     outbox: Outbox,
-    signal: OutboxSignal,
     directory: ChannelDirectory,
     transport: httpx.AsyncBaseTransport | None = None,
     resolver: Resolver | None = None,
@@ -73,7 +72,6 @@ def build_feeds(
         vocabulary=vocabulary,
         clock=clock,
         rng=rng or random.Random(),
-        signal=signal,
         settings=WatcherSettings.from_settings(settings),
         announcements=AnnouncementService(
             renderer=AnnouncementRenderer(vocabulary, translate),

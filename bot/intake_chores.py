@@ -19,7 +19,7 @@ from alerts.clock import Clock
 from alerts.i18n import Translator
 from alerts.messages import text_message
 from alerts.notices import private_address
-from alerts.outbox import NOTICE, Outbox, OutboxSignal, Target
+from alerts.outbox import NOTICE, Outbox, Target
 from alerts.types import NOTICE_PRIORITY
 from bot import conversations
 from bot.intake_texts import register
@@ -42,7 +42,6 @@ class IntakeChores:
         clock: Clock,
         translate: Translator,
         outbox: Outbox,
-        signal: OutboxSignal,
         leave: Mapping[str, Leave],
         language: str = "fr",
         every: float = 30.0,
@@ -54,7 +53,6 @@ class IntakeChores:
         self._clock = clock
         self._translate = translate
         self._outbox = outbox
-        self._signal = signal
         self.leave = dict(leave)
         self._language = language
         self._every = every
@@ -85,7 +83,6 @@ class IntakeChores:
             await conversations.prune(session, self._clock.now() - self._forget_after)
             # Strangers answered in groups: remembered far longer than the rule needs.
             await platform_state.prune_stranger_answers(session, self._clock.now() - _STRANGERS)
-        self._signal.wake()
 
     # -- unclaimed groups --------------------------------------------------------------
 

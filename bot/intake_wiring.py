@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from alerts.clock import Clock
 from alerts.i18n import Translator
-from alerts.outbox import Outbox, OutboxSignal
+from alerts.outbox import Outbox
 from alerts.rendering import AlertRenderer
 from alerts.vocabulary import Vocabulary
 from bot.alert_commands import AlertCommands
@@ -34,7 +34,6 @@ def build_intake(
     clock: Clock,
     translate: Translator,
     outbox: Outbox,
-    signal: OutboxSignal,
     vocabulary: Vocabulary,
     alerts: AlertCommands,
 ) -> IntakeParts:
@@ -56,7 +55,6 @@ def build_intake(
         clock=clock,
         translate=translate,
         outbox=outbox,
-        signal=signal,
         leave={},
         language=settings.language,
     )

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from alerts.clock import Clock
 from alerts.i18n import Translator
 from alerts.messages import InboundMessage
-from alerts.outbox import Outbox, OutboxSignal
+from alerts.outbox import Outbox
 from alerts.types import LOWEST_PRIORITY
 from bot.context import Command, Fallback, Request, command_prefix
 from relays.base import replace_lone_surrogates
@@ -47,7 +47,6 @@ class MessageRouter:
         fallbacks: Sequence[Fallback] = (),
         translate: Translator,
         outbox: Outbox,
-        signal: OutboxSignal,
         clock: Clock,
         default_language: str = "fr",
         max_batch: int = 50,
@@ -61,7 +60,6 @@ class MessageRouter:
         self._fallbacks = list(fallbacks)
         self._translate = translate
         self._outbox = outbox
-        self._signal = signal
         self._clock = clock
         self._default_language = default_language
         self._max_batch = max_batch
@@ -103,8 +101,6 @@ class MessageRouter:
                     else:
                         handled.set_exception(error)
                 raise
-            finally:
-                self._signal.wake()
 
     async def _handle_batch(self, batch: list[tuple[InboundMessage, asyncio.Future[None]]]) -> None:
         if len(batch) > 1:

@@ -36,7 +36,7 @@ from alerts.clock import Clock
 from alerts.i18n import Translator
 from alerts.metrics import Metrics, NoMetrics
 from alerts.notices import notify_admins
-from alerts.outbox import Outbox, OutboxSignal
+from alerts.outbox import Outbox
 from alerts.vocabulary import Vocabulary
 from config.schema import FeedSettings, Settings
 from feeds.addresses import Resolver, hide_userinfo, refusal_reason, system_resolver
@@ -115,7 +115,6 @@ class FeedWatcher:
         vocabulary: Vocabulary,
         clock: Clock,
         rng: random.Random,
-        signal: OutboxSignal,
         settings: WatcherSettings,
         announcements: AnnouncementService,
         outbox: Outbox,
@@ -131,7 +130,6 @@ class FeedWatcher:
         self._vocabulary = vocabulary
         self._clock = clock
         self._rng = rng
-        self._signal = signal
         self._settings = settings
         self._announcements = announcements
         self._outbox = outbox
@@ -366,8 +364,6 @@ class FeedWatcher:
                 row.last_error, row.last_error_at = parsed.warning, now
         announced = sum(1 for item in recorded if item.announced)
         deliveries = sum(item.channels for item in recorded)
-        if deliveries:
-            self._signal.wake()
         if recorded:
             log.info(
                 "feed %s: %d new item(s), %d announced to %d channel(s)",
@@ -385,7 +381,6 @@ class FeedWatcher:
     ) -> PollOutcome:
         now = self._clock.now()
         interval = await self._interval(snapshot)
-        notified = False
         reason = hide_userinfo(reason)  # shown in /feeds and in notices
         async with self._writes, self._db.transaction() as session:
             row = await session.get(Feed, snapshot.id)
@@ -414,9 +409,7 @@ class FeedWatcher:
                         failures=failures,
                         reason=reason,
                     )
-                    row.pause_notified = notified = True
-        if notified:
-            self._signal.wake()
+                    row.pause_notified = True
         log.warning(
             "feed %s: poll failed (failure %d in a row)%s",
             snapshot.id,

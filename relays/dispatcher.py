@@ -29,7 +29,7 @@ from alerts.i18n import Translator
 from alerts.messages import DeliveryResult, OutboundMessage, SendContext
 from alerts.metrics import Metrics, NoMetrics
 from alerts.notices import notify_admins
-from alerts.outbox import Outbox, OutboxSignal
+from alerts.outbox import Outbox
 from alerts.types import Kind, Urgency, delivery_priority
 from relays.base import Relay
 from relays.ratelimit import ChatBuckets, PlatformLimits, PriorityPacer, Rate
@@ -88,7 +88,6 @@ class Dispatcher:
         relays: Mapping[str, Relay],
         limits: Mapping[str, PlatformLimits],
         clock: Clock,
-        signal: OutboxSignal,
         outbox: Outbox,
         translate: Translator,
         directory: ChannelDirectory | None = None,
@@ -103,7 +102,7 @@ class Dispatcher:
         self._relays = dict(relays)
         self._limits = dict(limits)
         self._clock = clock
-        self._signal = signal
+        self._signal = outbox.signal  # rung when rows are committed
         self._outbox = outbox
         self._translate = translate
         self._directory = directory
@@ -331,11 +330,12 @@ class Dispatcher:
         loop = asyncio.get_running_loop()
         delay = self._last_claim + CLAIM_GAP - loop.time()
         if delay <= 0:
-            self._signal.wake()
+            self._woken()
         else:
             self._wake_later = loop.call_later(delay, self._woken)
 
     def _woken(self) -> None:
+        # The dispatcher's own loop control, like `stop`: new rows ring the signal on commit.
         self._wake_later = None
         self._signal.wake()
 
@@ -493,7 +493,6 @@ class Dispatcher:
             channel=row.channel_id or row.address,
             **params,
         )
-        self._signal.wake()
 
 
 def telegram_limits(overall: float, private: float, group_per_minute: float) -> PlatformLimits:

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from alerts.clock import ManualClock
 from alerts.i18n import Translator
 from alerts.messages import DeliveryResult, OutboundMessage, SendContext, text_message
-from alerts.outbox import FactRef, Outbox, OutboxSignal, Target
+from alerts.outbox import FactRef, Outbox, Target
 from relays.dispatcher import Dispatcher, DispatcherSettings, RetryPolicy
 from relays.ratelimit import PlatformLimits, Rate
 from storage.database import Database
@@ -90,7 +90,6 @@ def make_dispatcher(
         relays={"console": relay},
         limits={"console": limits or PlatformLimits()},
         clock=clock,
-        signal=OutboxSignal(),
         outbox=Outbox(),
         translate=Translator(),
         rng=random.Random(7),

@@ -26,7 +26,7 @@ from alerts.messages import (
     Span,
     text_message,
 )
-from alerts.outbox import NOTICE, Outbox, OutboxSignal, Target
+from alerts.outbox import NOTICE, Outbox, Target
 from relays.base import ChatClass, InboundSink
 from relays.dispatcher import Dispatcher, DispatcherSettings
 from relays.matrix import MatrixRelay
@@ -427,7 +427,6 @@ async def drain(
         relays={"matrix": relay},
         limits={"matrix": PlatformLimits()},
         clock=clock,
-        signal=OutboxSignal(),
         outbox=Outbox(),
         translate=Translator(),
         rng=random.Random(5),

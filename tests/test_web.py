@@ -25,7 +25,7 @@ from alerts.messages import (
     SendContext,
     text_message,
 )
-from alerts.outbox import FactRef, Outbox, OutboxSignal, Target
+from alerts.outbox import FactRef, Outbox, Target
 from bot.app import Wiring, build
 from bot.web.health import HealthChecks
 from bot.web.metrics import MetricsEndpoint, PrometheusMetrics, ScrapeState
@@ -171,13 +171,11 @@ async def test_retries_429s_failures_and_dead_rows_are_counted(database: Databas
 
     relay = ScriptedRelay(script=script)
     metrics = PrometheusMetrics()
-    signal = OutboxSignal()
     dispatcher = Dispatcher(
         database=database,
         relays={"console": relay},
         limits={"console": PlatformLimits()},
         clock=clock,
-        signal=signal,
         outbox=Outbox(),
         translate=Translator(),
         retry=RetryPolicy(first_delay=0.0),

@@ -194,15 +194,14 @@ async def watch_harness(
     clock = ManualClock()
     async with database.transaction() as session:
         await sync_directory(session, settings, clock.now())
-    signal = OutboxSignal()
+    outbox = Outbox()
     parts = build_feeds(
         settings,
         database=database,
         clock=clock,
         vocabulary=vocabulary_from(settings),
         translate=Translator(),
-        outbox=Outbox(),
-        signal=signal,
+        outbox=outbox,
         directory=ChannelDirectory(),
         transport=transport,
         resolver=resolver,
@@ -212,7 +211,9 @@ async def watch_harness(
     )
     try:
         await parts.watcher.sync()
-        yield WatchHarness(database, clock, server, settings, parts.watcher, signal, parts.parser)
+        yield WatchHarness(
+            database, clock, server, settings, parts.watcher, outbox.signal, parts.parser
+        )
     finally:
         await parts.close()
 
