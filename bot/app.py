@@ -19,8 +19,7 @@ from alerts.i18n import Translator
 from alerts.outbox import Outbox, OutboxSignal
 from alerts.rendering import AlertRenderer
 from alerts.service import AlertService
-from bot.alert_commands import AlertCommands
-from bot.alert_limit import AlertLimit
+from bot.basic_commands import BasicCommands
 from bot.channel_commands import ChannelCommands
 from bot.context import Command
 from bot.directory import sync_directory
@@ -117,13 +116,6 @@ async def build(
         metrics=metrics,
     )
     commands: list[Command] = []
-    alert_commands = AlertCommands(
-        service=service,
-        vocabulary=vocabulary,
-        max_length=settings.alerts.max_length,
-        help_lines=lambda: commands,
-        limit=AlertLimit(per_minute=settings.alerts.per_member_per_minute, translate=translate),
-    )
     intake = build_intake(
         settings,
         database=database,
@@ -131,9 +123,10 @@ async def build(
         translate=translate,
         outbox=outbox,
         vocabulary=vocabulary,
-        alerts=alert_commands,
+        service=service,
     )
-    commands.extend(intake.guided.commands(alert_commands.commands()))
+    commands.extend(intake.commands)
+    commands.extend(BasicCommands(vocabulary=vocabulary, help_lines=lambda: commands).commands())
     channel_commands = ChannelCommands(
         vocabulary=vocabulary, translate=translate, directory=directory
     )
