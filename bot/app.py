@@ -38,7 +38,8 @@ from config.loader import LoadedConfig
 from feeds.addresses import Resolver
 from relays.base import Relay
 from relays.console import ConsoleRelay
-from relays.dispatcher import Dispatcher, RetryPolicy, telegram_limits
+from relays.dispatch_policy import RetryPolicy, telegram_limits
+from relays.dispatcher import Dispatcher
 from relays.ratelimit import PlatformLimits
 from storage.database import Database, open_database
 

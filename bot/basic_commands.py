@@ -33,7 +33,8 @@ class BasicCommands:
 
     async def whoami(self, request: Request) -> None:
         member = request.member
-        assert member is not None
+        if member is None:
+            return  # the router runs commands for members only
         request.reply(
             request.t(
                 "whoami",
@@ -59,7 +60,8 @@ class BasicCommands:
                 shown = wanted if len(wanted) <= _MAX_SHOWN else wanted[:_MAX_SHOWN] + "…"
                 request.reply(request.t("language.unknown", wanted=shown, choices=choices))
             return
-        assert request.member is not None
+        if request.member is None:
+            return  # the router runs commands for members only
         request.member.language = wanted
         request.language = wanted
         request.reply(request.t("language.set"))

@@ -15,7 +15,8 @@ from alerts.clock import ManualClock
 from alerts.i18n import Translator
 from alerts.messages import DeliveryResult, OutboundMessage, SendContext, text_message
 from alerts.outbox import FactRef, Outbox, Target
-from relays.dispatcher import Dispatcher, DispatcherSettings, RetryPolicy
+from relays.dispatch_policy import DispatcherSettings, RetryPolicy
+from relays.dispatcher import Dispatcher
 from relays.ratelimit import PlatformLimits, Rate
 from storage.database import Database
 from storage.models import Channel, Delivery, Member, Organisation

@@ -28,7 +28,8 @@ from alerts.messages import (
 )
 from alerts.outbox import NOTICE, Outbox, Target
 from relays.base import ChatClass, InboundSink
-from relays.dispatcher import Dispatcher, DispatcherSettings
+from relays.dispatch_policy import DispatcherSettings
+from relays.dispatcher import Dispatcher
 from relays.matrix import MatrixRelay
 from relays.ratelimit import PlatformLimits
 from storage.database import Database, open_database

@@ -31,7 +31,8 @@ from bot.web.health import HealthChecks
 from bot.web.metrics import MetricsEndpoint, PrometheusMetrics, ScrapeState
 from bot.web.server import WebServer
 from relays.base import RelayHealth
-from relays.dispatcher import Dispatcher, RetryPolicy
+from relays.dispatch_policy import RetryPolicy
+from relays.dispatcher import Dispatcher
 from relays.matrix import MatrixRelay
 from relays.ratelimit import PlatformLimits
 from relays.telegram import TelegramRelay

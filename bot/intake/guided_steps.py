@@ -66,6 +66,13 @@ def index(items: tuple[Any, ...], value: str) -> Any:
     return items[position] if position < len(items) else None
 
 
+def _choose_urgency(state: dict[str, Any], value: str) -> bool:
+    if value not in {u.value for u in Urgency}:
+        return False
+    state["urgency"] = value
+    return True
+
+
 class GuidedSteps:
     def __init__(self, *, vocabulary: Vocabulary, location_radius_km: float) -> None:
         self._vocabulary = vocabulary
@@ -87,24 +94,21 @@ class GuidedSteps:
             return self._toggle_theme(state, value)
         if step == "confirm":
             return "send" if value == "send" else None
-        if step == "border":
-            border = index(self._vocabulary.borders, value)
-            if border is None:
-                return None
-            set_border(state, border.id)
-        elif step == "place":
-            if not self._choose_place(state, value):
-                return None
-        elif step in ("people", "minors"):
-            if not self._set_count(state, step, value):
-                return None
-        elif step == "urgency":
-            if value not in {u.value for u in Urgency}:
-                return None
-            state["urgency"] = value
-        else:
-            return None
-        return "next"
+        choose = {
+            "border": self._choose_border,
+            "place": self._choose_place,
+            "people": lambda state, value: self._set_count(state, "people", value),
+            "minors": lambda state, value: self._set_count(state, "minors", value),
+            "urgency": _choose_urgency,
+        }.get(step)
+        return "next" if choose is not None and choose(state, value) else None
+
+    def _choose_border(self, state: dict[str, Any], value: str) -> bool:
+        border = index(self._vocabulary.borders, value)
+        if border is None:
+            return False
+        set_border(state, border.id)
+        return True
 
     def _choose_place(self, state: dict[str, Any], value: str) -> bool:
         if value == "-":

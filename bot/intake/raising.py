@@ -11,6 +11,10 @@ from bot.context import Request
 from bot.intake.limit import AlertLimit
 
 
+class MemberRequired(Exception):
+    """Intake ran for someone who is no member: the router lets only members through."""
+
+
 class AlertRaiser:
     def __init__(self, *, service: AlertService, limit: AlertLimit) -> None:
         self._service = service
@@ -30,7 +34,8 @@ class AlertRaiser:
         if not admission.admitted:
             return False
         member = request.member
-        assert member is not None  # the router only runs intake for members
+        if member is None:
+            raise MemberRequired
         inbound = request.inbound
         accepted = await self._service.raise_alert(
             request.session,
