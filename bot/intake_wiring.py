@@ -63,8 +63,7 @@ def build_intake(
     entry = AlertEntry(reader=reader, raiser=raiser, guided=guided)
     corrections = AlertCorrections(
         renderer=AlertRenderer(vocabulary, translate),
-        vocabulary=vocabulary,
-        max_length=alerts.max_length,
+        reader=reader,
         window=alerts.group_window,
     )
     groups = GroupMembership(unclaimed_timeout=settings.telegram.unclaimed_group_timeout)

@@ -99,7 +99,7 @@ class GuidedConversation:
         if pressed is None:
             request.reply(request.t("guided.stale_button"))
         elif pressed == "redraw":
-            self._questions.redraw_themes(request, dialogue)
+            await self._questions.redraw_themes(request, dialogue)
             await drafts.save(request, dialogue)
         elif pressed == "send":
             await self._send(request, dialogue)

@@ -59,6 +59,20 @@ def _rows(buttons: list[Button], width: int) -> tuple[tuple[Button, ...], ...]:
     return tuple(tuple(buttons[i : i + width]) for i in range(0, len(buttons), width))
 
 
+async def _post(request: Request, message: OutboundMessage, *, edit_of: int | None = None) -> int:
+    """Write the message (or the edit of one) to this chat now: its delivery id."""
+    ids = await request.outbox.enqueue_now(
+        request.session,
+        Target(request.inbound.platform, request.inbound.chat),
+        message,
+        fact=NOTICE,
+        priority=NOTICE_PRIORITY,
+        now=request.now,
+        edit_of_delivery_id=edit_of,
+    )
+    return ids[0]
+
+
 def _shown(value: int | None, none: str) -> str:
     return none if value is None else str(value)
 
@@ -130,32 +144,16 @@ class GuidedQuestions:
         message = self._themes_message(request, dialogue)
         request.replies.append(message)
         # written at once: the question's delivery id, for its later edits
-        ids = await request.outbox.enqueue_now(
-            request.session,
-            Target(request.inbound.platform, request.inbound.chat),
-            message,
-            fact=NOTICE,
-            priority=NOTICE_PRIORITY,
-            now=request.now,
-        )
-        dialogue.state["themes_question"] = ids[0]
+        dialogue.state["themes_question"] = await _post(request, message)
 
-    def redraw_themes(self, request: Request, dialogue: Dialogue) -> None:
+    async def redraw_themes(self, request: Request, dialogue: Dialogue) -> None:
         """A toggle redraws the keyboard in place rather than asking again."""
         question = dialogue.state.get("themes_question")
         message = self._themes_message(request, dialogue)
         if not isinstance(question, int):
             request.reply(message)
             return
-        request.outbox.enqueue(
-            request.session,
-            Target(request.inbound.platform, request.inbound.chat),
-            message,
-            fact=NOTICE,
-            priority=NOTICE_PRIORITY,
-            now=request.now,
-            edit_of_delivery_id=question,
-        )
+        await _post(request, message, edit_of=question)
 
     def _summary(self, request: Request, dialogue: Dialogue) -> OutboundMessage:
         t = request.t

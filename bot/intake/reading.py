@@ -17,6 +17,14 @@ class LineReader:
         self._vocabulary = vocabulary
         self._max_length = max_length
 
+    def parse(
+        self, text: str, *, urgency: Urgency | None = None, kind: Kind = Kind.ALERT
+    ) -> AlertDraft:
+        """The line as a draft; `AlertInputError` for empty or over-long text."""
+        return parse_alert_line(
+            text, self._vocabulary, max_length=self._max_length, urgency=urgency, kind=kind
+        )
+
     def draft(
         self,
         request: Request,
@@ -27,9 +35,7 @@ class LineReader:
     ) -> AlertDraft | None:
         """The line as a draft, or None once the error was answered."""
         try:
-            return parse_alert_line(
-                text, self._vocabulary, max_length=self._max_length, urgency=urgency, kind=kind
-            )
+            return self.parse(text, urgency=urgency, kind=kind)
         except AlertInputError as error:
             answer_error(request, error)
             return None
