@@ -48,10 +48,14 @@ class OutboxSignal:
     def wake(self) -> None:
         self._event.set()
 
-    async def wait(self, at_most: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._event.wait(), at_most)
+    async def wait(self, at_most: float) -> bool:
+        """Until rung, or `at_most` seconds; True when it was rung (then it is reset)."""
+        if not self._event.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._event.wait(), at_most)
+        rung = self._event.is_set()
         self._event.clear()
+        return rung
 
 
 def cleaned(message: OutboundMessage) -> OutboundMessage:

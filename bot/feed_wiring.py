@@ -25,6 +25,7 @@ from config.schema import Settings
 from feeds.addresses import Resolver
 from feeds.fetch import FeedFetcher, FetchSettings, HostLimiter, make_feed_http_client
 from feeds.parse_worker import ParseWorker
+from feeds.watcher import TEXTS as WATCHER_TEXTS
 from feeds.watcher import FeedWatcher, WatcherSettings
 from storage.database import Database
 
@@ -57,6 +58,8 @@ def build_feeds(
     fetch_timeout: float = 30.0,
     metrics: Metrics | None = None,
 ) -> FeedParts:
+    for language, texts in WATCHER_TEXTS.items():  # until the root merges every TEXTS
+        translate.add(language, texts)
     watch = settings.feed_watch
     client = make_feed_http_client(transport, network)
     fetch_settings = FetchSettings(

@@ -61,19 +61,23 @@ from storage.models import Feed
 
 log = logging.getLogger(__name__)
 
-NOTICE_TEXTS_FR = {
-    "feed.paused": (
-        "⚠️ Le flux {feed} ({url}) est mis en pause après {failures} échecs consécutifs. "
-        "Dernière erreur : {reason}. Corrigez l'adresse ou retirez le flux ; la commande "
-        "« feed resume {feed} » le relance."
-    ),
-}
-NOTICE_TEXTS_EN = {
-    "feed.paused": (
-        "⚠️ Feed {feed} ({url}) is paused after {failures} failures in a row. Last error: "
-        '{reason}. Fix the address or remove the feed; the command "feed resume {feed}" '
-        "restarts it."
-    ),
+# What the watcher says (to a feed's organisation admins); added to the translator by the
+# feeds' builder, until the composition root merges every module's texts.
+TEXTS: dict[str, dict[str, str]] = {
+    "fr": {
+        "feed.paused": (
+            "⚠️ Le flux {feed} ({url}) est mis en pause après {failures} échecs consécutifs. "
+            "Dernière erreur : {reason}. Corrigez l'adresse ou retirez le flux ; la commande "
+            "« feed resume {feed} » le relance."
+        ),
+    },
+    "en": {
+        "feed.paused": (
+            "⚠️ Feed {feed} ({url}) is paused after {failures} failures in a row. Last error: "
+            '{reason}. Fix the address or remove the feed; the command "feed resume {feed}" '
+            "restarts it."
+        ),
+    },
 }
 
 # A feed whose poll could not even be recorded (the database refused) is left alone this
@@ -135,8 +139,6 @@ class FeedWatcher:
         self._outbox = outbox
         self._translate = translate
         self._resolver = resolver or system_resolver
-        translate.add("fr", NOTICE_TEXTS_FR)
-        translate.add("en", NOTICE_TEXTS_EN)
         self._in_flight: set[str] = set()
         self._held_until: dict[str, datetime] = {}
         self._private_hosts: dict[str, bool] = {}
