@@ -19,22 +19,19 @@ from tests.support.console import config_from
 NOW = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)
 
 
-def enqueue(session: AsyncSession, outbox: Outbox) -> None:
-    outbox.enqueue(
-        session,
-        Target("telegram", "-1001"),
-        text_message("x"),
-        fact=NOTICE,
-        priority=20,
-        now=NOW,
-    )
+async def write(session: AsyncSession, outbox: Outbox, *, at_once: bool = False) -> None:
+    row = (session, Target("telegram", "-1001"), text_message("x"))
+    if at_once:
+        await outbox.enqueue_now(*row, fact=NOTICE, priority=20, now=NOW)
+    else:
+        outbox.enqueue(*row, fact=NOTICE, priority=20, now=NOW)
 
 
 async def test_a_commit_that_wrote_rows_wakes_the_dispatcher(database: Database) -> None:
     outbox = Outbox()
     async with database.transaction() as session:
         for _ in range(3):
-            enqueue(session, outbox)
+            await write(session, outbox)
         assert not await outbox.signal.wait(0)  # written, not committed yet
     assert await outbox.signal.wait(0)
     assert not await outbox.signal.wait(0)  # once per commit, however many rows
@@ -43,14 +40,7 @@ async def test_a_commit_that_wrote_rows_wakes_the_dispatcher(database: Database)
 async def test_rows_written_at_once_wake_it_on_commit_too(database: Database) -> None:
     outbox = Outbox()
     async with database.transaction() as session:
-        await outbox.enqueue_now(
-            session,
-            Target("telegram", "-1001"),
-            text_message("x"),
-            fact=NOTICE,
-            priority=20,
-            now=NOW,
-        )
+        await write(session, outbox, at_once=True)
         assert not await outbox.signal.wait(0)
     assert await outbox.signal.wait(0)
 
@@ -59,7 +49,7 @@ async def test_a_rollback_or_a_transaction_without_rows_does_not(database: Datab
     outbox = Outbox()
     with pytest.raises(RuntimeError):
         async with database.transaction() as session:
-            enqueue(session, outbox)
+            await write(session, outbox)
             raise RuntimeError("the handler failed")
     async with database.transaction():
         pass
