@@ -97,8 +97,8 @@ class GuidedSteps:
         choose = {
             "border": self._choose_border,
             "place": self._choose_place,
-            "people": lambda state, value: self._set_count(state, "people", value),
-            "minors": lambda state, value: self._set_count(state, "minors", value),
+            "people": lambda chosen, number: self._set_count(chosen, "people", number),
+            "minors": lambda chosen, number: self._set_count(chosen, "minors", number),
             "urgency": _choose_urgency,
         }.get(step)
         return "next" if choose is not None and choose(state, value) else None
