@@ -43,7 +43,8 @@ from feeds.addresses import Resolver
 from relays.base import BotIdentity, Relay
 from relays.console import TRAITS as CONSOLE
 from relays.console import ConsoleRelay
-from relays.dispatcher import Dispatcher, RetryPolicy
+from relays.dispatch_policy import RetryPolicy
+from relays.dispatcher import Dispatcher
 from storage.database import Database, open_database
 
 log = logging.getLogger(__name__)
@@ -79,7 +80,7 @@ class Wiring:
 
     @property
     def signal(self) -> OutboxSignal:
-        return self.shared.signal
+        return self.shared.outbox.signal
 
     @property
     def directory(self) -> ChannelCache:
@@ -124,9 +125,7 @@ async def build(
     channels = ChannelCommands(vocabulary=shared.vocabulary, directory=shared.directory)
     commands = [*intake.commands, *channels.commands(), *feeds.commands.commands()]
     telegram_identity = BotIdentity()  # the Telegram relay learns the bot's @username
-    router = message_router(
-        settings, shared, database, clock, commands, intake.fallbacks, telegram_identity
-    )
+    router = message_router(settings, shared, database, clock, commands, intake.fallbacks)
 
     # The relays of this process. The console waits, after each typed line, for the
     # replies it caused (the dispatcher below prints them).
@@ -164,7 +163,6 @@ def message_router(
     clock: Clock,
     commands: list[Command],
     fallbacks: list[Fallback],
-    *identities: BotIdentity,
 ) -> MessageRouter:
     """The router: each inbound message, once, to its command or else to the fallbacks
     (the platform events' notices first)."""
@@ -173,12 +171,10 @@ def message_router(
         commands=commands,
         translate=shared.translate,
         outbox=shared.outbox,
-        signal=shared.signal,
         clock=clock,
         default_language=settings.language,
         fallbacks=[EventNotices(), *fallbacks],
         platforms=shared.platforms,
-        identities=identities,
     )
 
 
@@ -212,7 +208,6 @@ def outbox_dispatcher(
         relays=relays,
         limits=delivery_limits(settings.delivery, shared.platforms),
         clock=clock,
-        signal=shared.signal,
         outbox=shared.outbox,
         translate=shared.translate,
         retry=RetryPolicy(

@@ -19,18 +19,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from alerts.clock import Clock
 from alerts.i18n import Translator
 from alerts.messages import InboundMessage
-from alerts.outbox import Outbox, OutboxSignal
+from alerts.outbox import Outbox
 from alerts.platforms import PlatformCatalogue
 from alerts.types import LOWEST_PRIORITY
 from bot.context import Command, Fallback, Request
-from relays.base import BotIdentity, replace_lone_surrogates
+from relays.base import replace_lone_surrogates
 from storage import platform_state, queries
 from storage.database import Database, is_transient
 from storage.models import Member
 
 log = logging.getLogger(__name__)
 DEFAULT_PREFIX = "/"  # on a platform the catalogue does not know (tests' own relays)
-_COMMAND = re.compile(r"^[/!]([A-Za-z_]+)(?:@(\S+))?(?:\s+|$)(.*)", re.DOTALL)
+_COMMAND = re.compile(r"^[/!]([A-Za-z_]+)(?:@\S+)?(?:\s+|$)(.*)", re.DOTALL)
 
 
 class InboundNotRecorded(Exception):
@@ -49,11 +49,9 @@ class MessageRouter:
         fallbacks: Sequence[Fallback] = (),
         translate: Translator,
         outbox: Outbox,
-        signal: OutboxSignal,
         clock: Clock,
         default_language: str = "fr",
         platforms: PlatformCatalogue | None = None,
-        identities: Iterable[BotIdentity] = (),
         max_batch: int = 50,
         stranger_answer_every: timedelta = timedelta(minutes=10),
     ) -> None:
@@ -65,11 +63,9 @@ class MessageRouter:
         self._fallbacks = list(fallbacks)
         self._translate = translate
         self._outbox = outbox
-        self._signal = signal
         self._clock = clock
         self._default_language = default_language
         self._platforms: PlatformCatalogue = platforms or {}
-        self._identities = tuple(identities)  # the relays learn the bot's names
         self._listed = tuple(dict.fromkeys(self._commands.values()))
         self._max_batch = max_batch
         self._stranger_answer_every = stranger_answer_every
@@ -110,8 +106,6 @@ class MessageRouter:
                     else:
                         handled.set_exception(error)
                 raise
-            finally:
-                self._signal.wake()
 
     async def _handle_batch(self, batch: list[tuple[InboundMessage, asyncio.Future[None]]]) -> None:
         if len(batch) > 1:
@@ -189,10 +183,9 @@ class MessageRouter:
         # An edited message is never run again as a command: the fallbacks treat it as a
         # correction (or say it was not applied).
         if match and not inbound.edited and inbound.text.strip().startswith(expected_prefix):
-            name, target, args = match.group(1).lower(), match.group(2), match.group(3)
-            ours = {known for identity in self._identities for known in identity.names}
-            if target and ours and target.lower() not in ours:
-                return  # `/alert@otherbot` in a group is not for us
+            if not inbound.addressed_to_bot:
+                return  # `/alert@otherbot` in a group: the relay said it is not for us
+            name, args = match.group(1).lower(), match.group(2)
             request.command, request.args = name, args.strip()
             await self._run_command(request)
             return

@@ -14,9 +14,10 @@ from sqlalchemy import func, select
 from alerts.clock import ManualClock
 from alerts.i18n import Translator
 from alerts.messages import DeliveryResult, OutboundMessage, SendContext, text_message
-from alerts.outbox import FactRef, Outbox, OutboxSignal, Target
+from alerts.outbox import FactRef, Outbox, Target
 from bot.wiring.platforms import platform_catalogue
-from relays.dispatcher import Dispatcher, DispatcherSettings, RetryPolicy
+from relays.dispatch_policy import DispatcherSettings, RetryPolicy
+from relays.dispatcher import Dispatcher
 from relays.ratelimit import PlatformLimits, Rate
 from storage.database import Database
 from storage.models import Channel, Delivery, Member, Organisation
@@ -91,7 +92,6 @@ def make_dispatcher(
         relays={"console": relay},
         limits={"console": limits or PlatformLimits()},
         clock=clock,
-        signal=OutboxSignal(),
         outbox=Outbox(platform_catalogue()),
         translate=Translator(),
         rng=random.Random(7),

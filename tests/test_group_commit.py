@@ -13,7 +13,7 @@ from sqlalchemy import event, func, select
 from alerts.clock import ManualClock
 from alerts.i18n import Translator
 from alerts.messages import InboundMessage, OutboundMessage
-from alerts.outbox import Outbox, OutboxSignal
+from alerts.outbox import Outbox
 from bot.context import Command, Request
 from bot.router import MessageRouter
 from bot.wiring.platforms import platform_catalogue
@@ -51,7 +51,6 @@ async def router(database: Database) -> AsyncIterator[MessageRouter]:
         commands=[Command("note", note), Command("boom", boom)],
         translate=Translator(),
         outbox=Outbox(platform_catalogue()),
-        signal=OutboxSignal(),
         clock=ManualClock(NOW),
     )
 

@@ -26,10 +26,11 @@ from alerts.messages import (
     Span,
     text_message,
 )
-from alerts.outbox import NOTICE, Outbox, OutboxSignal, Target
+from alerts.outbox import NOTICE, Outbox, Target
 from bot.wiring.platforms import platform_catalogue
 from relays.base import ChatClass, InboundSink
-from relays.dispatcher import Dispatcher, DispatcherSettings
+from relays.dispatch_policy import DispatcherSettings
+from relays.dispatcher import Dispatcher
 from relays.matrix import MatrixRelay
 from relays.ratelimit import PlatformLimits
 from storage.database import Database, open_database
@@ -428,7 +429,6 @@ async def drain(
         relays={"matrix": relay},
         limits={"matrix": PlatformLimits()},
         clock=clock,
-        signal=OutboxSignal(),
         outbox=Outbox(platform_catalogue()),
         translate=Translator(),
         rng=random.Random(5),

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 from alerts.clock import ManualClock
 from alerts.i18n import Translator
 from alerts.messages import InboundMessage, OutboundMessage
-from alerts.outbox import Outbox, OutboxSignal
+from alerts.outbox import Outbox
 from bot.context import Command, Request
 from bot.router import InboundNotRecorded, MessageRouter
 from bot.wiring.platforms import platform_catalogue
@@ -34,7 +34,6 @@ async def test_an_update_that_cannot_be_recorded_is_not_swallowed() -> None:
         commands=[],
         translate=Translator(),
         outbox=Outbox(platform_catalogue()),
-        signal=OutboxSignal(),
         clock=ManualClock(),
     )
     inbound = InboundMessage(
@@ -85,7 +84,6 @@ async def router_for(database: Database) -> MessageRouter:
         commands=[Command("locked", locked_member), Command("bug", bug)],
         translate=Translator(),
         outbox=Outbox(platform_catalogue()),
-        signal=OutboxSignal(),
         clock=ManualClock(NOW),
     )
 

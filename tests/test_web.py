@@ -25,14 +25,15 @@ from alerts.messages import (
     SendContext,
     text_message,
 )
-from alerts.outbox import FactRef, Outbox, OutboxSignal, Target
+from alerts.outbox import FactRef, Outbox, Target
 from bot.app import Wiring, build
 from bot.web.health import HealthChecks
 from bot.web.metrics import MetricsEndpoint, PrometheusMetrics, ScrapeState
 from bot.web.server import WebServer
 from bot.wiring.platforms import platform_catalogue
 from relays.base import RelayHealth
-from relays.dispatcher import Dispatcher, RetryPolicy
+from relays.dispatch_policy import RetryPolicy
+from relays.dispatcher import Dispatcher
 from relays.matrix import MatrixRelay
 from relays.ratelimit import PlatformLimits
 from relays.telegram import TelegramRelay
@@ -172,13 +173,11 @@ async def test_retries_429s_failures_and_dead_rows_are_counted(database: Databas
 
     relay = ScriptedRelay(script=script)
     metrics = PrometheusMetrics(platform_catalogue())
-    signal = OutboxSignal()
     dispatcher = Dispatcher(
         database=database,
         relays={"console": relay},
         limits={"console": PlatformLimits()},
         clock=clock,
-        signal=signal,
         outbox=Outbox(platform_catalogue()),
         translate=Translator(),
         retry=RetryPolicy(first_delay=0.0),

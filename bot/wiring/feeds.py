@@ -67,7 +67,6 @@ def build_feeds(
         vocabulary=shared.vocabulary,
         clock=clock,
         rng=rng or random.Random(),
-        signal=shared.signal,
         settings=WatcherSettings.from_settings(settings),
         announcements=AnnouncementService(
             renderer=AnnouncementRenderer(shared.vocabulary, shared.translate),

@@ -1,7 +1,7 @@
-"""Root stage: the volunteers' intake. What they type (alert commands, the guided alert,
-photos, locations, groups, corrections) is built before the relays, which show the
-commands in their menus; the chores (leaving unclaimed groups, delivery reports) after,
-because they need the relays that can leave a chat."""
+"""Root stage: the volunteers' intake (`bot/intake/`). What they type (alert commands, the
+guided alert, photos, locations, groups, corrections) is built before the relays, which
+show the commands in their menus; the upkeep (leaving unclaimed groups, delivery reports)
+after, because it needs the relays that can leave a chat."""
 
 from __future__ import annotations
 
@@ -12,13 +12,22 @@ from alerts.alert_fanout import AlertService
 from alerts.clock import Clock
 from alerts.metrics import Metrics
 from alerts.rendering import AlertRenderer
-from bot.alert_commands import AlertCommands
-from bot.alert_limit import AlertLimit
+from bot.basic_commands import BasicCommands
 from bot.context import Command, Fallback
-from bot.corrections import AlertCorrections
-from bot.groups import GroupMembership
-from bot.guided_alert import GuidedAlert, StaleButtons
-from bot.intake_chores import IntakeChores
+from bot.intake.commands import AlertCommands
+from bot.intake.corrections import AlertCorrections
+from bot.intake.delivery_reports import DeliveryReports
+from bot.intake.entry import AlertEntry, StaleButtons
+from bot.intake.groups import GroupMembership
+from bot.intake.guided import GuidedConversation
+from bot.intake.guided_questions import GuidedQuestions
+from bot.intake.guided_steps import GuidedSteps
+from bot.intake.limit import AlertLimit
+from bot.intake.mobilise import MobiliseCommand
+from bot.intake.raising import AlertRaiser
+from bot.intake.reading import LineReader
+from bot.intake.unclaimed_groups import UnclaimedGroups
+from bot.intake.upkeep import IntakeUpkeep
 from bot.wiring.shared import SharedParts
 from config.schema import Settings
 from relays.base import LeavesChats, Relay
@@ -27,14 +36,14 @@ from storage.database import Database
 
 @dataclass(frozen=True)
 class IntakeHandlers:
-    commands: list[Command]  # the alert commands, guided where the platform allows
+    commands: list[Command]  # /alert, /urgent, /cancel, /mobilise, then the basics
     fallbacks: list[Fallback]  # in the router's order, after the event notices
 
 
 @dataclass(frozen=True)
 class IntakeParts:
     handlers: IntakeHandlers
-    chores: IntakeChores
+    chores: IntakeUpkeep
 
 
 def intake_handlers(
@@ -50,28 +59,24 @@ def intake_handlers(
         group_window=alerts.group_window,
         metrics=metrics,
     )
-    commands = AlertCommands(
-        service=service,
-        vocabulary=vocabulary,
-        max_length=alerts.max_length,
-        limit=AlertLimit(per_minute=alerts.per_member_per_minute),
+    reader = LineReader(vocabulary=vocabulary, max_length=alerts.max_length)
+    raiser = AlertRaiser(service=service, limit=AlertLimit(per_minute=alerts.per_member_per_minute))
+    guided = GuidedConversation(
+        steps=GuidedSteps(vocabulary=vocabulary, location_radius_km=30.0),
+        questions=GuidedQuestions(vocabulary=vocabulary),
+        reader=reader,
+        raiser=raiser,
     )
-    guided = GuidedAlert(
-        alerts=commands,
-        vocabulary=vocabulary,
-        max_length=alerts.max_length,
-        platforms=shared.platforms,
-    )
-    corrections = AlertCorrections(
-        renderer=renderer,
-        vocabulary=vocabulary,
-        max_length=alerts.max_length,
-        window=alerts.group_window,
-    )
+    entry = AlertEntry(reader=reader, raiser=raiser, guided=guided)
+    corrections = AlertCorrections(renderer=renderer, reader=reader, window=alerts.group_window)
     groups = GroupMembership(unclaimed_timeout=settings.telegram.unclaimed_group_timeout)
     return IntakeHandlers(
-        commands=guided.commands(commands.commands()),
-        fallbacks=[groups, guided, corrections, StaleButtons()],
+        commands=[
+            *AlertCommands(entry=entry, guided=guided).commands(),
+            MobiliseCommand(reader=reader, raiser=raiser).command(),
+            *BasicCommands(vocabulary=vocabulary).commands(),
+        ],
+        fallbacks=[groups, entry, corrections, StaleButtons()],
     )
 
 
@@ -82,15 +87,21 @@ def intake_chores(
     database: Database,
     clock: Clock,
     relays: Mapping[str, Relay],
-) -> IntakeChores:
-    return IntakeChores(
+) -> IntakeUpkeep:
+    leave = {name: relay.leave for name, relay in relays.items() if isinstance(relay, LeavesChats)}
+    translate, outbox, language = shared.translate, shared.outbox, settings.language
+    return IntakeUpkeep(
         database=database,
         clock=clock,
-        translate=shared.translate,
-        outbox=shared.outbox,
-        signal=shared.signal,
-        leave={
-            name: relay.leave for name, relay in relays.items() if isinstance(relay, LeavesChats)
-        },
-        language=settings.language,
+        groups=UnclaimedGroups(
+            database=database,
+            clock=clock,
+            translate=translate,
+            outbox=outbox,
+            leave=leave,
+            language=language,
+        ),
+        reports=DeliveryReports(
+            database=database, clock=clock, translate=translate, outbox=outbox, language=language
+        ),
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 from alerts.platforms import PlatformCatalogue
 from config.schema import DeliverySettings
 from relays.console import TRAITS as CONSOLE
-from relays.dispatcher import telegram_limits
+from relays.dispatch_policy import telegram_limits
 from relays.matrix.traits import TRAITS as MATRIX
 from relays.ratelimit import PlatformLimits
 from relays.telegram.traits import TRAITS as TELEGRAM

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from alerts.channel_cache import ChannelCache
 from alerts.i18n import Translator
-from alerts.outbox import Outbox, OutboxSignal
+from alerts.outbox import Outbox
 from alerts.platforms import PlatformCatalogue
 from alerts.vocabulary import Vocabulary
 from bot.wiring.platforms import platform_catalogue
@@ -22,8 +22,7 @@ class SharedParts:
     platforms: PlatformCatalogue  # what each platform is like, as its relay declares it
     vocabulary: Vocabulary
     translate: Translator
-    outbox: Outbox
-    signal: OutboxSignal  # wakes the dispatcher of this process after a commit
+    outbox: Outbox  # its signal wakes this process's dispatcher when rows are committed
     directory: ChannelCache  # the routing cache of channels and subscriptions
 
 
@@ -34,6 +33,5 @@ def shared_parts(settings: Settings, database: Database) -> SharedParts:
         vocabulary=vocabulary_from(settings),
         translate=translator(),
         outbox=Outbox(platforms),
-        signal=OutboxSignal(),
         directory=ChannelCache(database.sessions),
     )

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from alerts import feed_announcements
 from alerts.i18n import TextTable, Translator
-from bot import alert_limit, channel_commands, event_notices, feed_commands, intake_texts
+from bot import channel_commands, event_notices, feed_commands
+from bot.intake import texts as intake_texts
 from feeds import watcher
 
 MODULE_TEXTS: tuple[TextTable, ...] = (
-    alert_limit.TEXTS,
     feed_announcements.TEXTS,
     channel_commands.TEXTS,
     event_notices.TEXTS,

@@ -68,10 +68,9 @@ def _message(
     location = _location(message)
     if not text and not attachments and location is None:
         return None  # a service message: members joined, title changed, pinned, migrated
-    addressed = True
-    target = _ADDRESSED.match(text)
-    if target and bot_username and target.group(1).lower() != bot_username.lower():
-        addressed = False
+    # Decided here, once: the router reads it and needs no username of its own.
+    target = _ADDRESSED.match(text.lstrip())
+    addressed = not (target and bot_username and target.group(1).lower() != bot_username.lower())
     return InboundMessage(
         platform=PLATFORM,
         update_id=update_id,

@@ -91,8 +91,8 @@ class TelegramRelay(UpdateReceiving):
         """`database` stores the update offset (needed to receive); `photo_sources`
         download the other platforms' photos (read at each send, never copied); `menus`
         are the commands shown in the clients' "/" menu, by language code ("" = default).
-        `identity` learns the bot's @username at connection (the router reads it for
-        `/cmd@bot`; the root gives both the same one)."""
+        `identity` learns the bot's @username at connection, for what shows it outside
+        relays/ (invitation links); the inbound mapping decides `addressed_to_bot`."""
         if not token:
             raise ValueError("a Telegram bot token is needed")
         self._token = token

@@ -207,7 +207,7 @@ async def watch_harness(
     try:
         await parts.watcher.sync()
         yield WatchHarness(
-            database, clock, server, settings, parts.watcher, shared.signal, parts.parser
+            database, clock, server, settings, parts.watcher, shared.outbox.signal, parts.parser
         )
     finally:
         await parts.close()

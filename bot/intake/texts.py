@@ -1,12 +1,11 @@
 """What the intake says to volunteers (guided alert, photos, locations, groups, edits,
-delivery reports): French first, English too. The composition root hands them to the
-Translator."""
+delivery reports, the intake limit): French first, English too. The composition root
+hands them to the Translator."""
 
 from __future__ import annotations
 
 TEXTS: dict[str, dict[str, str]] = {
     "fr": {
-        "help.cancel": "{prefix}cancel — abandonner l'alerte en cours",
         "guided.start": "🆕 Nouvelle alerte — répondez aux questions, ou {prefix}cancel pour "
         "abandonner.",
         "guided.border": "({step}/7) Quelle frontière ?",
@@ -86,11 +85,21 @@ TEXTS: dict[str, dict[str, str]] = {
         "edit.invalid": "✏️ Votre modification n'a pas été appliquée à l'alerte #{id} : {error}",
         "edit.ignored": "✏️ Les messages modifiés ne sont pas relus : envoyez plutôt un "
         "nouveau message.",
+        "limit.refused": (
+            "⏸ Limite atteinte : {limit} alertes par minute. Cette alerte n'est pas "
+            "relayée, ni celles que vous enverrez avant {until} UTC (sans autre réponse). "
+            "Une alerte !vital passe toujours. Chaque alerte relayée reçoit un accusé ✅ : "
+            "renvoyez ensuite ce qui doit encore l'être."
+        ),
+        "limit.reported": (
+            " ⏸ {count} alerte(s) envoyée(s) entre {first} et {last} UTC n'ont pas été "
+            "relayées (limite de {limit} par minute)."
+        ),
+        "help.cancel": "{prefix}cancel — abandonner l'alerte en cours",
         "report.failed": "⚠️ Alerte #{id} : {failed} canal(aux) sur {total} n'ont pas pu être "
         "atteints ({channels}). Les autres l'ont reçue ou la recevront.",
     },
     "en": {
-        "help.cancel": "{prefix}cancel — give up the alert in progress",
         "guided.start": "🆕 New alert — answer the questions, or {prefix}cancel to give up.",
         "guided.border": "({step}/7) Which border?",
         "guided.place": "({step}/7) Where exactly? Pick a place, type it, or share your "
@@ -162,6 +171,17 @@ TEXTS: dict[str, dict[str, str]] = {
         "#{id}. Send a new alert.",
         "edit.invalid": "✏️ Your edit was not applied to alert #{id}: {error}",
         "edit.ignored": "✏️ Edited messages are not read again: send a new message instead.",
+        "limit.refused": (
+            "⏸ Limit reached: {limit} alerts a minute. This alert is not relayed, nor are "
+            "those you send before {until} UTC (without another answer). A !vital alert "
+            "always goes through. Every relayed alert gets a ✅ receipt: send again "
+            "afterwards what still needs relaying."
+        ),
+        "limit.reported": (
+            " ⏸ {count} alert(s) sent between {first} and {last} UTC were not relayed "
+            "(limit of {limit} a minute)."
+        ),
+        "help.cancel": "{prefix}cancel — give up the alert in progress",
         "report.failed": "⚠️ Alert #{id}: {failed} of {total} channel(s) could not be reached "
         "({channels}). The others got it or will get it.",
     },
