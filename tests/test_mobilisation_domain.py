@@ -19,7 +19,7 @@ from alerts.mobilisations.texts import TEXTS
 from alerts.mobilisations.times import StartTimeError, parse_start
 from alerts.parsing import AlertInputError
 from alerts.types import Urgency
-from bot.vocabulary import vocabulary_from
+from bot.wiring.vocabulary import vocabulary_from
 from config.loader import load_config
 
 VOCABULARY = vocabulary_from(load_config(None, {}).settings)

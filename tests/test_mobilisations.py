@@ -302,6 +302,16 @@ async def test_editing_the_message_of_a_call_does_not_wipe_its_count(database_ur
         assert await count(scene, Alert) == 1
 
 
+async def test_calls_count_in_the_members_intake_limit(database_url: str) -> None:
+    async with mobilisation_scene(database_url, per_minute=2) as scene:
+        for _ in range(3):
+            await scene.say(COORDINATOR, "/mobilise 1 avocat Hendaye")
+        assert "Limite atteinte" in await scene.last(COORDINATOR)
+        assert await count(scene, Alert) == 2
+        await scene.say(COORDINATOR, "/mobilise 1 avocat Hendaye !vital")  # never refused
+        assert await count(scene, Alert) == 3
+
+
 # -- bad input ---------------------------------------------------------------------------
 
 

@@ -11,7 +11,8 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from alerts.directory import ChannelDirectory
+from alerts.alert_fanout import AcceptedAlert, Author, Origin
+from alerts.channel_cache import ChannelCache
 from alerts.i18n import Translator
 from alerts.messages import Button, OutboundMessage, text_message
 from alerts.metrics import Metrics, NoMetrics
@@ -26,11 +27,17 @@ from alerts.notices import private_address
 from alerts.outbox import NOTICE, FactRef, Outbox, Target
 from alerts.parsing import place_key
 from alerts.routing import ChannelTarget, RoutableFact, deliver_at, route
-from alerts.service import AcceptedAlert, Author, Origin
 from alerts.types import NOTICE_PRIORITY, Kind, Urgency, delivery_priority
 from storage import mobilisation_queries, queries
 from storage.after_commit import after_commit
 from storage.models import Alert, Member, Mobilisation
+
+
+class CallNotStored(RuntimeError):
+    """The call written a moment ago in this transaction could not be read back."""
+
+    def __init__(self, alert_id: int) -> None:
+        super().__init__(f"mobilisation {alert_id} not found after it was written")
 
 
 @dataclass(frozen=True)
@@ -47,7 +54,7 @@ class CallService:
         *,
         renderer: CallRenderer,
         outbox: Outbox,
-        directory: ChannelDirectory,
+        directory: ChannelCache,
         translate: Translator,
         timings: Timings,
         escalate_to: tuple[str, ...] = (),
@@ -108,7 +115,8 @@ class CallService:
             close_at=due.close_at,
         )
         call = await mobilisation_queries.call(session, alert_id)
-        assert call is not None
+        if call is None:  # just written in this transaction: cannot be missing
+            raise CallNotStored(alert_id)
         fact = RoutableFact(
             Kind.MOBILISATION,
             alert_draft.border,
@@ -234,7 +242,9 @@ class CallService:
         self, session: AsyncSession, member: Member, message: OutboundMessage, now: datetime
     ) -> bool:
         """A private message to a member, where they can be reached."""
-        address = await private_address(session, member.platform, member.user_ref)
+        address = await private_address(
+            session, self._outbox.platforms, member.platform, member.user_ref
+        )
         if address is None:
             return False
         self._outbox.enqueue(

@@ -92,7 +92,9 @@ class AnswerButtons(Fallback):
         if inbound.chat_type == "private":
             request.reply(text)
             return
-        address = await private_address(request.session, inbound.platform, inbound.sender)
+        address = await private_address(
+            request.session, request.outbox.platforms, inbound.platform, inbound.sender
+        )
         if address is None:
             return
         request.outbox.enqueue(

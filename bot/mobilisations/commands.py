@@ -9,16 +9,12 @@ import re
 from alerts.mobilisations.calls import CallService
 from alerts.mobilisations.copies import call_view
 from alerts.mobilisations.counts import count_line, need_label
-from alerts.mobilisations.draft import MobilisationDraft, parse_mobilisation_line
-from alerts.mobilisations.needs import CANONICAL_WORD, Need
-from alerts.parsing import AlertInputError
-from alerts.service import Author, Origin
 from alerts.text import clean_text
 from alerts.types import Role
-from alerts.vocabulary import Vocabulary
 from bot.context import Command, Request
 from bot.mobilisations.access import may_manage
 from bot.mobilisations.guide import MobilisationGuide
+from bot.mobilisations.lines import CallLines
 from storage import mobilisation_queries
 from storage.models import Alert, Member
 
@@ -32,15 +28,11 @@ class MobilisationCommands:
         self,
         *,
         calls: CallService,
-        vocabulary: Vocabulary,
-        max_length: int,
-        timezone: str,
+        lines: CallLines,
         guide: MobilisationGuide,
     ) -> None:
         self._calls = calls
-        self._vocabulary = vocabulary
-        self._max_length = max_length
-        self._timezone = timezone
+        self._lines = lines
         self._guide = guide
 
     def commands(self) -> list[Command]:
@@ -62,43 +54,7 @@ class MobilisationCommands:
         if not request.args.strip():
             await self._guide.start(request)
             return
-        await self.call_from_line(request, request.args, {})
-
-    async def call_from_line(self, request: Request, text: str, chosen: dict[Need, int]) -> str:
-        """Raise the call the line describes (needs chosen in the guide added); answer
-        with what is wrong otherwise. "sent", "border" (asked where), or "refused"."""
-        try:
-            draft = parse_mobilisation_line(
-                _with_needs(text, chosen),
-                self._vocabulary,
-                now=request.now,
-                max_length=self._max_length,
-                timezone=self._timezone,
-            )
-        except AlertInputError as error:
-            key = f"mob.error.{error.code}" if error.code in _OURS else f"error.{error.code}"
-            request.reply(request.t(key, **error.params))
-            return "refused"
-        if draft.alert.border is None:
-            self._ask_border(request, draft)
-            return "border"
-        member = request.member
-        assert member is not None
-        accepted = await self._calls.create(
-            request.session,
-            draft,
-            Author(member.id, member.organisation_id, member.organisation.name),
-            Origin(request.inbound.platform, request.inbound.chat, request.inbound.message_id),
-            request.now,
-        )
-        log.info("%s: mobilisation %s raised", request.inbound.platform, accepted.alert_id)
-        request.reply(request.t("mob.receipt", id=accepted.alert_id, count=accepted.channels))
-        return "sent"
-
-    def _ask_border(self, request: Request, draft: MobilisationDraft) -> None:
-        borders = ", ".join(f"#{b.id}" for b in self._vocabulary.borders)
-        example = self._vocabulary.borders[0].id if self._vocabulary.borders else "frontiere"
-        request.reply(request.t("mob.ask_border", borders=borders, example=example))
+        await self._lines.raise_call(request, request.args, {})
 
     async def show(self, request: Request) -> None:
         """Who is going (per need) and who cannot."""
@@ -202,7 +158,8 @@ class MobilisationCommands:
             return
         lines = [request.t("agenda.title")]
         for alert, mobilisation in calls:
-            assert mobilisation.starts_at is not None
+            if mobilisation.starts_at is None:
+                continue  # the query reads calls with a start only
             view = await call_view(request.session, alert, mobilisation)
             lines.append(
                 request.t(
@@ -214,16 +171,6 @@ class MobilisationCommands:
                 )
             )
         request.reply("\n".join(lines))
-
-
-_OURS = {"no_need", "start_past", "start_bad", "escalate_bad"}
-
-
-def _with_needs(text: str, chosen: dict[Need, int]) -> str:
-    """The guide's chosen needs written in front of the typed line, in words the needs
-    parser reads back."""
-    words = [f"{count} {CANONICAL_WORD[need]}" for need, count in chosen.items()]
-    return ", ".join([*words, text]) if words else text
 
 
 def _name(member: Member | None) -> str:

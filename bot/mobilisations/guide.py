@@ -5,42 +5,33 @@ conversation's token, so a forged or stale one is refused."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from alerts.messages import Button
 from alerts.mobilisations.counts import need_label
 from alerts.mobilisations.needs import Need
 from alerts.text import clean_text
-from bot import conversations
 from bot.context import Fallback, Request
-from bot.conversations import Dialogue
+from bot.intake import drafts
+from bot.intake.drafts import Dialogue
+from bot.mobilisations.lines import CallLines
 
 FLOW = "mg"  # this flow's button prefix and its mark in the conversation state
 _CANCEL = "x"
 
-# (request, typed line, chosen needs) → "sent", "border" (asked where) or "refused"
-Raise = Callable[[Request, str, dict[Need, int]], Awaitable[str]]
-
 
 class MobilisationGuide(Fallback):
-    def __init__(self) -> None:
-        self.raise_call: Raise | None = None  # set by the commands that own `/mobilise`
+    def __init__(self, lines: CallLines) -> None:
+        self._lines = lines
 
     async def start(self, request: Request) -> None:
         inbound = request.inbound
         if inbound.chat_type != "private":
             request.reply(request.t("mob.error.no_need"))
             return
-        dialogue = Dialogue(
-            inbound.platform,
-            inbound.chat,
-            inbound.sender,
-            conversations.new_token(),
-            {"flow": FLOW, "needs": {}},
-        )
+        dialogue = drafts.new_dialogue(request, {"flow": FLOW, "needs": {}})
         request.reply(request.t("mob.guide.start"), buttons=self._buttons(request, dialogue))
-        await conversations.save(request.session, dialogue, request.now)
+        await drafts.save(request, dialogue)
 
     @staticmethod
     def _buttons(request: Request, dialogue: Dialogue) -> tuple[tuple[Button, ...], ...]:
@@ -61,9 +52,7 @@ class MobilisationGuide(Fallback):
         button = inbound.button
         if button is not None and not button.data.startswith(FLOW + ":"):
             return False
-        dialogue = await conversations.load(
-            request.session, inbound.platform, inbound.chat, inbound.sender
-        )
+        dialogue = await drafts.load(request)
         ours = dialogue is not None and dialogue.state.get("flow") == FLOW
         if button is not None:
             if not ours or dialogue is None or button.data.split(":")[1:2] != [dialogue.token]:
@@ -77,25 +66,19 @@ class MobilisationGuide(Fallback):
         if not text:
             return False
         chosen = _needs(dialogue.state)
-        assert self.raise_call is not None
         # After "where is it?", the answer completes the line typed before.
         line = f"{dialogue.state['line']} {text}" if dialogue.state.get("line") else text
-        outcome = await self.raise_call(request, line, chosen)
+        outcome = await self._lines.raise_call(request, line, chosen)
         dialogue.state["line"] = line if outcome == "border" else None
         if outcome == "sent":
-            await conversations.remove(
-                request.session, inbound.platform, inbound.chat, inbound.sender
-            )
+            await drafts.remove(request)
         else:
-            await conversations.save(request.session, dialogue, request.now)
+            await drafts.save(request, dialogue)
         return True
 
     async def _press(self, request: Request, dialogue: Dialogue, value: str) -> None:
-        inbound = request.inbound
         if value == _CANCEL:
-            await conversations.remove(
-                request.session, inbound.platform, inbound.chat, inbound.sender
-            )
+            await drafts.remove(request)
             request.reply(request.t("mob.guide.cancelled"))
             return
         try:
@@ -113,7 +96,7 @@ class MobilisationGuide(Fallback):
             request.t("mob.guide.need_chosen", need=chosen),
             buttons=self._buttons(request, dialogue),
         )
-        await conversations.save(request.session, dialogue, request.now)
+        await drafts.save(request, dialogue)
 
 
 def _needs(state: dict[str, Any]) -> dict[Need, int]:

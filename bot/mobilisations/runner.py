@@ -14,7 +14,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from alerts.clock import Clock
 from alerts.messages import text_message
 from alerts.mobilisations.calls import CallService
-from alerts.outbox import OutboxSignal
 from storage import mobilisation_queries
 from storage.database import Database
 from storage.models import Alert, Member
@@ -30,14 +29,12 @@ class DeadlineRunner:
         database: Database,
         clock: Clock,
         calls: CallService,
-        signal: OutboxSignal,
         every: float = 1.0,
         language: str = "fr",
     ) -> None:
         self._db = database
         self._clock = clock
         self._calls = calls
-        self._signal = signal
         self._every = every
         self._language = language
         self._stopping = asyncio.Event()
@@ -73,8 +70,6 @@ class DeadlineRunner:
             fired += await self._each(call_id, self._remind)
         for call_id in counts:
             fired += await self._each(call_id, self._count)
-        if fired:
-            self._signal.wake()
         return fired
 
     async def _each(self, call_id: int, step: Step) -> int:

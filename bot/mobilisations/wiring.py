@@ -5,22 +5,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from alerts.clock import Clock
-from alerts.directory import ChannelDirectory
-from alerts.i18n import Translator
 from alerts.metrics import Metrics
 from alerts.mobilisations.calls import CallService
 from alerts.mobilisations.lifecycle import Timings
 from alerts.mobilisations.render import CallRenderer
-from alerts.outbox import Outbox, OutboxSignal
 from alerts.rendering import AlertRenderer
-from alerts.vocabulary import Vocabulary
 from bot.context import Command, Fallback
+from bot.intake.limit import AlertLimit
 from bot.mobilisations.answers import AnswerButtons
 from bot.mobilisations.commands import MobilisationCommands
 from bot.mobilisations.edits import EditedCall
 from bot.mobilisations.guide import MobilisationGuide
+from bot.mobilisations.lines import CallLines
 from bot.mobilisations.runner import DeadlineRunner
 from bot.web.agenda import AgendaFeed
+from bot.wiring.shared import SharedParts
 from config.schema import Settings
 from storage.database import Database
 
@@ -36,21 +35,20 @@ class MobilisationParts:
 
 def build_mobilisations(
     settings: Settings,
+    shared: SharedParts,
     *,
     database: Database,
     clock: Clock,
-    translate: Translator,
-    outbox: Outbox,
-    signal: OutboxSignal,
-    directory: ChannelDirectory,
-    vocabulary: Vocabulary,
     metrics: Metrics | None = None,
 ) -> MobilisationParts:
+    """Built with what members type (before the router); the runner is started by
+    `tocsin run` only."""
+    translate, outbox, vocabulary = shared.translate, shared.outbox, shared.vocabulary
     config = settings.mobilisations
     calls = CallService(
         renderer=CallRenderer(AlertRenderer(vocabulary, translate), translate, config.timezone),
         outbox=outbox,
-        directory=directory,
+        directory=shared.directory,
         translate=translate,
         timings=Timings(
             escalate_after=config.escalate_after,
@@ -62,20 +60,19 @@ def build_mobilisations(
         language=settings.language,
         metrics=metrics,
     )
-    guide = MobilisationGuide()
-    commands = MobilisationCommands(
+    lines = CallLines(
         calls=calls,
         vocabulary=vocabulary,
         max_length=settings.alerts.max_length,
         timezone=config.timezone,
-        guide=guide,
+        limit=AlertLimit(per_minute=settings.alerts.per_member_per_minute),
     )
-    guide.raise_call = commands.call_from_line
+    guide = MobilisationGuide(lines)
+    commands = MobilisationCommands(calls=calls, lines=lines, guide=guide)
     runner = DeadlineRunner(
         database=database,
         clock=clock,
         calls=calls,
-        signal=signal,
         every=min(1.0, config.edit_every.total_seconds()),
         language=settings.language,
     )

@@ -28,7 +28,7 @@ OBSERVERS = ("obs1", "obs2", "obs3", "obs4")
 
 
 def scene_settings(
-    database_url: str, *, web: bool = False, **mobilisations: object
+    database_url: str, *, web: bool = False, per_minute: int = 10, **mobilisations: object
 ) -> LoadedConfig:
     def member(user: str, role: str = "observer", organisation: str = "anafe") -> dict[str, str]:
         return {"platform": "console", "user": user, "organisation": organisation, "role": role}
@@ -57,6 +57,7 @@ def scene_settings(
         "channels": [channel(SPAIN, "franco-espagnole"), channel(ITALY, "franco-italienne")],
         "mobilisations": {"edit_every": "5s", **mobilisations},
     }
+    raw["alerts"] = {"per_member_per_minute": per_minute}
     if web:
         raw["web"] = {"listen": "127.0.0.1:0"}
     return LoadedConfig(
@@ -143,11 +144,12 @@ async def mobilisation_scene(
     database: Database | None = None,
     clock: ManualClock | None = None,
     web: bool = False,
+    per_minute: int = 10,
     **mobilisations: object,
 ) -> AsyncIterator[Scene]:
     clock = clock or ManualClock(NOW)
     wiring = await build(
-        scene_settings(database_url, web=web, **mobilisations),
+        scene_settings(database_url, web=web, per_minute=per_minute, **mobilisations),
         clock=clock,
         database=database,
         console_output=io.StringIO(),
