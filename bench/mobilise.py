@@ -246,6 +246,10 @@ async def run(channels: int, answers: int, seconds: float, urgent_alert: bool) -
         "edits_per_copy_mean": mean,
         "edits_per_copy_most_in_one_window": in_window,
         "429s": stats["too_many_requests"],
+        "429s_in_private_chats": sum(
+            count for chat, count in stats["per_chat_429"].items() if int(chat) > 0
+        ),
+        "edit_requests": stats["requests"].get("editmessagetext", 0),
         "messages_sent_during_burst": stats["sends_accepted"],  # edits not counted
         "urgent_first_delivery_s": urgent_seconds,
     }
