@@ -123,7 +123,8 @@ class ChannelCommands:
 
     def _may_manage(self, request: Request, channel: Channel) -> bool:
         member = request.member
-        assert member is not None
+        if member is None:  # the router only calls a command for a known member
+            raise RuntimeError("a channel command without a member")
         if Role(member.role) is Role.ADMIN or channel.organisation_id == member.organisation_id:
             return True
         request.reply(request.t("sub.other_org", organisation=channel.organisation_id))
@@ -170,7 +171,8 @@ class ChannelCommands:
             themes.append(theme.id)
         channel = await self._channel(request)
         member = request.member
-        assert member is not None
+        if member is None:  # the router only calls a command for a known member
+            raise RuntimeError("a channel command without a member")
         if channel is None:
             channel = Channel(
                 id=_channel_id(request.inbound.platform, request.inbound.chat),

@@ -117,7 +117,8 @@ async def test_a_signal_stops_run_while_stdin_stays_open(
             run.type("/alert 3 mineurs à Briançon")
         run.process.send_signal(signum)
         returncode = run.process.wait(timeout=30)  # stdin is still open: only the signal stops it
-        assert run.process.stdin is not None and not run.process.stdin.closed
+        assert run.process.stdin is not None
+        assert not run.process.stdin.closed
     assert returncode == 0, run.stderr
     assert "Traceback" not in run.stderr
     assert "after the stop; cancelled" not in run.stderr  # no job held the stop for its grace

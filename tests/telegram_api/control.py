@@ -55,7 +55,8 @@ async def _body(request: web.Request) -> dict[str, Any]:
         return {}
     body = await request.json()
     if not isinstance(body, dict):
-        raise ValueError("the body is a JSON object")
+        # ValueError: `_refuse` answers it as a 400, like any malformed body.
+        raise ValueError("the body is a JSON object")  # noqa: TRY004
     for key in _BYTES_KEYS:
         if key in body:
             body["data"] = base64.b64decode(body.pop(key))
@@ -93,7 +94,7 @@ def control_routes(server: BotApiServer) -> list[web.RouteDef]:
         "migration": state.inject_migration,
     }
 
-    async def health(request: web.Request) -> web.StreamResponse:
+    async def health(_request: web.Request) -> web.StreamResponse:
         return _ok(base_url=server.base_url)
 
     async def users(request: web.Request) -> web.StreamResponse:
@@ -127,7 +128,7 @@ def control_routes(server: BotApiServer) -> list[web.RouteDef]:
         server.set_limits(**await _body(request))
         return _ok(enabled=server.limits_enabled, rate_scale=server.rate_scale)
 
-    async def reset_counters(request: web.Request) -> web.StreamResponse:
+    async def reset_counters(_request: web.Request) -> web.StreamResponse:
         server.reset_counters()
         return _ok()
 
@@ -155,24 +156,24 @@ def control_routes(server: BotApiServer) -> list[web.RouteDef]:
             raise ValueError("chat_id is required")
         return _ok(messages=state.records(state.chat_messages(chat_id)))
 
-    async def stats(request: web.Request) -> web.StreamResponse:
+    async def stats(_request: web.Request) -> web.StreamResponse:
         return _ok(stats=server.stats())
 
-    async def updates(request: web.Request) -> web.StreamResponse:
+    async def updates(_request: web.Request) -> web.StreamResponse:
         return _ok(updates=state.pending_updates())
 
     async def wait_consumed(request: web.Request) -> web.StreamResponse:
         within = float((await _body(request)).get("timeout", 5.0))
         return _ok(consumed=await server.wait_until_consumed(within))
 
-    async def callback_answers(request: web.Request) -> web.StreamResponse:
+    async def callback_answers(_request: web.Request) -> web.StreamResponse:
         return _ok(answers=server.callback_answers)
 
     async def commands(request: web.Request) -> web.StreamResponse:
         language = request.query.get("language_code", "")
         return _ok(commands=server.commands(language_code=language))
 
-    async def webhook(request: web.Request) -> web.StreamResponse:
+    async def webhook(_request: web.Request) -> web.StreamResponse:
         return _ok(webhook=server.webhook)
 
     async def files(request: web.Request) -> web.StreamResponse:

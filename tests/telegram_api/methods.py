@@ -354,7 +354,7 @@ class BotApi:
 
     # -- methods -----------------------------------------------------------------------
 
-    async def get_me(self, params: Params) -> Any:
+    async def get_me(self, _params: Params) -> Any:
         return {
             **self.state.bot.to_api(),
             "can_join_groups": True,
@@ -418,7 +418,7 @@ class BotApi:
         self.state.webhook = {"url": ""}
         return True
 
-    async def get_webhook_info(self, params: Params) -> Any:
+    async def get_webhook_info(self, _params: Params) -> Any:
         info: dict[str, Any] = {
             "url": self.state.webhook.get("url", ""),
             "has_custom_certificate": False,
