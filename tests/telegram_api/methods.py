@@ -165,20 +165,7 @@ class BotApi:
 
     def target_chat(self, params: Params) -> ChatRecord:
         """The chat a request targets, refused as Telegram refuses it."""
-        raw = params.values.get("chat_id")
-        if raw in (None, ""):
-            raise errors.bad_request("chat_id is empty")
-        chat: ChatRecord | None
-        if isinstance(raw, str) and raw.startswith("@"):
-            chat = self.state.chat_by_username(raw)
-        else:
-            try:
-                chat_id = int(raw)
-            except (TypeError, ValueError):
-                raise errors.chat_not_found() from None
-            chat = self.state.chats.get(chat_id)
-            if chat is None and chat_id != 0 and self.options.auto_create_chats:
-                chat = self.state.add_chat(chat_id)
+        chat = self.named_chat(params.values.get("chat_id"))
         if chat is None or chat.not_found:
             raise errors.chat_not_found()
         if chat.migrate_to is not None:
@@ -192,6 +179,22 @@ class BotApi:
             raise errors.forbidden(f"bot was kicked from the {chat.type} chat")
         elif chat.left:
             raise errors.forbidden(f"bot is not a member of the {chat.type} chat")
+        return chat
+
+    def named_chat(self, raw: Any) -> ChatRecord | None:
+        """The chat a `chat_id` names (a number or an @username), created on first use
+        when the options say so."""
+        if raw in (None, ""):
+            raise errors.bad_request("chat_id is empty")
+        if isinstance(raw, str) and raw.startswith("@"):
+            return self.state.chat_by_username(raw)
+        try:
+            chat_id = int(raw)
+        except (TypeError, ValueError):
+            raise errors.chat_not_found() from None
+        chat = self.state.chats.get(chat_id)
+        if chat is None and chat_id != 0 and self.options.auto_create_chats:
+            chat = self.state.add_chat(chat_id)
         return chat
 
     def formatted(self, source: str, parse_mode: str | None, entities: Any) -> ParsedText:

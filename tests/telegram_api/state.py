@@ -474,17 +474,7 @@ class TelegramState:
                 body["reply_to_message"] = self.message_api(replied, with_reply=False)
         if message.edit_date is not None:
             body["edit_date"] = message.edit_date
-        if message.text is not None:
-            body["text"] = message.text
-            if message.entities:
-                body["entities"] = message.entities
-        body.update(message.media)
-        if message.caption is not None:
-            body["caption"] = message.caption
-            if message.caption_entities:
-                body["caption_entities"] = message.caption_entities
-        if message.reply_markup is not None and "inline_keyboard" in message.reply_markup:
-            body["reply_markup"] = message.reply_markup
+        body.update(_content_api(message))
         return body
 
     # -- files -------------------------------------------------------------------------
@@ -859,3 +849,20 @@ class TelegramState:
 
     def records(self, messages: Iterable[StoredMessage]) -> list[dict[str, Any]]:
         return [message.to_record() for message in messages]
+
+
+def _content_api(message: StoredMessage) -> dict[str, Any]:
+    """A message's text or media, caption and inline keyboard, as the Bot API shows them."""
+    body: dict[str, Any] = {}
+    if message.text is not None:
+        body["text"] = message.text
+        if message.entities:
+            body["entities"] = message.entities
+    body.update(message.media)
+    if message.caption is not None:
+        body["caption"] = message.caption
+        if message.caption_entities:
+            body["caption_entities"] = message.caption_entities
+    if message.reply_markup is not None and "inline_keyboard" in message.reply_markup:
+        body["reply_markup"] = message.reply_markup
+    return body
