@@ -12,7 +12,8 @@ from typing import Any
 from . import errors
 from .limits import RateLimiter, retry_after_seconds
 from .markup import EntityParseError, ParsedText, parse_html, strip_text, utf16_length
-from .state import ChatRecord, StoredMessage, TelegramState, image_size
+from .records import ChatRecord, StoredMessage, image_size
+from .state import TelegramState
 
 MAX_TEXT_LENGTH = 4096
 MAX_CAPTION_LENGTH = 1024
