@@ -8,7 +8,8 @@
 
 server.py has the lifecycle and configuration, state.py the memory and readback
 (records.py its records, injection.py what users do),
-methods.py the Bot API methods, limits.py the flood limits, markup.py Telegram's HTML,
+methods.py the Bot API methods (checks.py what they check, params.py how they read
+parameters), limits.py the flood limits, markup.py Telegram's HTML,
 control.py the same over HTTP under /_control for another process; ``python -m
 tests.telegram_api`` runs it alone.
 """

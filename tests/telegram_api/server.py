@@ -23,10 +23,12 @@ from urllib.parse import quote
 from aiohttp import web
 
 from . import errors
+from .checks import ApiOptions
 from .control import control_routes
 from .errors import ApiError
 from .limits import RateLimiter, RateLimits
-from .methods import ApiOptions, BotApi, Params, Upload
+from .methods import BotApi
+from .params import Params, Upload
 from .records import Counters, StoredMessage, UserRecord
 from .state import TelegramState
 
