@@ -11,8 +11,7 @@ real `M_LIMIT_EXCEEDED` answers. Users are exempted one by one instead (the defa
 `register_user`), which is what a deployed bot account would get from its admin.
 
 The async helpers (synapse_api.py) speak plain HTTP (httpx), independently of any Matrix
-SDK, so a test can
-check what a relay did without trusting the relay's own client.
+SDK, so a test can check what a relay did without trusting the relay's own client.
 """
 
 from __future__ import annotations
