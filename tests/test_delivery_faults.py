@@ -140,6 +140,7 @@ async def test_a_channel_that_blocks_the_bot_mid_fanout(
     assert "g20" in (notices[0].text or "")
     async with wiring.database.sessions() as session:
         channel = await session.get(Channel, "g20")
+    await wiring.database.close()  # stopping closed it; the reads above opened it again
     assert channel is not None
     assert not channel.active
 
@@ -172,4 +173,5 @@ async def test_a_group_upgraded_to_a_supergroup_mid_fanout(
     assert old not in counts
     async with wiring.database.sessions() as session:
         address = await session.scalar(select(Channel.address).where(Channel.id == "g25"))
+    await wiring.database.close()  # stopping closed it; the reads above opened it again
     assert address == str(new)
