@@ -335,7 +335,8 @@ class Application:
 
     async def _drain_after_console_input(self) -> None:
         console = self._wiring.console
-        assert console is not None
+        if console is None:
+            raise RuntimeError("no console relay to wait for")
         await console.input_finished.wait()
         # Rows paused by a 429 or waiting for a retry are sent too, not left for a next run;
         # rows held for hours (quiet hours, a silence) are.

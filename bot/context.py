@@ -78,5 +78,5 @@ class Fallback:
     Returns True when it took the message. Feature modules subclass it.
     """
 
-    async def handle(self, request: Request) -> bool:
+    async def handle(self, request: Request) -> bool:  # noqa: ARG002 (the base takes nothing)
         return False

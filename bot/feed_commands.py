@@ -231,46 +231,10 @@ class FeedCommands:
         if not _is_web_url(url):
             request.reply(request.t("feed.add.bad_url", url=hide_userinfo(url)[:200]))
             return
-        themes: list[str] = []
-        borders: list[str] = []
-        every = DEFAULT_EVERY
-        for label in labels:
-            theme = self._vocabulary.theme_by_label(label)
-            border = self._vocabulary.border_by_label(label)
-            if theme is not None:
-                themes.append(theme.id)
-            elif border is not None:
-                borders.append(border.id)
-            elif _is_duration(label):
-                every = parse_duration(label)
-            else:
-                request.reply(
-                    request.t(
-                        "feed.add.unknown_label",
-                        label=label[:100],
-                        themes=", ".join(theme.id for theme in self._vocabulary.themes),
-                        borders=", ".join(border.id for border in self._vocabulary.borders),
-                    )
-                )
-                return
-        existing = await feed_queries.watched_feed_by_url(request.session, url)
-        if existing is not None:
-            request.reply(request.t("feed.add.duplicate", id=existing.id))
+        read = self._read_labels(request, labels)
+        if read is None or not await self._may_watch(request, url):
             return
-        try:
-            await check_public_url(url, self._allow_private, self._resolver)
-        except UnsafeFeedAddress as error:
-            request.reply(request.t("feed.add.unsafe", reason=error.reason))
-            return
-        except OSError as error:
-            request.reply(
-                request.t(
-                    "feed.add.unresolved",
-                    url=hide_userinfo(url)[:200],
-                    reason=hide_userinfo(str(error)),
-                )
-            )
-            return
+        themes, borders, every = read
         taken = {feed.id for feed in await feed_queries.all_feeds(request.session)}
         feed_id = feed_id_for(url, taken)
         feed_queries.add_feed(
@@ -294,6 +258,57 @@ class FeedCommands:
             ),
         )
         request.reply(request.t("feed.add.done", id=feed_id, every=format_duration(every)))
+
+    def _read_labels(
+        self, request: Request, labels: list[str]
+    ) -> tuple[list[str], list[str], timedelta] | None:
+        """Themes, borders and the polling interval the labels name; None once an unknown
+        label is answered."""
+        themes: list[str] = []
+        borders: list[str] = []
+        every = DEFAULT_EVERY
+        for label in labels:
+            theme = self._vocabulary.theme_by_label(label)
+            border = self._vocabulary.border_by_label(label)
+            if theme is not None:
+                themes.append(theme.id)
+            elif border is not None:
+                borders.append(border.id)
+            elif _is_duration(label):
+                every = parse_duration(label)
+            else:
+                request.reply(
+                    request.t(
+                        "feed.add.unknown_label",
+                        label=label[:100],
+                        themes=", ".join(theme.id for theme in self._vocabulary.themes),
+                        borders=", ".join(border.id for border in self._vocabulary.borders),
+                    )
+                )
+                return None
+        return themes, borders, every
+
+    async def _may_watch(self, request: Request, url: str) -> bool:
+        """Whether the address is new and public; if not, the reply says why."""
+        existing = await feed_queries.watched_feed_by_url(request.session, url)
+        if existing is not None:
+            request.reply(request.t("feed.add.duplicate", id=existing.id))
+            return False
+        try:
+            await check_public_url(url, self._allow_private, self._resolver)
+        except UnsafeFeedAddress as error:
+            request.reply(request.t("feed.add.unsafe", reason=error.reason))
+            return False
+        except OSError as error:
+            request.reply(
+                request.t(
+                    "feed.add.unresolved",
+                    url=hide_userinfo(url)[:200],
+                    reason=hide_userinfo(str(error)),
+                )
+            )
+            return False
+        return True
 
     async def _remove(self, request: Request, words: list[str]) -> None:
         feed = await feed_queries.feed(request.session, words[0])
