@@ -46,7 +46,7 @@ class AlertCommands:
             Command("borders", self.borders, help_key="help.borders", aliases=("frontieres",)),
             Command("whoami", self.whoami, help_key="help.whoami", aliases=("moi",)),
             Command("lang", self.language, help_key="help.language", aliases=("langue",)),
-            Command("help", self.help, help_key="help.help", aliases=("aide", "start")),
+            Command("help", self.help, help_key="help.help", aliases=("aide",)),
         ]
 
     async def alert(self, request: Request) -> None:

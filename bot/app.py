@@ -27,6 +27,9 @@ from bot.directory import sync_directory
 from bot.feed_wiring import FeedParts, build_feeds
 from bot.intake_wiring import IntakeParts, build_intake
 from bot.matrix_setup import matrix_relay, matrix_skip_reason
+from bot.people import TEXTS as PEOPLE_TEXTS
+from bot.people import PeopleCommands
+from bot.permissions import with_permissions
 from bot.platform_events import PlatformEvents
 from bot.router import MessageRouter
 from bot.supervisor import Supervisor
@@ -154,6 +157,13 @@ async def build(
         metrics=metrics,
     )
     commands.extend(feeds.commands.commands())
+    # people (issue #15): invitations, members, /who, /audit, /forget; then every
+    # command's minimum role from the one table (bot/permissions.py).
+    for language, texts in PEOPLE_TEXTS.items():
+        translate.add(language, texts)
+    people = PeopleCommands(vocabulary=vocabulary, help_handler=alert_commands.help)
+    commands.extend(people.commands())
+    commands[:] = with_permissions(commands)
     router = MessageRouter(
         database=database,
         commands=commands,
@@ -166,6 +176,10 @@ async def build(
     )
 
     relays: dict[str, Relay] = {}
+
+    def username_known(name: str) -> None:  # from getMe: commands and invitation links
+        router.add_bot_username(name)
+        people.telegram_username_known(name)
 
     async def console_replies_printed() -> None:
         await dispatcher.wait_drained(platforms=("console",))
@@ -185,7 +199,7 @@ async def build(
         config,
         database=database,
         clock=clock,
-        on_username=router.add_bot_username,
+        on_username=username_known,
         commands=router.commands,
         translate=translate,
     )

@@ -77,6 +77,8 @@ class Command:
     min_role: Role = Role.OBSERVER
     help_key: str | None = None
     aliases: tuple[str, ...] = ()
+    # Answered for non-members too (bot/permissions.py sets it: joining, /forget).
+    strangers: bool = False
 
 
 class Fallback:

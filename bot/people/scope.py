@@ -1,0 +1,45 @@
+"""Who may act on whom: the rules every people command shares."""
+
+from __future__ import annotations
+
+from alerts.types import Role
+from bot.context import Request
+from storage import people_queries
+from storage.models import Member
+
+ROLE_NAMES = {role.value: role for role in Role}
+
+
+def parse_role(word: str) -> Role | None:
+    return ROLE_NAMES.get(word.strip().lower())
+
+
+def out_of_reach(actor: Member, target: Member) -> str | None:
+    """The text key saying why `actor` may not manage `target`, or None."""
+    actor_role, target_role = Role(actor.role), Role(target.role)
+    if actor_role is not Role.ADMIN and target.organisation_id != actor.organisation_id:
+        return "people.other_org"
+    if target_role.rank > actor_role.rank:
+        return "people.above_you"
+    return None
+
+
+async def target_member(request: Request, word: str) -> Member | None:
+    """The member numbered `word`, or None after saying why not."""
+    if not word.isdigit() or len(word) > 18:
+        request.reply(request.t("people.number"))
+        return None
+    target = await people_queries.member(request.session, int(word))
+    if target is None:
+        request.reply(request.t("people.no_member", number=word))
+    return target
+
+
+async def is_last_admin(request: Request, target: Member) -> bool:
+    return target.role == Role.ADMIN.value and (
+        await people_queries.count_role(request.session, Role.ADMIN.value) <= 1
+    )
+
+
+def role_name(request: Request, role: str) -> str:
+    return request.t(f"role.{role}")
