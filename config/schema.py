@@ -106,6 +106,9 @@ class ThemeSettings(Section):
 class OrganisationSettings(Section):
     id: Identifier
     name: Name
+    # Published in `/who` and `/org` (people, issue #15).
+    contact: Name | None = None
+    description: Name | None = None
 
 
 class MemberSettings(Section):
