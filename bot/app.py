@@ -18,6 +18,7 @@ from alerts.directory import ChannelDirectory
 from alerts.i18n import Translator
 from alerts.outbox import Outbox, OutboxSignal
 from alerts.rendering import AlertRenderer
+from alerts.retention import PurgeJob, Purger
 from alerts.service import AlertService
 from bot.alert_commands import AlertCommands
 from bot.alert_limit import AlertLimit
@@ -71,6 +72,7 @@ class Wiring:
     intake: IntakeParts | None = None
     metrics: PrometheusMetrics = field(default_factory=PrometheusMetrics)
     web: WebServer | None = None
+    purge: PurgeJob | None = None  # the daily retention purge (`[privacy] retention`)
     # platform → why its relay was not built (logged at start)
     skipped: dict[str, str] = field(default_factory=dict)
 
@@ -231,7 +233,14 @@ async def build(
         checks = HealthChecks(database, relays)
         routes = [*checks.routes(), *MetricsEndpoint(metrics, database, checks, clock).routes()]
         web = WebServer(settings.web.listen, routes, source=config.source)
+    purger = Purger(
+        database=database,
+        clock=clock,
+        retention=settings.privacy.retention,
+        batch=settings.privacy.purge_batch,
+    )
     return Wiring(
+        purge=PurgeJob(purger, database=database, clock=clock),
         config=config,
         database=database,
         clock=clock,
@@ -295,6 +304,8 @@ class Application:
                 self._supervisor.start("feed-watcher", wiring.feeds.watcher.run)
             if self._receive and wiring.intake is not None:
                 self._supervisor.start("intake-chores", wiring.intake.chores.run)
+            if self._receive and wiring.purge is not None:
+                self._supervisor.start("retention-purge", wiring.purge.run)
             if (
                 self._receive
                 and wiring.console is not None
@@ -308,6 +319,8 @@ class Application:
                 wiring.feeds.watcher.stop()
             if wiring.intake is not None:
                 wiring.intake.chores.stop()
+            if wiring.purge is not None:
+                wiring.purge.stop()
             if wiring.web is not None:
                 wiring.web.stop()
             # The dispatcher's sends in flight finish through relays that still run.
