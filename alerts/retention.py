@@ -39,6 +39,10 @@ class PurgeReport:
         return [f"{field.name}: {getattr(self, field.name)}" for field in fields(self)]
 
     @property
+    def empty(self) -> bool:
+        return not any(getattr(self, field.name) for field in fields(self))
+
+    @property
     def detail(self) -> str:  # for the audit log: numbers only
         return " ".join(f"{field.name}={getattr(self, field.name)}" for field in fields(self))
 
@@ -76,14 +80,15 @@ class Purger:
         async with self._db.transaction() as session:
             report.inbound = await retention_queries.delete_inbound_seen(session, cutoff)
             report.drafts = await retention_queries.delete_old_drafts(session, cutoff)
-            audit_queries.record(
-                session,
-                action="purge",
-                actor_member_id=None,
-                organisation_id=None,
-                at=now,
-                detail=report.detail,
-            )
+            if not report.empty:  # a day with nothing to purge leaves no entry
+                audit_queries.record(
+                    session,
+                    action="purge",
+                    actor_member_id=None,
+                    organisation_id=None,
+                    at=now,
+                    detail=report.detail,
+                )
         log.info("retention purge: %s", report.detail)
         return report
 
