@@ -75,7 +75,7 @@ class Purger:
                     session, cutoff, EMPTY_PAYLOAD, self._batch
                 )
             report.deliveries += blanked
-            if blanked < self._batch:
+            if not blanked:
                 break
         async with self._db.transaction() as session:
             report.inbound = await retention_queries.delete_inbound_seen(session, cutoff)

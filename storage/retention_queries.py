@@ -100,7 +100,27 @@ async def purge_alerts(
 async def blank_deliveries(
     session: AsyncSession, cutoff: datetime, empty_payload: str, limit: int
 ) -> int:
-    """Replace the bodies of messages sent (or given up) before `cutoff`."""
+    """Messages sent (or given up) before `cutoff`: those to people (answers, receipts:
+    no channel) are deleted, since their address is the person; those to channels keep
+    their row (a later edit may need its message id) with the body replaced."""
+    private: Sequence[int] = (
+        await session.scalars(
+            select(Delivery.id)
+            .where(
+                Delivery.status.in_(FINAL),
+                Delivery.created_at < cutoff,
+                Delivery.channel_id.is_(None),
+            )
+            .order_by(Delivery.id)
+            .limit(limit)
+        )
+    ).all()
+    if private:
+        await session.execute(
+            delete(Delivery)
+            .where(Delivery.id.in_(private))
+            .execution_options(synchronize_session=False)
+        )
     ids: Sequence[int] = (
         await session.scalars(
             select(Delivery.id)
@@ -120,7 +140,7 @@ async def blank_deliveries(
             .values(payload=empty_payload, last_error=None)
             .execution_options(synchronize_session=False)
         )
-    return len(ids)
+    return len(private) + len(ids)
 
 
 async def delete_inbound_seen(session: AsyncSession, cutoff: datetime) -> int:

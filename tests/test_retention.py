@@ -81,6 +81,11 @@ async def test_a_purge_erases_old_content_and_keeps_counts(database: Database) -
             ("franco-italienne", "*", "mobilisation"): 1,
         }
         async with database.sessions() as session:
+            private = await session.scalar(
+                select(func.count())
+                .select_from(Delivery)
+                .where(Delivery.status == "sent", Delivery.channel_id.is_(None))
+            )
             payloads = list(
                 await session.scalars(select(Delivery.payload).where(Delivery.status == "sent"))
             )
@@ -92,7 +97,8 @@ async def test_a_purge_erases_old_content_and_keeps_counts(database: Database) -
             drafts = await session.scalar(select(func.count()).select_from(Conversation))
             purge = await session.scalar(select(AuditEntry).where(AuditEntry.action == "purge"))
             audit_details = list(await session.scalars(select(AuditEntry.detail)))
-        assert payloads and set(payloads) == {EMPTY_PAYLOAD}
+        assert private == 0  # answers to people went with their address
+        assert payloads and set(payloads) == {EMPTY_PAYLOAD}  # channel copies: bodies gone
         assert any("Menton" in OutboundMessage.from_json(p).plain for p in pending)
         assert answer is not None and answer.member_id is None and answer.answer == "going"
         assert seen == 1 and drafts == 0  # only the recent alert's update is remembered
