@@ -9,9 +9,11 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
+from alerts.messages import InboundMessage
+from alerts.types import LOWEST_PRIORITY
 from bot.people import codes
 from storage.database import Database
-from storage.models import AuditEntry, Invitation
+from storage.models import AuditEntry, Delivery, Invitation
 from tests.support.people_scene import (
     ADMIN,
     COORDINATOR,
@@ -128,3 +130,27 @@ async def test_nobody_invites_above_their_own_role(database: Database) -> None:
         await scene.say(STRANGER, f"/join {code}")
         joined = await scene.member(STRANGER)
         assert joined is not None and (joined.organisation_id, joined.role) == ("cimade", "admin")
+
+
+async def test_a_stranger_typing_codes_in_a_group_is_answered_behind_its_alerts(
+    database: Database,
+) -> None:
+    async with people_scene(database.url, database=database) as scene:
+        for number in range(3):
+            await scene.wiring.router(
+                InboundMessage(
+                    platform="telegram",
+                    update_id=f"g{number}",
+                    chat="-100123",
+                    chat_type="group",
+                    sender=STRANGER,
+                    text=f"/join {codes.new_code()}",
+                )
+            )
+        async with database.sessions() as session:
+            priorities = list(
+                await session.scalars(
+                    select(Delivery.priority).where(Delivery.address == "-100123")
+                )
+            )
+    assert priorities == [LOWEST_PRIORITY] * 3

@@ -10,7 +10,7 @@ from sqlalchemy import update
 from alerts.types import Role
 from bot.context import Command, Handler, Request
 from bot.people import codes
-from bot.people.scope import parse_role, role_name
+from bot.people.scope import answer_open, parse_role, role_name
 from config.durations import parse_duration
 from storage import audit_queries, people_queries
 from storage.models import Invitation, Organisation
@@ -187,26 +187,26 @@ class Invitations:
         elif request.member is not None:
             await self._help(request)
         else:
-            request.reply(request.t("error.not_member", user=request.inbound.sender))
+            answer_open(request, request.t("error.not_member", user=request.inbound.sender))
 
     async def join(self, request: Request) -> None:
         word = request.args.strip()
         if not word:
-            request.reply(request.t("invite.join_usage"))
+            answer_open(request, request.t("invite.join_usage"))
             return
         row = await people_queries.invitation_by_hash(request.session, codes.code_hash(word))
         problem = self._unusable(request, row)
         if problem is not None:
-            request.reply(request.t(problem))
+            answer_open(request, request.t(problem))
             return
         assert row is not None
         if request.member is not None:
-            request.reply(
-                request.t("invite.already", organisation=request.member.organisation.name)
+            answer_open(
+                request, request.t("invite.already", organisation=request.member.organisation.name)
             )
             return
         if not await self._use(request, row):
-            request.reply(request.t("invite.used_up"))
+            answer_open(request, request.t("invite.used_up"))
             return
         inbound = request.inbound
         joined = await people_queries.add_member(
@@ -227,12 +227,13 @@ class Invitations:
             detail=row.role,
         )
         organisation = await people_queries.organisation(request.session, row.organisation_id)
-        request.reply(
+        answer_open(
+            request,
             request.t(
                 "invite.welcome",
                 organisation=organisation.name if organisation else row.organisation_id,
                 role=role_name(request, row.role),
-            )
+            ),
         )
 
     @staticmethod

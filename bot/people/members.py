@@ -6,6 +6,7 @@ from alerts.text import clean_text
 from alerts.types import Role
 from bot.context import Command, Request
 from bot.people.scope import (
+    answer_open,
     is_last_admin,
     out_of_reach,
     parse_role,
@@ -152,7 +153,7 @@ class Members:
         """Erase a member: `/forget` (oneself) or `/forget <n°>`, then again with `oui`."""
         actor = request.member
         if actor is None:
-            request.reply(request.t("forget.nothing"))
+            answer_open(request, request.t("forget.nothing"))
             return
         words = request.args.lower().split()
         confirmed = bool(words) and words[-1] in CONFIRM

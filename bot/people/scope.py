@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from alerts.types import Role
+from alerts.types import LOWEST_PRIORITY, NOTICE_PRIORITY, Role
 from bot.context import Request
 from storage import people_queries
 from storage.models import Member
@@ -43,3 +43,11 @@ async def is_last_admin(request: Request, target: Member) -> bool:
 
 def role_name(request: Request, role: str) -> str:
     return request.t(f"role.{role}")
+
+
+def answer_open(request: Request, text: str) -> None:
+    """Answer a command anyone may send (joining, /forget). A stranger in a group is
+    answered behind everything queued for it, so typing codes there never holds up
+    the group's alerts (a group takes 20 messages a minute)."""
+    stranger_in_group = request.member is None and request.inbound.chat_type != "private"
+    request.reply(text, priority=LOWEST_PRIORITY if stranger_in_group else NOTICE_PRIORITY)

@@ -4,13 +4,14 @@ people talk to the router as the relays hand messages over, answers read from th
 from __future__ import annotations
 
 import io
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from alerts.clock import ManualClock
 from alerts.messages import InboundMessage, OutboundMessage
@@ -89,9 +90,12 @@ class PeopleScene:
     async def say(self, sender: str, text: str, *, platform: str = "telegram") -> str:
         """`sender` writes `text` to the bot in private; returns the bot's answers."""
         self._updates += 1
+        async with self.wiring.database.sessions() as session:
+            newest = await session.scalar(select(func.max(Delivery.id)))
+        self._read[(platform, sender)] = newest or 0  # earlier answers (another scene's too)
         inbound = InboundMessage(
             platform=platform,
-            update_id=f"p{self._updates}",
+            update_id=f"p{self._updates}-{uuid.uuid4().hex[:8]}",  # unique over restarts
             chat=sender,
             chat_type="private",
             sender=sender,
