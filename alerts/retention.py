@@ -25,6 +25,7 @@ from storage.database import Database
 log = logging.getLogger(__name__)
 EMPTY_PAYLOAD = OutboundMessage(paragraphs=()).to_json()
 TURN_KEY = "privacy.purge"
+INBOUND_KEPT_AT_LEAST = timedelta(days=1)
 
 
 @dataclass
@@ -78,7 +79,10 @@ class Purger:
             if not blanked:
                 break
         async with self._db.transaction() as session:
-            report.inbound = await retention_queries.delete_inbound_seen(session, cutoff)
+            # Update ids are kept a day at least, whatever the retention: a platform may
+            # deliver an unconfirmed update again after an outage, and it must be known.
+            seen_cutoff = min(cutoff, now - INBOUND_KEPT_AT_LEAST)
+            report.inbound = await retention_queries.delete_inbound_seen(session, seen_cutoff)
             report.drafts = await retention_queries.delete_old_drafts(session, cutoff)
             if not report.empty:  # a day with nothing to purge leaves no entry
                 audit_queries.record(

@@ -17,9 +17,11 @@ from storage.models import (
     Member,
     MobilisationAnswer,
     Organisation,
+    PlatformState,
 )
 
 CHAT = "chat"
+ERASED_ADDRESS = "erased"  # as storage/retention_queries.py
 FINAL_STATUSES = ("sent", "failed", "cancelled", "dead")
 
 
@@ -138,14 +140,25 @@ async def unlink_member(session: AsyncSession, member: Member) -> None:
     await session.flush()
 
 
-async def erase_private_chat(session: AsyncSession, platform: str, user_ref: str) -> int:
+async def erase_private_chat(
+    session: AsyncSession, platform: str, address: str, empty_payload: str
+) -> int:
     """The messages already sent to a person's private chat (their receipts, the bot's
-    answers): gone with the person. Pending ones (this very answer) stay to be sent."""
+    answers) lose their body and address. Pending ones (this very answer) stay to be
+    sent. Rows are kept: SQLite would give a deleted last id to the next row."""
     result = await session.execute(
-        delete(Delivery).where(
+        update(Delivery)
+        .where(
             Delivery.platform == platform,
-            Delivery.address == user_ref,
+            Delivery.address == address,
             Delivery.status.in_(FINAL_STATUSES),
         )
+        .values(payload=empty_payload, address=ERASED_ADDRESS, last_error=None)
+        .execution_options(synchronize_session=False)
     )
     return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def forget_state(session: AsyncSession, key: str) -> None:
+    """A relay's note about a person (the Matrix room of their direct chat)."""
+    await session.execute(delete(PlatformState).where(PlatformState.key == key))

@@ -24,6 +24,7 @@ from storage.queries import upsert
 
 FINAL = ("sent", "dead", "cancelled")
 ALL_THEMES = "*"
+ERASED_ADDRESS = "erased"  # a delivery's address once the person it named is gone
 
 
 def week_of(moment: datetime) -> date:
@@ -100,30 +101,13 @@ async def purge_alerts(
 async def blank_deliveries(
     session: AsyncSession, cutoff: datetime, empty_payload: str, limit: int
 ) -> int:
-    """Messages sent (or given up) before `cutoff`: those to people (answers, receipts:
-    no channel) are deleted, since their address is the person; those to channels keep
-    their row (a later edit may need its message id) with the body replaced."""
-    private: Sequence[int] = (
-        await session.scalars(
-            select(Delivery.id)
-            .where(
-                Delivery.status.in_(FINAL),
-                Delivery.created_at < cutoff,
-                Delivery.channel_id.is_(None),
-            )
-            .order_by(Delivery.id)
-            .limit(limit)
-        )
-    ).all()
-    if private:
+    """Messages sent (or given up) before `cutoff` lose their body; those to people
+    (answers, receipts: no channel) lose their address too, which is the person. Rows
+    stay (not deleted: SQLite would hand a deleted last id to the next row, and an edit
+    or reply refers to rows by id)."""
+    rows = (
         await session.execute(
-            delete(Delivery)
-            .where(Delivery.id.in_(private))
-            .execution_options(synchronize_session=False)
-        )
-    ids: Sequence[int] = (
-        await session.scalars(
-            select(Delivery.id)
+            select(Delivery.id, Delivery.channel_id)
             .where(
                 Delivery.status.in_(FINAL),
                 Delivery.created_at < cutoff,
@@ -133,14 +117,27 @@ async def blank_deliveries(
             .limit(limit)
         )
     ).all()
-    if ids:
-        await session.execute(
-            update(Delivery)
-            .where(Delivery.id.in_(ids))
-            .values(payload=empty_payload, last_error=None)
-            .execution_options(synchronize_session=False)
-        )
-    return len(private) + len(ids)
+    private = [row_id for row_id, channel_id in rows if channel_id is None]
+    shared = [row_id for row_id, channel_id in rows if channel_id is not None]
+    await _blank(session, private, empty_payload, address=ERASED_ADDRESS)
+    await _blank(session, shared, empty_payload)
+    return len(rows)
+
+
+async def _blank(
+    session: AsyncSession, ids: Sequence[int], payload: str, address: str | None = None
+) -> None:
+    if not ids:
+        return
+    values: dict[str, object] = {"payload": payload, "last_error": None}
+    if address is not None:
+        values["address"] = address
+    await session.execute(
+        update(Delivery)
+        .where(Delivery.id.in_(ids))
+        .values(values)
+        .execution_options(synchronize_session=False)
+    )
 
 
 async def delete_inbound_seen(session: AsyncSession, cutoff: datetime) -> int:

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
+from alerts.messages import OutboundMessage
 from storage.database import Database
-from storage.models import Alert, AuditEntry, Conversation
+from storage.models import Alert, AuditEntry, Conversation, Delivery
 from tests.support.people_scene import (
     ADMIN,
     COORDINATOR,
@@ -103,6 +104,8 @@ async def test_forget_erases_a_person_once_and_keeps_their_alerts_unsigned(
         asked = await scene.say(NEWCOMER, "/forget")
         assert "To confirm: /forget yes" in asked or "/forget oui" in asked
         assert await scene.member(NEWCOMER) is not None  # nothing done before confirming
+        async with database.transaction() as session:  # the dispatcher sent their answers
+            await session.execute(update(Delivery).values(status="sent"))
         assert await scene.say(NEWCOMER, "/forget oui") == "Erased. Thank you for your commitment."
         assert await scene.member(NEWCOMER) is None
         again = await scene.say(NEWCOMER, "/forget oui")
@@ -115,7 +118,22 @@ async def test_forget_erases_a_person_once_and_keeps_their_alerts_unsigned(
                 )
             ).all()
             actors = set(await session.scalars(select(AuditEntry.actor_member_id)))
+            to_them = list(
+                await session.scalars(
+                    select(Delivery.payload)
+                    .where(Delivery.address == NEWCOMER)
+                    .order_by(Delivery.id)
+                )
+            )
+            channel_copies = list(
+                await session.scalars(select(Delivery.id).where(Delivery.channel_id.is_not(None)))
+            )
         assert alert.author_member_id is None and alert.text  # the alert stays, unsigned
+        assert [OutboundMessage.from_json(payload).plain for payload in to_them] == [
+            "Erased. Thank you for your commitment.",  # what they were told, still to send
+            "Rien à effacer : ce compte n'est membre d'aucune organisation.",
+        ]
+        assert channel_copies  # the alert's copies in channels are not theirs to erase
         [entry] = erased
         assert (entry.actor_member_id, entry.detail) == (None, None)  # names nobody
         assert newcomer not in actors

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from alerts.notices import DM_STATE_PREFIX, private_address
+from alerts.retention import EMPTY_PAYLOAD
 from alerts.text import clean_text
 from alerts.types import Role
 from bot.context import Command, Request
@@ -183,7 +185,15 @@ class Members:
     @staticmethod
     async def _erase(request: Request, actor: Member, target: Member) -> None:
         organisation_id, number, itself = target.organisation_id, target.id, target.id == actor.id
-        await people_queries.erase_private_chat(request.session, target.platform, target.user_ref)
+        address = await private_address(request.session, target.platform, target.user_ref)
+        if address is not None:  # the answers already sent to them, and the way to reach them
+            await people_queries.erase_private_chat(
+                request.session, target.platform, address, EMPTY_PAYLOAD
+            )
+            if address != target.user_ref:
+                await people_queries.forget_state(
+                    request.session, f"{target.platform}.{DM_STATE_PREFIX}{target.user_ref}"
+                )
         await people_queries.unlink_member(request.session, target)
         # Audited without naming the person: no number, and no actor when it was oneself.
         audit_queries.record(
