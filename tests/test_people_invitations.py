@@ -4,6 +4,7 @@ forged codes are refused clearly and change nothing; codes are stored hashed."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from datetime import timedelta
 
@@ -154,3 +155,16 @@ async def test_a_stranger_typing_codes_in_a_group_is_answered_behind_its_alerts(
                 )
             )
     assert priorities == [LOWEST_PRIORITY] * 3
+
+
+async def test_two_people_racing_for_the_last_use_make_one_member(database_url: str) -> None:
+    """Two processes on one database (two composition roots), each with its own
+    connections: the last use of a code goes to one of them only."""
+    async with people_scene(database_url) as first, people_scene(database_url) as second:
+        code = code_in(await first.say(ORG_ADMIN, "/invite"))
+        answers = await asyncio.gather(
+            first.say("8000001", f"/join {code}"), second.say("8000002", f"/join {code}")
+        )
+        joined = [await first.member(user) for user in ("8000001", "8000002")]
+    assert sorted(answer.split(" ")[0] for answer in answers) == ["Bienvenue", "Ce"]
+    assert sum(member is not None for member in joined) == 1
