@@ -168,3 +168,9 @@ async def test_two_people_racing_for_the_last_use_make_one_member(database_url: 
         joined = [await first.member(user) for user in ("8000001", "8000002")]
     assert sorted(answer.split(" ")[0] for answer in answers) == ["Bienvenue", "Ce"]
     assert sum(member is not None for member in joined) == 1
+
+
+async def test_roles_may_be_typed_in_french(database: Database) -> None:
+    async with people_scene(database.url, database=database) as scene:
+        answer = await scene.say(ORG_ADMIN, "/invite coordinatrice")
+        assert "coordinateur·ice de Anafé" in answer

@@ -34,7 +34,7 @@ class Invitations:
             Command("invite", self.invite, help_key="help.invite", aliases=("inviter",)),
             Command("invites", self.invites, help_key="help.invites", aliases=("invitations",)),
             Command("revoke", self.revoke, aliases=("revoquer",)),
-            Command("join", self.join, help_key="help.join", aliases=("rejoindre",)),
+            Command("join", self.join, aliases=("rejoindre",)),
             Command("start", self.start),
         ]
 

@@ -7,7 +7,15 @@ from bot.context import Request
 from storage import people_queries
 from storage.models import Member
 
-ROLE_NAMES = {role.value: role for role in Role}
+ROLE_NAMES = {
+    **{role.value: role for role in Role},
+    # as French speakers may type them
+    "observateur": Role.OBSERVER,
+    "observatrice": Role.OBSERVER,
+    "coordinateur": Role.COORDINATOR,
+    "coordinatrice": Role.COORDINATOR,
+    "admin-org": Role.ORG_ADMIN,
+}
 
 
 def parse_role(word: str) -> Role | None:
