@@ -122,7 +122,14 @@ class PurgeJob:
         async with self._db.transaction() as session:
             if not await queries.claim_turn(session, TURN_KEY, now, every=self._every):
                 return None
-        return await self._purger.purge()
+        try:
+            return await self._purger.purge()
+        except BaseException:
+            # Give the turn back, so the next look (minutes later) tries again; what
+            # this one purged stays purged and counted.
+            async with self._db.transaction() as session:
+                await retention_queries.release_turn(session, TURN_KEY)
+            raise
 
     async def run(self) -> None:
         self._stopping.clear()

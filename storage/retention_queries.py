@@ -19,6 +19,7 @@ from storage.models import (
     Delivery,
     InboundSeen,
     MobilisationAnswer,
+    PlatformState,
 )
 from storage.queries import upsert
 
@@ -158,3 +159,8 @@ async def counts(session: AsyncSession) -> Sequence[AlertCount]:
         AlertCount.week_start, AlertCount.border, AlertCount.theme, AlertCount.kind
     )
     return (await session.scalars(query)).all()
+
+
+async def release_turn(session: AsyncSession, key: str) -> None:
+    """Forget a daily turn taken with `queries.claim_turn`, so it can be taken again."""
+    await session.execute(delete(PlatformState).where(PlatformState.key == key))

@@ -14,10 +14,13 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import func, insert, select, update
+import pytest
+from sqlalchemy import func, insert, select, text, update
+from sqlalchemy.exc import DBAPIError
 
+from alerts.clock import ManualClock
 from alerts.messages import OutboundMessage
-from alerts.retention import EMPTY_PAYLOAD
+from alerts.retention import EMPTY_PAYLOAD, PurgeJob, Purger
 from storage.database import Database
 from storage.models import (
     Alert,
@@ -220,3 +223,43 @@ async def test_tocsin_audit_prints_the_log_without_text(database: Database, tmp_
     bad = _tocsin("audit", "--since", "soon", "--config", str(config))
     _, bad_err = bad.communicate(timeout=60)
     assert bad.returncode == 2 and "--since" in bad_err
+
+
+_FAULT = {
+    "sqlite": [
+        "CREATE TRIGGER purge_fault BEFORE UPDATE ON alerts WHEN OLD.id = 5 "
+        "BEGIN SELECT RAISE(ABORT, 'disk fault'); END"
+    ],
+    "postgresql": [
+        "CREATE FUNCTION purge_fault() RETURNS trigger AS $$ "
+        "BEGIN RAISE EXCEPTION 'disk fault'; END $$ LANGUAGE plpgsql",
+        "CREATE TRIGGER purge_fault BEFORE UPDATE ON alerts FOR EACH ROW "
+        "WHEN (OLD.id = 5) EXECUTE FUNCTION purge_fault()",
+    ],
+}
+
+
+async def test_a_database_fault_mid_purge_rolls_back_one_batch_and_the_job_retries(
+    database: Database,
+) -> None:
+    """The database itself refuses one write (a trigger): the batch holding it is
+    rolled back whole, those before stay purged and counted, and the daily turn is given
+    back so the job tries again without waiting for tomorrow."""
+    await _old_alerts(database, 10)
+    dialect = "postgresql" if database.url.startswith("postgresql") else "sqlite"
+    async with database.transaction() as session:
+        for statement in _FAULT[dialect]:
+            await session.execute(text(statement))
+    clock = ManualClock(NOW)
+    purger = Purger(database=database, clock=clock, retention=timedelta(days=1), batch=3)
+    job = PurgeJob(purger, database=database, clock=clock)
+    with pytest.raises(DBAPIError, match="disk fault"):
+        await job.tick()
+    assert await _consistent(database) == 3  # the first batch; the second rolled back
+    async with database.transaction() as session:
+        await session.execute(
+            text("DROP TRIGGER purge_fault" + (" ON alerts" if dialect == "postgresql" else ""))
+        )
+    report = await job.tick()  # the turn was given back
+    assert report is not None and report.alerts == 7
+    assert await _consistent(database) == 10
