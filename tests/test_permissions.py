@@ -78,6 +78,7 @@ async def test_every_command_as_every_role(database: Database, role: Role | None
         for command in commands:
             args = SAMPLES.get(command.name, "").format(observer=observer)
             before = await scene.snapshot()
+            elsewhere = await scene.elsewhere(sender)
             answer = await scene.say(sender, f"/{command.name} {args}".strip())
             refused = answer.startswith((FORBIDDEN, NOT_MEMBER)) and command.name != "start"
             if command.name == "start" and role is None:
@@ -85,3 +86,4 @@ async def test_every_command_as_every_role(database: Database, role: Role | None
             assert refused != _allowed(role, command.name), (command.name, answer)
             if refused:
                 assert await scene.snapshot() == before, command.name
+                assert await scene.elsewhere(sender) == elsewhere, command.name

@@ -132,6 +132,12 @@ class PeopleScene:
         assert found is not None
         return found.id
 
+    async def elsewhere(self, chat: str) -> int:
+        """Messages queued for any chat but `chat` (a refusal only answers its sender)."""
+        async with self.wiring.database.sessions() as session:
+            query = select(func.count()).select_from(Delivery).where(Delivery.address != chat)
+            return int(await session.scalar(query) or 0)
+
     async def snapshot(self, *, skip: tuple[str, ...] = ()) -> dict[str, list[tuple[Any, ...]]]:
         """Every table's rows, but those the router writes for any message (the update
         seen, the answer queued, a stranger's answer turn)."""
