@@ -9,8 +9,7 @@ from __future__ import annotations
 import difflib
 import re
 
-from alerts.directory import ChannelDirectory
-from alerts.i18n import Translator
+from alerts.channel_cache import ChannelCache
 from alerts.routing import ALL, SubscriptionSpec
 from alerts.types import Kind, Role, Urgency
 from alerts.vocabulary import Vocabulary
@@ -78,13 +77,9 @@ _URGENCY = re.compile(r"^!(info|normal|urgent|vital)$", re.IGNORECASE)
 
 
 class ChannelCommands:
-    def __init__(
-        self, *, vocabulary: Vocabulary, translate: Translator, directory: ChannelDirectory
-    ) -> None:
+    def __init__(self, *, vocabulary: Vocabulary, directory: ChannelCache) -> None:
         self._vocabulary = vocabulary
         self._directory = directory
-        for language, texts in TEXTS.items():
-            translate.add(language, texts)
 
     def commands(self) -> list[Command]:
         return [

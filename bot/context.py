@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -13,11 +13,6 @@ from alerts.messages import Button, InboundMessage, OutboundMessage, text_messag
 from alerts.outbox import NOTICE, FactRef, Outbox, Target
 from alerts.types import NOTICE_PRIORITY, Role
 from storage.models import Member
-
-
-def command_prefix(platform: str) -> str:
-    """`/` on Telegram and the console, `!` on Matrix (where `/` is the client's own)."""
-    return "!" if platform == "matrix" else "/"
 
 
 @dataclass
@@ -31,13 +26,11 @@ class Request:
     now: datetime
     translate: Translator
     outbox: Outbox
+    prefix: str  # what commands start with on this platform (its traits say)
+    commands: Sequence[Command] = ()  # every command of the bot, in help order
     command: str = ""
     args: str = ""
     replies: list[OutboundMessage] = field(default_factory=list)
-
-    @property
-    def prefix(self) -> str:
-        return command_prefix(self.inbound.platform)
 
     @property
     def role(self) -> Role | None:

@@ -14,7 +14,6 @@ from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from alerts.i18n import Translator
 from alerts.types import Role
 from alerts.vocabulary import Vocabulary
 from bot.context import Command, Request
@@ -116,6 +115,7 @@ TEXTS_EN = {
     "feed.resume.not_paused": "Feed {id} is not paused.",
     "feed.resume.done": "▶️ Feed {id} resumed: next poll within a minute.",
 }
+TEXTS = {"fr": TEXTS_FR, "en": TEXTS_EN}
 
 
 def feed_id_for(url: str, taken: set[str]) -> str:
@@ -140,7 +140,6 @@ class FeedCommands:
         self,
         *,
         vocabulary: Vocabulary,
-        translate: Translator,
         allow_private: bool,
         resolver: Resolver | None = None,
         timezone: str = "Europe/Paris",
@@ -149,8 +148,6 @@ class FeedCommands:
         self._allow_private = allow_private
         self._resolver = resolver
         self._zone = ZoneInfo(timezone)
-        translate.add("fr", TEXTS_FR)
-        translate.add("en", TEXTS_EN)
 
     def commands(self) -> list[Command]:
         return [

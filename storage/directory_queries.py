@@ -1,5 +1,5 @@
 """Writes that bring the configuration's organisations, members and channels into the
-database (`bot/directory.py` decides what the file wants), in the caller's session.
+database (`bot/config_sync.py` decides what the file wants), in the caller's session.
 Rows from the file carry `source="config"`; rows added from chat are left alone."""
 
 from __future__ import annotations

@@ -7,16 +7,16 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
-from alerts.announcements import (
+from alerts.feed_announcements import (
     AnnouncementRenderer,
     AnnouncementView,
     channels_for,
     storable_key,
 )
-from alerts.i18n import Translator
 from alerts.routing import ChannelTarget, SubscriptionSpec
 from alerts.types import Kind, Urgency
-from bot.vocabulary import vocabulary_from
+from bot.wiring.texts import translator
+from bot.wiring.vocabulary import vocabulary_from
 from config.loader import build_settings
 from config.schema import FeedSettings
 from feeds.sync import sync_configured_feeds
@@ -43,7 +43,7 @@ def view(**changes: object) -> AnnouncementView:
 
 
 def test_an_announcement_shows_feed_title_link_summary_and_labels() -> None:
-    renderer = AnnouncementRenderer(VOCABULARY, Translator())
+    renderer = AnnouncementRenderer(VOCABULARY, translator())
     message = renderer.render(view(), "fr", "Europe/Paris")
     assert to_plain(message, " | ") == (
         "📰 Annonce · Conseil d'État | Zones d'attente : accès des associations "
@@ -59,7 +59,7 @@ def test_an_announcement_shows_feed_title_link_summary_and_labels() -> None:
 
 
 def test_feed_text_is_escaped_by_the_relays_not_before() -> None:
-    renderer = AnnouncementRenderer(VOCABULARY, Translator())
+    renderer = AnnouncementRenderer(VOCABULARY, translator())
     hostile = view(
         title='<script>alert("x")</script> & co',
         link='https://example.test/?a=1&b="2"',
@@ -76,7 +76,7 @@ def test_feed_text_is_escaped_by_the_relays_not_before() -> None:
 
 
 def test_an_item_without_a_link_or_title_still_reads() -> None:
-    renderer = AnnouncementRenderer(VOCABULARY, Translator())
+    renderer = AnnouncementRenderer(VOCABULARY, translator())
     message = renderer.render(view(title="", link=None), "fr", "UTC")
     assert message.paragraphs[1].spans[0].text == "(sans titre)"
     assert message.paragraphs[1].spans[0].style == "bold"

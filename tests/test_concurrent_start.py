@@ -22,7 +22,7 @@ import pytest
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import func, select
 
-from bot.directory import sync_directory
+from bot.config_sync import sync_config
 from config.loader import build_settings
 from storage.database import Database, open_database
 from storage.models import Channel, Delivery, Member, Organisation, Subscription
@@ -225,7 +225,7 @@ async def test_two_syncs_of_the_configuration_at_once_write_each_row_once(
 
     async def sync(database: Database) -> None:
         async with database.transaction() as session:
-            await sync_directory(session, settings, now)
+            await sync_config(session, settings, now)
 
     try:
         await asyncio.gather(sync(first), sync(second), sync(first), sync(second))

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select
 
-from bot.directory import sync_directory
+from bot.config_sync import sync_config
 from config.loader import build_settings
 from storage.database import Database
 from storage.models import Channel, Member, Organisation, Subscription
@@ -94,7 +94,7 @@ organisation = "anafe"
 async def sync(database: Database, text: str) -> None:
     settings = build_settings(tomllib.loads(text), "tocsin.toml")
     async with database.transaction() as session:
-        await sync_directory(session, settings, NOW)
+        await sync_config(session, settings, NOW)
 
 
 async def test_a_restart_with_an_unchanged_file_writes_nothing_twice(database: Database) -> None:

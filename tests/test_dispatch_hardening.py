@@ -106,7 +106,6 @@ async def enqueue(
                 priority=priority,
                 now=wiring.clock.now(),
             )
-    wiring.signal.wake()
 
 
 async def raise_alert(wiring: Wiring, text: str) -> None:

@@ -14,8 +14,10 @@ from sqlalchemy import func, select
 from alerts.clock import ManualClock
 from alerts.i18n import Translator
 from alerts.messages import DeliveryResult, OutboundMessage, SendContext, text_message
-from alerts.outbox import FactRef, Outbox, OutboxSignal, Target
-from relays.dispatcher import Dispatcher, DispatcherSettings, RetryPolicy
+from alerts.outbox import FactRef, Outbox, Target
+from bot.wiring.platforms import platform_catalogue
+from relays.dispatch_policy import DispatcherSettings, RetryPolicy
+from relays.dispatcher import Dispatcher
 from relays.ratelimit import PlatformLimits, Rate
 from storage.database import Database
 from storage.models import Channel, Delivery, Member, Organisation
@@ -69,7 +71,7 @@ async def enqueue(
 ) -> None:
     async with database.transaction() as session:
         channel = address if address.startswith("group-") else None
-        Outbox().enqueue(
+        Outbox(platform_catalogue()).enqueue(
             session,
             Target("console", address, channel),
             text_message(text),
@@ -90,8 +92,7 @@ def make_dispatcher(
         relays={"console": relay},
         limits={"console": limits or PlatformLimits()},
         clock=clock,
-        signal=OutboxSignal(),
-        outbox=Outbox(),
+        outbox=Outbox(platform_catalogue()),
         translate=Translator(),
         rng=random.Random(7),
         retry=RetryPolicy(first_delay=2.0, give_up_after=timedelta(hours=24)),
@@ -150,7 +151,7 @@ async def test_platform_message_id_is_stored_and_used_for_replies(
     await drain(make_dispatcher(seeded, relay, clock))
     async with seeded.transaction() as session:
         first = await session.scalar(select(Delivery.id))
-        Outbox().enqueue(
+        Outbox(platform_catalogue()).enqueue(
             session,
             Target("console", "group-a", "group-a"),
             text_message("follow-up"),

@@ -3,7 +3,7 @@ feed's fixed labels, and its keyword filter — whole words, no regular expressi
 
 from __future__ import annotations
 
-from bot.vocabulary import vocabulary_from
+from bot.wiring.vocabulary import vocabulary_from
 from config.loader import build_settings
 from feeds.classify import Classification, FeedLabels, ItemClassifier
 

@@ -13,9 +13,10 @@ from sqlalchemy import event, func, select
 from alerts.clock import ManualClock
 from alerts.i18n import Translator
 from alerts.messages import InboundMessage, OutboundMessage
-from alerts.outbox import Outbox, OutboxSignal
+from alerts.outbox import Outbox
 from bot.context import Command, Request
 from bot.router import MessageRouter
+from bot.wiring.platforms import platform_catalogue
 from storage.database import Database
 from storage.models import Delivery, InboundSeen, Member, Organisation
 
@@ -49,8 +50,7 @@ async def router(database: Database) -> AsyncIterator[MessageRouter]:
         database=database,
         commands=[Command("note", note), Command("boom", boom)],
         translate=Translator(),
-        outbox=Outbox(),
-        signal=OutboxSignal(),
+        outbox=Outbox(platform_catalogue()),
         clock=ManualClock(NOW),
     )
 

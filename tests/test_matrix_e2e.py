@@ -26,9 +26,11 @@ from alerts.messages import (
     Span,
     text_message,
 )
-from alerts.outbox import NOTICE, Outbox, OutboxSignal, Target
+from alerts.outbox import NOTICE, Outbox, Target
+from bot.wiring.platforms import platform_catalogue
 from relays.base import ChatClass, InboundSink
-from relays.dispatcher import Dispatcher, DispatcherSettings
+from relays.dispatch_policy import DispatcherSettings
+from relays.dispatcher import Dispatcher
 from relays.matrix import MatrixRelay
 from relays.ratelimit import PlatformLimits
 from storage.database import Database, open_database
@@ -217,7 +219,7 @@ async def test_a_100_kb_message_arrives_split_in_order(
     message = OutboundMessage(paragraphs)
     assert len(message.plain.encode()) > 100_000
     async with database.transaction() as session:
-        parts = Outbox().enqueue(
+        parts = Outbox(platform_catalogue()).enqueue(
             session, Target("matrix", room), message, fact=NOTICE, priority=20, now=clock.now()
         )
     assert parts >= 5
@@ -408,7 +410,7 @@ class RecordingRelay:
 async def enqueue(database: Database, clock: Any, room: str, texts: list[str]) -> None:
     async with database.transaction() as session:
         for text in texts:
-            Outbox().enqueue(
+            Outbox(platform_catalogue()).enqueue(
                 session,
                 Target("matrix", room),
                 text_message(text),
@@ -427,8 +429,7 @@ async def drain(
         relays={"matrix": relay},
         limits={"matrix": PlatformLimits()},
         clock=clock,
-        signal=OutboxSignal(),
-        outbox=Outbox(),
+        outbox=Outbox(platform_catalogue()),
         translate=Translator(),
         rng=random.Random(5),
         settings=DispatcherSettings(poll_interval=0.05),

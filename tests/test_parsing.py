@@ -8,12 +8,13 @@ from hypothesis import strategies as st
 
 from alerts.messages import OutboundMessage, Paragraph, Span
 from alerts.parsing import AlertInputError, parse_alert_line
-from alerts.splitting import BUDGETS, TextBudget, split_message, utf16_length
+from alerts.splitting import TextBudget, split_message, utf16_length
 from alerts.text import clean_text
 from alerts.types import Urgency
-from bot.vocabulary import vocabulary_from
+from bot.wiring.vocabulary import vocabulary_from
 from config.loader import load_config
 from relays.markup import to_html
+from relays.telegram.traits import TRAITS as TELEGRAM
 
 VOCABULARY = vocabulary_from(load_config(None, {}).settings)
 
@@ -103,13 +104,13 @@ def _message(texts: list[str]) -> OutboundMessage:
 
 def test_short_message_is_one_part() -> None:
     message = _message(["a", "b"])
-    assert split_message(message, BUDGETS["telegram"]) == [message]
+    assert split_message(message, TELEGRAM.text_budget) == [message]
 
 
 def test_split_on_paragraph_boundaries_keeps_every_character() -> None:
     paragraphs = [f"paragraphe {i} " + "é" * 900 for i in range(12)]
     message = _message(paragraphs)
-    parts = split_message(message, BUDGETS["telegram"])
+    parts = split_message(message, TELEGRAM.text_budget)
     assert len(parts) > 1
     assert all(utf16_length(p.plain) <= 4096 for p in parts)
     # paragraphs are never cut when each fits: the parts hold them whole, in order
@@ -137,7 +138,7 @@ def test_a_10000_character_alert_splits_without_cutting_markup() -> None:
     message = OutboundMessage(
         (Paragraph((Span("Alerte", "bold"),)), Paragraph((Span(text, "bold"),)))
     )
-    parts = split_message(message, BUDGETS["telegram"])
+    parts = split_message(message, TELEGRAM.text_budget)
     assert len(parts) == 3
     for part in parts:
         html = to_html(part)

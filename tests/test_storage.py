@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
 from alerts.messages import text_message
 from alerts.outbox import NOTICE, Outbox, Target
+from bot.wiring.platforms import platform_catalogue
 from storage import outbox as store
 from storage import queries
 from storage.database import (
@@ -84,7 +85,7 @@ async def test_inbound_update_is_handled_once(database: Database) -> None:
 
 
 async def test_a_failed_transaction_writes_nothing(database: Database) -> None:
-    outbox = Outbox()
+    outbox = Outbox(platform_catalogue())
     with pytest.raises(RuntimeError):
         async with database.transaction() as session:
             outbox.enqueue(
@@ -97,7 +98,7 @@ async def test_a_failed_transaction_writes_nothing(database: Database) -> None:
 
 
 async def _enqueue(database: Database, chats: list[str], priority: int = 10) -> None:
-    outbox = Outbox()
+    outbox = Outbox(platform_catalogue())
     async with database.transaction() as session:
         for chat in chats:
             outbox.enqueue(

@@ -12,6 +12,7 @@ import pytest
 
 from alerts.clock import ManualClock
 from alerts.messages import InboundMessage
+from relays.base import BotIdentity
 from relays.telegram import TelegramOptions, TelegramRelay
 from storage import queries
 from storage.database import Database
@@ -56,14 +57,14 @@ async def server() -> AsyncIterator[BotApiServer]:
 def new_relay(
     server: BotApiServer,
     database: Database,
-    on_username: Callable[[str], None] | None = None,
+    identity: BotIdentity | None = None,
 ) -> TelegramRelay:
     return TelegramRelay(
         TOKEN,
         options=TelegramOptions(base_url=server.api_url, poll_timeout=1, first_backoff=0.05),
         database=database,
         clock=ManualClock(),
-        on_username=on_username,
+        identity=identity,
     )
 
 
@@ -76,8 +77,8 @@ async def running(server: BotApiServer, database: Database, inbox: Inbox) -> Tel
 
 async def test_updates_become_neutral_messages(server: BotApiServer, database: Database) -> None:
     inbox = Inbox()
-    names: list[str] = []
-    relay = new_relay(server, database, names.append)
+    identity = BotIdentity()
+    relay = new_relay(server, database, identity)
     server.add_chat(FORUM, is_forum=True)
     topic = server.add_topic(FORUM, "Menton")
     await relay.start(inbox)
@@ -104,6 +105,7 @@ async def test_updates_become_neutral_messages(server: BotApiServer, database: D
     command, other_bot, reply, in_topic, edit, where, sticker, voice, doc, photo, press, joined = (
         got
     )
+    names = sorted(identity.names)  # what the relay learnt at getMe, for the router
     assert names == ["tocsin_test_bot"]
     assert (command.chat, command.chat_type, command.sender) == (str(GROUP), "group", str(USER))
     assert command.text == "/alert@tocsin_test_bot vu à Menton" and command.addressed_to_bot

@@ -20,6 +20,7 @@ from alerts.messages import (
     Span,
     text_message,
 )
+from relays.images import PhotoSource
 from relays.telegram import TelegramOptions, TelegramRelay
 from relays.telegram.outbound import ChatAddress
 from tests.telegram_api import BotApiServer
@@ -53,8 +54,18 @@ async def server() -> AsyncIterator[BotApiServer]:
 
 
 @pytest.fixture
-async def relay(server: BotApiServer) -> AsyncIterator[TelegramRelay]:
-    relay = TelegramRelay(TOKEN, options=TelegramOptions(base_url=server.api_url))
+def photos() -> dict[str, PhotoSource]:
+    """The other platforms' photo downloads the relay is given (a test adds its own)."""
+    return {}
+
+
+@pytest.fixture
+async def relay(
+    server: BotApiServer, photos: dict[str, PhotoSource]
+) -> AsyncIterator[TelegramRelay]:
+    relay = TelegramRelay(
+        TOKEN, options=TelegramOptions(base_url=server.api_url), photo_sources=photos
+    )
     await relay.start(None)
     try:
         yield relay
@@ -176,7 +187,7 @@ async def test_photos_by_file_id_with_caption_or_before_long_text(
 
 
 async def test_a_photo_from_another_platform_is_stripped_before_upload(
-    relay: TelegramRelay, server: BotApiServer
+    relay: TelegramRelay, server: BotApiServer, photos: dict[str, PhotoSource]
 ) -> None:
     original = jpeg_with_gps()
 
@@ -184,7 +195,7 @@ async def test_a_photo_from_another_platform_is_stripped_before_upload(
         assert ref == "mxc://example.org/abc"
         return original
 
-    relay.photo_sources["matrix"] = from_matrix
+    photos["matrix"] = from_matrix
     message = OutboundMessage(
         (Paragraph((Span("photo"),)),), photo=PhotoRef("matrix", "mxc://example.org/abc")
     )
@@ -283,11 +294,13 @@ async def test_server_errors_and_a_dead_server_are_retryable(server: BotApiServe
     assert unreachable.outcome == "retry"
 
 
-async def test_a_photo_source_failing_for_now_is_a_retry(relay: TelegramRelay) -> None:
+async def test_a_photo_source_failing_for_now_is_a_retry(
+    relay: TelegramRelay, photos: dict[str, PhotoSource]
+) -> None:
     async def unreachable(ref: str) -> bytes:
         raise ConnectionError("homeserver down")
 
-    relay.photo_sources["matrix"] = unreachable
+    photos["matrix"] = unreachable
     message = OutboundMessage(
         (Paragraph((Span("photo"),)),), photo=PhotoRef("matrix", "mxc://example.org/abc")
     )

@@ -10,22 +10,26 @@ from bot.people.invitations import Invitations
 from bot.people.members import Members
 from bot.people.organisations import Organisations
 from bot.people.texts import TEXTS
+from relays.base import BotIdentity
 
 __all__ = ["TEXTS", "PeopleCommands"]
 
 
 class PeopleCommands:
-    def __init__(self, *, vocabulary: Vocabulary, help_handler: Handler) -> None:
-        self.invitations = Invitations(help_handler=help_handler)
+    def __init__(
+        self,
+        *,
+        vocabulary: Vocabulary,
+        help_handler: Handler,
+        telegram: BotIdentity | None = None,
+    ) -> None:
+        self.invitations = Invitations(help_handler=help_handler, telegram=telegram)
         self._parts = (
             self.invitations,
             Members(),
             Organisations(vocabulary=vocabulary),
             AuditCommand(),
         )
-
-    def telegram_username_known(self, name: str) -> None:
-        self.invitations.telegram_username_known(name)
 
     def commands(self) -> list[Command]:
         return [command for part in self._parts for command in part.commands()]

@@ -12,6 +12,7 @@ from bot.context import Command, Handler, Request
 from bot.people import codes
 from bot.people.scope import answer_open, parse_role, role_name
 from config.durations import parse_duration
+from relays.base import BotIdentity
 from storage import audit_queries, people_queries
 from storage.models import Invitation, Organisation
 
@@ -21,13 +22,11 @@ MAX_USES = 1000
 
 
 class Invitations:
-    def __init__(self, *, help_handler: Handler) -> None:
+    def __init__(self, *, help_handler: Handler, telegram: BotIdentity | None = None) -> None:
+        """`telegram`: the bot's names as the Telegram relay learns them (getMe), for
+        the deep link; without it (no Telegram), the link is left out."""
         self._help = help_handler
-        self._telegram_username: str | None = None
-
-    def telegram_username_known(self, name: str) -> None:
-        """The bot's Telegram username (from getMe), for the deep link."""
-        self._telegram_username = name
+        self._telegram = telegram
 
     def commands(self) -> list[Command]:
         return [
@@ -90,8 +89,9 @@ class Invitations:
                 until=until.strftime("%Y-%m-%d %H:%M"),
             )
         ]
-        if self._telegram_username:
-            link = f"https://t.me/{self._telegram_username}?start={codes.normalise(code)}"
+        username = min(self._telegram.names) if self._telegram and self._telegram.names else None
+        if username:
+            link = f"https://t.me/{username}?start={codes.normalise(code)}"
             lines.append(request.t("invite.link", link=link))
         lines.append(request.t("invite.join", code=code))
         request.reply("\n".join(lines))

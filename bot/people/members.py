@@ -185,7 +185,9 @@ class Members:
     @staticmethod
     async def _erase(request: Request, actor: Member, target: Member) -> None:
         organisation_id, number, itself = target.organisation_id, target.id, target.id == actor.id
-        address = await private_address(request.session, target.platform, target.user_ref)
+        address = await private_address(
+            request.session, request.outbox.platforms, target.platform, target.user_ref
+        )
         if address is not None:  # the answers already sent to them, and the way to reach them
             await people_queries.erase_private_chat(
                 request.session, target.platform, address, EMPTY_PAYLOAD

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from alerts.directory import load_targets
+from alerts.channel_cache import load_targets
 from alerts.routing import ALL
 from alerts.text import clean_text
 from alerts.types import Role

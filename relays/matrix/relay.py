@@ -87,7 +87,10 @@ class MatrixRelay(SyncLoop):
         self._clock = clock
         self._options = options or MatrixOptions()
         self._session = SessionKeeper(account, database, clock)
-        self.photo_sources: dict[str, PhotoSource] = dict(photo_sources or {})
+        # Read at each send, never copied: the root's view over the relays of the process.
+        self._photo_sources: Mapping[str, PhotoSource] = (
+            {} if photo_sources is None else photo_sources
+        )
         self._rng = rng or random.Random()
         self._crypto = crypto  # None: rooms are read and written unencrypted only
         self._client: nio.AsyncClient | None = None
@@ -321,7 +324,7 @@ class MatrixRelay(SyncLoop):
     async def _fetch_photo(self, platform: str, ref: str) -> bytes:
         if platform == PLATFORM:
             return await self.fetch_photo(ref)
-        source = self.photo_sources.get(platform)
+        source = self._photo_sources.get(platform)
         if source is None:
             raise PhotoUnavailable(f"no way to fetch a {platform} photo from Matrix")
         return await source(ref)

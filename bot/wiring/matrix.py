@@ -1,14 +1,16 @@
-"""Building the Matrix relay from the settings, when the deployment has one."""
+"""Root stage: the Matrix relay from the settings, when the deployment has one."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
 from alerts.clock import Clock
 from config.loader import ConfigError, LoadedConfig
+from relays.images import PhotoSource
 from relays.matrix import E2EE, CryptoOptions, MatrixAccount, MatrixOptions, MatrixRelay
 from storage.database import Database
 
@@ -37,7 +39,12 @@ def matrix_skip_reason(config: LoadedConfig, *, worker: bool = False) -> str | N
 
 
 def matrix_relay(
-    config: LoadedConfig, *, database: Database, clock: Clock, worker: bool = False
+    config: LoadedConfig,
+    *,
+    database: Database,
+    clock: Clock,
+    worker: bool = False,
+    photo_sources: Mapping[str, PhotoSource] | None = None,
 ) -> MatrixRelay | None:
     """The relay when `[matrix] homeserver` is set and a Matrix secret is in the environment
     (see `matrix_skip_reason`)."""
@@ -70,7 +77,14 @@ def matrix_relay(
     options = MatrixOptions(
         auto_join=settings.auto_join, decline_strangers=settings.decline_strangers
     )
-    return MatrixRelay(account, database=database, clock=clock, options=options, crypto=crypto)
+    return MatrixRelay(
+        account,
+        database=database,
+        clock=clock,
+        options=options,
+        crypto=crypto,
+        photo_sources=photo_sources,
+    )
 
 
 def store_folder(config: LoadedConfig) -> Path:

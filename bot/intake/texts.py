@@ -1,9 +1,8 @@
 """What the intake says to volunteers (guided alert, photos, locations, groups, edits,
-delivery reports): French first, English too. Registered by each intake module."""
+delivery reports, the intake limit): French first, English too. The composition root
+hands them to the Translator."""
 
 from __future__ import annotations
-
-from alerts.i18n import Translator
 
 TEXTS: dict[str, dict[str, str]] = {
     "fr": {
@@ -86,6 +85,17 @@ TEXTS: dict[str, dict[str, str]] = {
         "edit.invalid": "✏️ Votre modification n'a pas été appliquée à l'alerte #{id} : {error}",
         "edit.ignored": "✏️ Les messages modifiés ne sont pas relus : envoyez plutôt un "
         "nouveau message.",
+        "limit.refused": (
+            "⏸ Limite atteinte : {limit} alertes par minute. Cette alerte n'est pas "
+            "relayée, ni celles que vous enverrez avant {until} UTC (sans autre réponse). "
+            "Une alerte !vital passe toujours. Chaque alerte relayée reçoit un accusé ✅ : "
+            "renvoyez ensuite ce qui doit encore l'être."
+        ),
+        "limit.reported": (
+            " ⏸ {count} alerte(s) envoyée(s) entre {first} et {last} UTC n'ont pas été "
+            "relayées (limite de {limit} par minute)."
+        ),
+        "help.cancel": "{prefix}cancel — abandonner l'alerte en cours",
         "report.failed": "⚠️ Alerte #{id} : {failed} canal(aux) sur {total} n'ont pas pu être "
         "atteints ({channels}). Les autres l'ont reçue ou la recevront.",
     },
@@ -161,12 +171,18 @@ TEXTS: dict[str, dict[str, str]] = {
         "#{id}. Send a new alert.",
         "edit.invalid": "✏️ Your edit was not applied to alert #{id}: {error}",
         "edit.ignored": "✏️ Edited messages are not read again: send a new message instead.",
+        "limit.refused": (
+            "⏸ Limit reached: {limit} alerts a minute. This alert is not relayed, nor are "
+            "those you send before {until} UTC (without another answer). A !vital alert "
+            "always goes through. Every relayed alert gets a ✅ receipt: send again "
+            "afterwards what still needs relaying."
+        ),
+        "limit.reported": (
+            " ⏸ {count} alert(s) sent between {first} and {last} UTC were not relayed "
+            "(limit of {limit} a minute)."
+        ),
+        "help.cancel": "{prefix}cancel — give up the alert in progress",
         "report.failed": "⚠️ Alert #{id}: {failed} of {total} channel(s) could not be reached "
         "({channels}). The others got it or will get it.",
     },
 }
-
-
-def register(translate: Translator) -> None:
-    for language, texts in TEXTS.items():
-        translate.add(language, texts)

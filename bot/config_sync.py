@@ -30,7 +30,7 @@ def spec_of(channel: ChannelSettings) -> SubscriptionSpec:
 REMOVED = "removed from the configuration"
 
 
-async def sync_directory(session: AsyncSession, settings: Settings, now: datetime) -> None:
+async def sync_config(session: AsyncSession, settings: Settings, now: datetime) -> None:
     # Processes started together sync one after the other; the upserts keep a row written
     # meanwhile from chat (an invitation, /channel) from failing the start on a duplicate key.
     await hold_start_lock(session)

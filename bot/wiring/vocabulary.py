@@ -1,4 +1,4 @@
-"""The domain's vocabulary, built from the validated settings."""
+"""Root stage: the domain's vocabulary (borders, places, themes) from the validated settings."""
 
 from __future__ import annotations
 

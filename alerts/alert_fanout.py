@@ -10,8 +10,8 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from alerts.channel_cache import ChannelCache
 from alerts.clock import Clock
-from alerts.directory import ChannelDirectory
 from alerts.messages import Location, OutboundMessage, PhotoRef
 from alerts.metrics import Metrics, NoMetrics
 from alerts.outbox import FactRef, Outbox, Target
@@ -52,7 +52,7 @@ class AlertService:
         *,
         renderer: AlertRenderer,
         outbox: Outbox,
-        directory: ChannelDirectory,
+        directory: ChannelCache,
         clock: Clock,
         group_window: timedelta,
         metrics: Metrics | None = None,

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from alerts.directory import ChannelDirectory
+from alerts.channel_cache import ChannelCache
 from alerts.i18n import Translator
 from alerts.messages import OutboundMessage, Paragraph, Span
 from alerts.outbox import FactRef, Outbox, Target
@@ -46,6 +46,7 @@ TEXTS_EN = {
     "announcement.borders": "Borders: {borders}",
     "announcement.themes": "Themes: {themes}",
 }
+TEXTS = {"fr": TEXTS_FR, "en": TEXTS_EN}
 
 
 def storable_key(key: str) -> str:
@@ -98,8 +99,6 @@ class AnnouncementRenderer:
     def __init__(self, vocabulary: Vocabulary, translate: Translator) -> None:
         self._vocabulary = vocabulary
         self._t = translate
-        translate.add("fr", TEXTS_FR)
-        translate.add("en", TEXTS_EN)
 
     def render(self, view: AnnouncementView, language: str, timezone: str) -> OutboundMessage:
         t, lang = self._t, language
@@ -157,7 +156,7 @@ def channels_for(
 
 class AnnouncementService:
     def __init__(
-        self, *, renderer: AnnouncementRenderer, outbox: Outbox, directory: ChannelDirectory
+        self, *, renderer: AnnouncementRenderer, outbox: Outbox, directory: ChannelCache
     ) -> None:
         self._renderer = renderer
         self._outbox = outbox

@@ -15,7 +15,6 @@ import hashlib
 import logging
 from datetime import timedelta
 
-from alerts.i18n import Translator
 from bot.context import Fallback, Request
 from storage import alert_queries, channel_queries, platform_state
 
@@ -59,10 +58,8 @@ TEXTS: dict[str, dict[str, str]] = {
 }
 
 
-class PlatformEvents(Fallback):
-    def __init__(self, translate: Translator, *, notice_every: timedelta = timedelta(hours=1)):
-        for language, texts in TEXTS.items():
-            translate.add(language, texts)
+class EventNotices(Fallback):
+    def __init__(self, *, notice_every: timedelta = timedelta(hours=1)):
         self._notice_every = notice_every
 
     async def handle(self, request: Request) -> bool:

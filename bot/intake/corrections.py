@@ -12,12 +12,11 @@ from datetime import timedelta
 
 from alerts.messages import Location, PhotoRef
 from alerts.outbox import FactRef, Target
-from alerts.parsing import AlertInputError, parse_alert_line, place_key
+from alerts.parsing import AlertInputError, place_key
 from alerts.rendering import AlertRenderer, AlertView
-from alerts.splitting import BUDGETS, split_message
 from alerts.types import Kind, Urgency, delivery_priority
-from alerts.vocabulary import Vocabulary
 from bot.context import Fallback, Request
+from bot.intake.reading import LineReader
 from storage import alert_queries, channel_queries, queries
 from storage.models import Alert, Delivery
 
@@ -30,13 +29,11 @@ class AlertCorrections(Fallback):
         self,
         *,
         renderer: AlertRenderer,
-        vocabulary: Vocabulary,
-        max_length: int,
+        reader: LineReader,
         window: timedelta,
     ) -> None:
         self._renderer = renderer
-        self._vocabulary = vocabulary
-        self._max_length = max_length
+        self._reader = reader
         self._window = window
 
     async def handle(self, request: Request) -> bool:
@@ -60,9 +57,7 @@ class AlertCorrections(Fallback):
     async def _correct(self, request: Request, alert: Alert) -> None:
         text = _COMMAND.sub("", request.inbound.text, count=1)
         try:
-            draft = parse_alert_line(
-                text, self._vocabulary, max_length=self._max_length, kind=Kind(alert.kind)
-            )
+            draft = self._reader.parse(text, kind=Kind(alert.kind))
         except AlertInputError as error:
             reason = request.t(f"error.{error.code}", **error.params)
             request.reply(request.t("edit.invalid", id=alert.id, error=reason))
@@ -98,8 +93,7 @@ class AlertCorrections(Fallback):
             if channel is None:
                 continue
             message = self._renderer.render(view, channel.language, channel.share_locations)
-            budget = BUDGETS.get(platform)
-            if len(parts) > 1 or (budget and len(split_message(message, budget)) > 1):
+            if len(parts) > 1 or len(request.outbox.split(message, platform)) > 1:
                 skipped += 1  # one message cannot become several by an edit
                 continue
             original = parts[0]

@@ -1,15 +1,17 @@
-"""Building the Telegram relay from the settings, when the deployment has a token."""
+"""Root stage: the Telegram relay from the settings, when the deployment has a token."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Mapping, Sequence
 
 from alerts.clock import Clock
 from alerts.i18n import LANGUAGES, Translator
 from alerts.types import Role
 from bot.context import Command
 from config.loader import LoadedConfig
+from relays.base import BotIdentity
+from relays.images import PhotoSource
 from relays.telegram import TelegramOptions, TelegramRelay
 from storage.database import Database
 
@@ -24,12 +26,14 @@ def telegram_relay(
     *,
     database: Database | None = None,
     clock: Clock | None = None,
-    on_username: Callable[[str], None] | None = None,
+    identity: BotIdentity | None = None,
+    photo_sources: Mapping[str, PhotoSource] | None = None,
     commands: Sequence[Command] = (),
     translate: Translator | None = None,
     concurrency: int = 64,
 ) -> TelegramRelay | None:
-    """The relay when `TOCSIN_TELEGRAM_TOKEN` is set; `concurrency` sizes its HTTP pool."""
+    """The relay when `TOCSIN_TELEGRAM_TOKEN` is set; `concurrency` sizes its HTTP pool;
+    `identity` learns the bot's @username (the router reads it)."""
     token = config.secrets.telegram_token
     if not token:
         return None
@@ -53,7 +57,8 @@ def telegram_relay(
         options=options,
         database=database,
         clock=clock,
-        on_username=on_username,
+        identity=identity,
+        photo_sources=photo_sources,
         menus=menus,
     )
 

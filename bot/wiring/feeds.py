@@ -1,4 +1,5 @@
-"""Builds the feed watcher and its chat commands from the settings (used by `bot/app.py`).
+"""Root stage: the feed watcher and its chat commands, from the settings. The composition
+root, the feed benchmark and the feed tests all build them here.
 
 One shared HTTP client for every feed and one parsing process; the transport (or only
 the sockets under it) and the resolver can be injected so tests send "public" hosts to
@@ -13,14 +14,11 @@ from dataclasses import dataclass
 import httpcore
 import httpx
 
-from alerts.announcements import AnnouncementRenderer, AnnouncementService
 from alerts.clock import Clock
-from alerts.directory import ChannelDirectory
-from alerts.i18n import Translator
+from alerts.feed_announcements import AnnouncementRenderer, AnnouncementService
 from alerts.metrics import Metrics
-from alerts.outbox import Outbox, OutboxSignal
-from alerts.vocabulary import Vocabulary
 from bot.feed_commands import FeedCommands
+from bot.wiring.shared import SharedParts
 from config.schema import Settings
 from feeds.addresses import Resolver
 from feeds.fetch import FeedFetcher, FetchSettings, HostLimiter, make_feed_http_client
@@ -43,14 +41,10 @@ class FeedParts:
 
 def build_feeds(
     settings: Settings,
+    shared: SharedParts,
     *,
     database: Database,
     clock: Clock,
-    vocabulary: Vocabulary,
-    translate: Translator,
-    outbox: Outbox,
-    signal: OutboxSignal,
-    directory: ChannelDirectory,
     transport: httpx.AsyncBaseTransport | None = None,
     resolver: Resolver | None = None,
     network: httpcore.AsyncNetworkBackend | None = None,
@@ -70,24 +64,22 @@ def build_feeds(
         fetcher=fetcher,
         parser=parser,
         limiter=HostLimiter(per_host=watch.per_host, overall=watch.concurrency),
-        vocabulary=vocabulary,
+        vocabulary=shared.vocabulary,
         clock=clock,
         rng=rng or random.Random(),
-        signal=signal,
         settings=WatcherSettings.from_settings(settings),
         announcements=AnnouncementService(
-            renderer=AnnouncementRenderer(vocabulary, translate),
-            outbox=outbox,
-            directory=directory,
+            renderer=AnnouncementRenderer(shared.vocabulary, shared.translate),
+            outbox=shared.outbox,
+            directory=shared.directory,
         ),
-        outbox=outbox,
-        translate=translate,
+        outbox=shared.outbox,
+        translate=shared.translate,
         resolver=resolver,
         metrics=metrics,
     )
     commands = FeedCommands(
-        vocabulary=vocabulary,
-        translate=translate,
+        vocabulary=shared.vocabulary,
         allow_private=watch.allow_private,
         resolver=resolver,
         timezone=settings.digest.timezone,

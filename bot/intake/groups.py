@@ -1,7 +1,7 @@
 """The bot added to (or removed from) a group.
 
 Added by an org-admin, or to a group that already is a channel: a short hello. Added by
-anyone else: the bot explains itself and starts a timer; `IntakeChores` makes it leave if
+anyone else: the bot explains itself and starts a timer; `UnclaimedGroups` makes it leave if
 nobody authorised claims the group (`/subscribe` creates its channel) in time. The timer
 is a `platform_state` row, so a restart keeps it.
 """

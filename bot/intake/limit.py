@@ -15,40 +15,12 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
-from alerts.i18n import Translator
 from alerts.types import Urgency
 from bot.context import Request
 from storage import queries
 
 log = logging.getLogger(__name__)
 WINDOW = timedelta(minutes=1)
-
-TEXTS = {
-    "fr": {
-        "limit.refused": (
-            "⏸ Limite atteinte : {limit} alertes par minute. Cette alerte n'est pas "
-            "relayée, ni celles que vous enverrez avant {until} UTC (sans autre réponse). "
-            "Une alerte !vital passe toujours. Chaque alerte relayée reçoit un accusé ✅ : "
-            "renvoyez ensuite ce qui doit encore l'être."
-        ),
-        "limit.reported": (
-            " ⏸ {count} alerte(s) envoyée(s) entre {first} et {last} UTC n'ont pas été "
-            "relayées (limite de {limit} par minute)."
-        ),
-    },
-    "en": {
-        "limit.refused": (
-            "⏸ Limit reached: {limit} alerts a minute. This alert is not relayed, nor are "
-            "those you send before {until} UTC (without another answer). A !vital alert "
-            "always goes through. Every relayed alert gets a ✅ receipt: send again "
-            "afterwards what still needs relaying."
-        ),
-        "limit.reported": (
-            " ⏸ {count} alert(s) sent between {first} and {last} UTC were not relayed "
-            "(limit of {limit} a minute)."
-        ),
-    },
-}
 
 
 @dataclass(frozen=True)
@@ -58,10 +30,8 @@ class Admission:
 
 
 class AlertLimit:
-    def __init__(self, *, per_minute: int, translate: Translator) -> None:
+    def __init__(self, *, per_minute: int) -> None:
         self._per_minute = per_minute  # 0: no limit
-        for language, texts in TEXTS.items():
-            translate.add(language, texts)
 
     async def admit(self, request: Request, urgency: Urgency) -> Admission:
         """Whether the member may raise one more alert now; a refusal is answered here

@@ -1,4 +1,4 @@
-"""Reading the channel directory (channels + their subscriptions) as routing targets."""
+"""The routing cache: the channels and their subscriptions, read as routing targets."""
 
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ async def load_targets(session: AsyncSession) -> list[ChannelTarget]:
     ]
 
 
-class ChannelDirectory:
+class ChannelCache:
     """The routing targets, cached: intake reads them for every alert.
 
     Changes made in this process (chat commands, the dispatcher deactivating a channel,
