@@ -20,7 +20,7 @@ from alerts.parsing import AlertDraft, place_key
 from alerts.rendering import AlertRenderer, AlertView
 from alerts.routing import ChannelTarget, RoutableFact, deliver_at, route
 from alerts.types import Kind, delivery_priority
-from storage import queries
+from storage import audit_queries, queries
 from storage.after_commit import after_commit
 
 
@@ -82,6 +82,14 @@ class AlertService:
         parent_id = await self._group_parent(session, draft, key)
         alert_id = await queries.insert_alert(
             session, _alert_row(draft, author, origin, key, parent_id, now, photo, location)
+        )
+        audit_queries.record(  # the audit log: who raised what, never its text
+            session,
+            action="mobilisation.created" if draft.kind is Kind.MOBILISATION else "alert.raised",
+            actor_member_id=author.member_id,
+            organisation_id=author.organisation_id,
+            at=now,
+            detail=f"#{alert_id} {draft.urgency.value}",
         )
         view = AlertView(
             id=alert_id,

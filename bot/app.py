@@ -23,10 +23,13 @@ from alerts.channel_cache import ChannelCache
 from alerts.clock import Clock, SystemClock
 from alerts.i18n import Translator
 from alerts.outbox import Outbox, OutboxSignal
+from alerts.retention import PurgeJob, Purger
 from bot.channel_commands import ChannelCommands
 from bot.config_sync import sync_config
 from bot.context import Command, Fallback
 from bot.event_notices import EventNotices
+from bot.people import PeopleCommands
+from bot.permissions import with_permissions
 from bot.router import MessageRouter
 from bot.supervisor import Supervisor
 from bot.web.health import HealthChecks
@@ -67,6 +70,7 @@ class Wiring:
     feeds: FeedParts | None = None
     intake: IntakeParts | None = None
     web: WebServer | None = None
+    purge: PurgeJob | None = None  # the daily retention purge (`[privacy] retention`)
     # platform → why its relay was not built (logged at start)
     skipped: dict[str, str] = field(default_factory=dict)
 
@@ -123,8 +127,17 @@ async def build(
         metrics=metrics,
     )
     channels = ChannelCommands(vocabulary=shared.vocabulary, directory=shared.directory)
-    commands = [*intake.commands, *channels.commands(), *feeds.commands.commands()]
     telegram_identity = BotIdentity()  # the Telegram relay learns the bot's @username
+    # people (issue #15): invitations (links with the bot's @username), members, /who,
+    # /audit, /forget; then every command's minimum role from the one table.
+    people = PeopleCommands(
+        vocabulary=shared.vocabulary,
+        help_handler=next(c.handler for c in intake.commands if c.name == "help"),
+        telegram=telegram_identity,
+    )
+    commands = with_permissions(
+        [*intake.commands, *channels.commands(), *feeds.commands.commands(), *people.commands()]
+    )
     router = message_router(settings, shared, database, clock, commands, intake.fallbacks)
 
     # The relays of this process. The console waits, after each typed line, for the
@@ -152,8 +165,20 @@ async def build(
         feeds=feeds,
         intake=IntakeParts(intake, chores),
         web=web_server(config, database, relays, metrics, clock),
+        purge=purge_job(settings, database, clock),
         skipped=skipped_relays(config, worker=worker),
     )
+
+
+def purge_job(settings: Settings, database: Database, clock: Clock) -> PurgeJob:
+    """The daily retention purge (`[privacy]`), run by `tocsin run`."""
+    purger = Purger(
+        database=database,
+        clock=clock,
+        retention=settings.privacy.retention,
+        batch=settings.privacy.purge_batch,
+    )
+    return PurgeJob(purger, database=database, clock=clock)
 
 
 def message_router(
@@ -279,6 +304,8 @@ class Application:
             self._supervisor.start("feed-watcher", wiring.feeds.watcher.run)
         if wiring.intake is not None:
             self._supervisor.start("intake-chores", wiring.intake.chores.run)
+        if wiring.purge is not None:
+            self._supervisor.start("retention-purge", wiring.purge.run)
         if wiring.console is not None and wiring.config.settings.console.interactive:
             self._supervisor.start("console-eof", self._stop_when_console_done)
 
@@ -289,6 +316,8 @@ class Application:
             wiring.feeds.watcher.stop()
         if wiring.intake is not None:
             wiring.intake.chores.stop()
+        if wiring.purge is not None:
+            wiring.purge.stop()
         if wiring.web is not None:
             wiring.web.stop()
         # The dispatcher's sends in flight finish through relays that still run.

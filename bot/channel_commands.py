@@ -15,7 +15,7 @@ from alerts.types import Kind, Role, Urgency
 from alerts.vocabulary import Vocabulary
 from bot.context import Command, Request
 from config.durations import format_duration, parse_duration
-from storage import channel_queries, queries
+from storage import audit_queries, channel_queries, queries
 from storage.models import Channel
 from storage.outbox import release_held
 
@@ -130,9 +130,7 @@ class ChannelCommands:
         return channel if self._may_manage(request, channel) else None
 
     def _may_manage(self, request: Request, channel: Channel) -> bool:
-        member = request.member
-        if member is None:  # the router only calls a command for a known member
-            raise RuntimeError("a channel command without a member")
+        member = request.known_member
         if Role(member.role) is Role.ADMIN or channel.organisation_id == member.organisation_id:
             return True
         request.reply(request.t("sub.other_org", organisation=channel.organisation_id))
@@ -159,6 +157,7 @@ class ChannelCommands:
         )
         channel_queries.add_subscription(request.session, channel.id, spec.to_json(), "chat")
         self._directory.changed_in(request.session)
+        _audit(request, "subscription.changed", channel, f"{channel.id} +{border_id}")
         request.reply(request.t("sub.done", spec=self._describe(request, spec)))
 
     def _border_and_themes(
@@ -193,9 +192,7 @@ class ChannelCommands:
         """This chat's channel, made on its first subscription; None (answered) when the
         member may not manage it."""
         channel = await self._channel(request)
-        member = request.member
-        if member is None:  # the router only calls a command for a known member
-            raise RuntimeError("a channel command without a member")
+        member = request.known_member
         if channel is None:
             channel = Channel(
                 id=_channel_id(request.inbound.platform, request.inbound.chat),
@@ -272,6 +269,8 @@ class ChannelCommands:
             await channel_queries.delete_subscription(request.session, row.id)
             removed += 1
         self._directory.changed_in(request.session)
+        if removed:
+            _audit(request, "subscription.changed", channel, f"{channel.id} -{removed}")
         text = request.t("sub.removed", count=removed)
         if from_config:
             text += request.t("sub.config_kept", count=from_config)
@@ -288,6 +287,7 @@ class ChannelCommands:
             return
         self._directory.changed_in(request.session)
         channel.muted_until = request.now + duration
+        _audit(request, "channel.muted", channel, f"{channel.id} {format_duration(duration)}")
         until = channel.muted_until.strftime("%Y-%m-%d %H:%M")
         request.reply(request.t("mute.done", until=until, duration=format_duration(duration)))
 
@@ -297,9 +297,22 @@ class ChannelCommands:
             return
         self._directory.changed_in(request.session)
         channel.muted_until = None
+        _audit(request, "channel.unmuted", channel, channel.id)
         request.reply(request.t("unmute.done"))
         # Deliveries held by the silence become due now.
         await release_held(request.session, (channel.platform, channel.address), request.now)
+
+
+def _audit(request: Request, action: str, channel: Channel, detail: str) -> None:
+    """The audit log (people, issue #15): who changed which channel; no text."""
+    audit_queries.record(
+        request.session,
+        action=action,
+        actor_member_id=request.member.id if request.member else None,
+        organisation_id=channel.organisation_id,
+        at=request.now,
+        detail=detail,
+    )
 
 
 def _channel_id(platform: str, address: str) -> str:

@@ -21,7 +21,7 @@ from config.durations import format_duration, parse_duration
 from feeds.addresses import Resolver, UnsafeFeedAddress, check_public_url, hide_userinfo
 from feeds.polls import json_labels
 from feeds.sync import CHAT_SOURCE, CONFIG_SOURCE
-from storage import feed_queries
+from storage import audit_queries, feed_queries
 from storage.models import Feed
 
 URL_MAX_CHARS = 2000
@@ -257,6 +257,7 @@ class FeedCommands:
                 next_poll_at=request.now,
             ),
         )
+        _audit(request, "feed.added", feed_id)
         request.reply(request.t("feed.add.done", id=feed_id, every=format_duration(every)))
 
     def _read_labels(
@@ -319,6 +320,7 @@ class FeedCommands:
             request.reply(request.t("feed.remove.config", id=feed.id))
             return
         await feed_queries.delete_feed(request.session, feed.id)
+        _audit(request, "feed.removed", feed.id)
         request.reply(request.t("feed.remove.done", id=feed.id))
 
     async def _resume(self, request: Request, words: list[str]) -> None:
@@ -333,6 +335,19 @@ class FeedCommands:
         feed.consecutive_failures = 0
         feed.next_poll_at = request.now
         request.reply(request.t("feed.resume.done", id=feed.id))
+
+
+def _audit(request: Request, action: str, feed_id: str) -> None:
+    """The audit log (people, issue #15): who added or removed which feed."""
+    member = request.member
+    audit_queries.record(
+        request.session,
+        action=action,
+        actor_member_id=member.id if member else None,
+        organisation_id=member.organisation_id if member else None,
+        at=request.now,
+        detail=feed_id,
+    )
 
 
 def _is_web_url(url: str) -> bool:

@@ -10,6 +10,7 @@ from alerts import feed_announcements
 from alerts.i18n import TextTable, Translator
 from bot import channel_commands, event_notices, feed_commands
 from bot.intake import texts as intake_texts
+from bot.people import texts as people_texts
 from feeds import watcher
 
 MODULE_TEXTS: tuple[TextTable, ...] = (
@@ -18,6 +19,7 @@ MODULE_TEXTS: tuple[TextTable, ...] = (
     event_notices.TEXTS,
     feed_commands.TEXTS,
     intake_texts.TEXTS,
+    people_texts.TEXTS,
     watcher.TEXTS,
 )
 
