@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,9 +18,9 @@ from alerts.metrics import Metrics, NoMetrics
 from alerts.outbox import FactRef, Outbox, Target
 from alerts.parsing import AlertDraft, place_key
 from alerts.rendering import AlertRenderer, AlertView
-from alerts.routing import RoutableFact, deliver_at, route
+from alerts.routing import ChannelTarget, RoutableFact, deliver_at, route
 from alerts.types import Kind, delivery_priority
-from storage import queries
+from storage import audit_queries, queries
 from storage.after_commit import after_commit
 
 
@@ -80,32 +81,15 @@ class AlertService:
         key = place_key(draft.place, draft.border)
         parent_id = await self._group_parent(session, draft, key)
         alert_id = await queries.insert_alert(
+            session, _alert_row(draft, author, origin, key, parent_id, now, photo, location)
+        )
+        audit_queries.record(  # the audit log: who raised what, never its text
             session,
-            {
-                "kind": draft.kind.value,
-                "text": draft.text,
-                "border": draft.border,
-                "themes": json.dumps(list(draft.themes)),
-                "urgency": draft.urgency.value,
-                "place": draft.place,
-                "place_key": key,
-                "people": draft.people,
-                "minors": draft.minors,
-                "latitude": location.latitude if location else None,
-                "longitude": location.longitude if location else None,
-                "photo": json.dumps({"platform": photo.platform, "ref": photo.ref})
-                if photo
-                else None,
-                "author_member_id": author.member_id,
-                "organisation_id": author.organisation_id,
-                "status": "open",
-                "parent_id": parent_id,
-                "source_platform": origin.platform,
-                "source_chat": origin.chat,
-                "source_message_id": origin.message_id,
-                "created_at": now,
-                "updated_at": now,
-            },
+            action="mobilisation.created" if draft.kind is Kind.MOBILISATION else "alert.raised",
+            actor_member_id=author.member_id,
+            organisation_id=author.organisation_id,
+            at=now,
+            detail=f"#{alert_id} {draft.urgency.value}",
         )
         view = AlertView(
             id=alert_id,
@@ -125,11 +109,29 @@ class AlertService:
         fact = RoutableFact(draft.kind, draft.border, frozenset(draft.themes), draft.urgency)
         channels = route(fact, await self._directory.targets(session))
         replies = await queries.first_parts_of(session, "alert", parent_id) if parent_id else {}
-        priority = delivery_priority(draft.kind, draft.urgency)
+        held = self._enqueue_copies(session, view, fact, channels, replies, now)
+        received = functools.partial(
+            self._metrics.alert_received, origin.platform, draft.kind.value
+        )
+        after_commit(session.sync_session, received)
+        return AcceptedAlert(alert_id, draft.kind, len(channels), held, parent_id)
+
+    def _enqueue_copies(
+        self,
+        session: AsyncSession,
+        view: AlertView,
+        fact: RoutableFact,
+        channels: list[ChannelTarget],
+        replies: Mapping[tuple[str, str], int],
+        now: datetime,
+    ) -> int:
+        """One outbox row per channel, rendered once per language and location choice;
+        returns how many are held (quiet hours, silence)."""
+        priority = delivery_priority(view.kind, view.urgency)
         rendered: dict[tuple[str, bool], OutboundMessage] = {}
         held = 0
         for channel in channels:
-            shares = channel.share_locations and location is not None
+            shares = channel.share_locations and view.location is not None
             cache_key = (channel.language, shares)
             message = rendered.get(cache_key)
             if message is None:
@@ -141,17 +143,13 @@ class AlertService:
                 session,
                 Target(channel.platform, channel.address, channel.id),
                 message,
-                fact=FactRef("alert", alert_id, draft.kind.value),
+                fact=FactRef("alert", view.id, view.kind.value),
                 priority=priority,
                 now=now,
                 deliver_at=at,
                 reply_to_delivery_id=replies.get((channel.platform, channel.address)),
             )
-        received = functools.partial(
-            self._metrics.alert_received, origin.platform, draft.kind.value
-        )
-        after_commit(session.sync_session, received)
-        return AcceptedAlert(alert_id, draft.kind, len(channels), held, parent_id)
+        return held
 
     async def _group_parent(
         self, session: AsyncSession, draft: AlertDraft, key: str | None
@@ -165,3 +163,39 @@ class AlertService:
             if not themes or not draft.themes or themes.intersection(draft.themes):
                 return candidate_id
         return None
+
+
+def _alert_row(
+    draft: AlertDraft,
+    author: Author,
+    origin: Origin,
+    key: str | None,
+    parent_id: int | None,
+    now: datetime,
+    photo: PhotoRef | None,
+    location: Location | None,
+) -> dict[str, object]:
+    """The alerts row of a draft about to be raised."""
+    return {
+        "kind": draft.kind.value,
+        "text": draft.text,
+        "border": draft.border,
+        "themes": json.dumps(list(draft.themes)),
+        "urgency": draft.urgency.value,
+        "place": draft.place,
+        "place_key": key,
+        "people": draft.people,
+        "minors": draft.minors,
+        "latitude": location.latitude if location else None,
+        "longitude": location.longitude if location else None,
+        "photo": json.dumps({"platform": photo.platform, "ref": photo.ref}) if photo else None,
+        "author_member_id": author.member_id,
+        "organisation_id": author.organisation_id,
+        "status": "open",
+        "parent_id": parent_id,
+        "source_platform": origin.platform,
+        "source_chat": origin.chat,
+        "source_message_id": origin.message_id,
+        "created_at": now,
+        "updated_at": now,
+    }

@@ -122,7 +122,8 @@ class ChannelCache:
             self._refresh = asyncio.create_task(self._reload(), name="directory-refresh")
 
     async def _reload(self) -> None:
-        assert self._sessions is not None
+        if self._sessions is None:
+            raise RuntimeError("the channel cache was built without sessions")
         generation = self._generation
         try:
             async with self._sessions() as session:

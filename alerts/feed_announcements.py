@@ -172,22 +172,7 @@ class AnnouncementService:
         """Store ``items`` (new to this feed, in the order to announce them) and queue the
         announcements, all in ``session``'s transaction; the caller commits."""
         feed_name = clean_text(feed.name) or feed.id
-        priority = delivery_priority(Kind.ANNOUNCEMENT, Urgency.INFO)
-        rows = [
-            FeedItem(
-                feed_id=feed.id,
-                item_key=storable_key(item.key),
-                title=clean_text(item.title),
-                link=item.link if item.link and item.link.isprintable() else None,
-                summary=clean_text(item.summary) or None,
-                published_at=item.published,
-                borders=json.dumps(list(item.borders)),
-                themes=json.dumps(list(item.themes)),
-                announced=item.announce,
-                created_at=now,
-            )
-            for item in items
-        ]
+        rows = [_feed_item(feed.id, item, now) for item in items]
         session.add_all(rows)
         await session.flush()  # one INSERT for the batch; the rows get their ids
         recorded: list[RecordedItem] = []
@@ -208,21 +193,50 @@ class AnnouncementService:
                 borders=item.borders,
                 themes=item.themes,
             )
-            rendered: dict[tuple[str, str], OutboundMessage] = {}
-            for channel in channels:
-                cache_key = (channel.language, channel.timezone)
-                message = rendered.get(cache_key)
-                if message is None:
-                    message = self._renderer.render(view, channel.language, channel.timezone)
-                    rendered[cache_key] = message
-                self._outbox.enqueue(
-                    session,
-                    Target(channel.platform, channel.address, channel.id),
-                    message,
-                    fact=FactRef("feed_item", row.id, Kind.ANNOUNCEMENT.value),
-                    priority=priority,
-                    now=now,
-                    deliver_at=deliver_at(channel, fact, now),
-                )
+            self._enqueue_copies(session, row.id, view, channels, fact, now)
             recorded.append(RecordedItem(row.id, row.item_key, True, len(channels)))
         return recorded
+
+    def _enqueue_copies(
+        self,
+        session: AsyncSession,
+        item_id: int,
+        view: AnnouncementView,
+        channels: list[ChannelTarget],
+        fact: RoutableFact,
+        now: datetime,
+    ) -> None:
+        """One outbox row per channel, rendered once per language and time zone."""
+        priority = delivery_priority(Kind.ANNOUNCEMENT, Urgency.INFO)
+        rendered: dict[tuple[str, str], OutboundMessage] = {}
+        for channel in channels:
+            cache_key = (channel.language, channel.timezone)
+            message = rendered.get(cache_key)
+            if message is None:
+                message = self._renderer.render(view, channel.language, channel.timezone)
+                rendered[cache_key] = message
+            self._outbox.enqueue(
+                session,
+                Target(channel.platform, channel.address, channel.id),
+                message,
+                fact=FactRef("feed_item", item_id, Kind.ANNOUNCEMENT.value),
+                priority=priority,
+                now=now,
+                deliver_at=deliver_at(channel, fact, now),
+            )
+
+
+def _feed_item(feed_id: str, item: ItemToRecord, now: datetime) -> FeedItem:
+    """The feed_items row of an item, its texts cleaned; the link kept only if printable."""
+    return FeedItem(
+        feed_id=feed_id,
+        item_key=storable_key(item.key),
+        title=clean_text(item.title),
+        link=item.link if item.link and item.link.isprintable() else None,
+        summary=clean_text(item.summary) or None,
+        published_at=item.published,
+        borders=json.dumps(list(item.borders)),
+        themes=json.dumps(list(item.themes)),
+        announced=item.announce,
+        created_at=now,
+    )

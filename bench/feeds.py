@@ -136,18 +136,21 @@ class FeedServerProcess:
         self.port = int(self._read())
 
     def _read(self) -> str:
-        assert self._child.stdout is not None
+        if self._child.stdout is None:
+            raise RuntimeError("the feed server's pipes are gone")
         return self._child.stdout.readline()
 
     def publish(self, fraction: float) -> int:
         """Add 2 items to that share of the feeds (new ETags); returns how many changed."""
-        assert self._child.stdin is not None
+        if self._child.stdin is None:
+            raise RuntimeError("the feed server's pipes are gone")
         self._child.stdin.write(f"publish {fraction}\n")
         self._child.stdin.flush()
         return int(self._read())
 
     def stop(self) -> None:
-        assert self._child.stdin is not None
+        if self._child.stdin is None:
+            raise RuntimeError("the feed server's pipes are gone")
         self._child.stdin.close()
         self._child.wait(10)
 

@@ -77,7 +77,8 @@ async def measure(url: str, rows: int) -> None:
         metrics.exposition(state)
         whole.append(time.perf_counter() - started)
     await database.close()
-    assert state.depth_by_priority is not None
+    if state.depth_by_priority is None:
+        raise RuntimeError("the scrape read no queue depth")
     print(f"database: {database.dialect}, pending rows: {sum(state.depth_by_priority.values())}")
     for name, figures in (("scrape-time reads", reads), ("whole exposition", whole)):
         print(

@@ -23,11 +23,14 @@ from alerts.channel_cache import ChannelCache
 from alerts.clock import Clock, SystemClock
 from alerts.i18n import Translator
 from alerts.outbox import Outbox, OutboxSignal
+from alerts.retention import PurgeJob, Purger
 from bot.channel_commands import ChannelCommands
 from bot.config_sync import sync_config
 from bot.context import Command, Fallback
 from bot.event_notices import EventNotices
 from bot.mobilisations.wiring import MobilisationParts, build_mobilisations
+from bot.people import PeopleCommands
+from bot.permissions import with_permissions
 from bot.router import MessageRouter
 from bot.supervisor import Supervisor
 from bot.web.health import HealthChecks
@@ -69,6 +72,7 @@ class Wiring:
     intake: IntakeParts | None = None
     mobilisations: MobilisationParts | None = None
     web: WebServer | None = None
+    purge: PurgeJob | None = None  # the daily retention purge (`[privacy] retention`)
     # platform → why its relay was not built (logged at start)
     skipped: dict[str, str] = field(default_factory=dict)
 
@@ -125,16 +129,27 @@ async def build(
         metrics=metrics,
     )
     channels = ChannelCommands(vocabulary=shared.vocabulary, directory=shared.directory)
+    telegram_identity = BotIdentity()  # the Telegram relay learns the bot's @username
+    # people (issue #15): invitations (links with the bot's @username), members, /who,
+    # /audit, /forget; then every command's minimum role from the one table.
+    people = PeopleCommands(
+        vocabulary=shared.vocabulary,
+        help_handler=next(c.handler for c in intake.commands if c.name == "help"),
+        telegram=telegram_identity,
+    )
+    # mobilisations (issue #14): calls, answers, live counts, deadlines, the agenda.
     mobilisations = build_mobilisations(
         settings, shared, database=database, clock=clock, metrics=metrics
     )
-    commands = [
-        *intake.commands,
-        *channels.commands(),
-        *feeds.commands.commands(),
-        *mobilisations.commands,
-    ]
-    telegram_identity = BotIdentity()  # the Telegram relay learns the bot's @username
+    commands = with_permissions(
+        [
+            *intake.commands,
+            *channels.commands(),
+            *feeds.commands.commands(),
+            *people.commands(),
+            *mobilisations.commands,
+        ]
+    )
     # The calls' buttons, guide and edited calls before the intake's fallbacks.
     fallbacks = [*mobilisations.fallbacks, *intake.fallbacks]
     router = message_router(settings, shared, database, clock, commands, fallbacks)
@@ -165,8 +180,20 @@ async def build(
         intake=IntakeParts(intake, chores),
         mobilisations=mobilisations,
         web=web_server(config, database, relays, metrics, clock, mobilisations.agenda.routes()),
+        purge=purge_job(settings, database, clock),
         skipped=skipped_relays(config, worker=worker),
     )
+
+
+def purge_job(settings: Settings, database: Database, clock: Clock) -> PurgeJob:
+    """The daily retention purge (`[privacy]`), run by `tocsin run`."""
+    purger = Purger(
+        database=database,
+        clock=clock,
+        retention=settings.privacy.retention,
+        batch=settings.privacy.purge_batch,
+    )
+    return PurgeJob(purger, database=database, clock=clock)
 
 
 def message_router(
@@ -300,6 +327,8 @@ class Application:
             self._supervisor.start("intake-chores", wiring.intake.chores.run)
         if wiring.mobilisations is not None:
             self._supervisor.start("mobilisation-deadlines", wiring.mobilisations.runner.run)
+        if wiring.purge is not None:
+            self._supervisor.start("retention-purge", wiring.purge.run)
         if wiring.console is not None and wiring.config.settings.console.interactive:
             self._supervisor.start("console-eof", self._stop_when_console_done)
 
@@ -312,6 +341,8 @@ class Application:
             wiring.intake.chores.stop()
         if wiring.mobilisations is not None:
             wiring.mobilisations.runner.stop()
+        if wiring.purge is not None:
+            wiring.purge.stop()
         if wiring.web is not None:
             wiring.web.stop()
         # The dispatcher's sends in flight finish through relays that still run.
@@ -358,7 +389,8 @@ class Application:
 
     async def _drain_after_console_input(self) -> None:
         console = self._wiring.console
-        assert console is not None
+        if console is None:
+            raise RuntimeError("no console relay to wait for")
         await console.input_finished.wait()
         # Rows paused by a 429 or waiting for a retry are sent too, not left for a next run;
         # rows held for hours (quiet hours, a silence) are.

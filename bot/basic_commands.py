@@ -18,7 +18,7 @@ class BasicCommands:
             Command("borders", self.borders, help_key="help.borders", aliases=("frontieres",)),
             Command("whoami", self.whoami, help_key="help.whoami", aliases=("moi",)),
             Command("lang", self.language, help_key="help.language", aliases=("langue",)),
-            Command("help", self.help, help_key="help.help", aliases=("aide", "start")),
+            Command("help", self.help, help_key="help.help", aliases=("aide",)),
         ]
 
     async def borders(self, request: Request) -> None:

@@ -9,7 +9,7 @@ import logging
 import sys
 from importlib.metadata import PackageNotFoundError, version
 
-from bot import feeds_check, redaction
+from bot import feeds_check, privacy_cli, redaction
 from bot.app import Application, build
 from bot.routing_table import routing_table
 from config.loader import ConfigError, LoadedConfig, load_config
@@ -61,6 +61,7 @@ def parser() -> argparse.ArgumentParser:
     db_upgrade = db_sub.add_parser("upgrade", help="apply the migrations")
     db_upgrade.add_argument("--config", help="TOML file (default: $TOCSIN_CONFIG)")
     feeds_check.add_arguments(sub.add_parser("feeds", help="feed tools"))
+    privacy_cli.add_arguments(sub)
     return root
 
 
@@ -100,6 +101,8 @@ def _dispatch(args: argparse.Namespace) -> int:
                 config.settings, args.url, sys.stdout, sys.stderr, keywords=args.keywords
             )
         )
+    if args.command in privacy_cli.COMMANDS:
+        return asyncio.run(privacy_cli.run(args, config.settings, sys.stdout))
     if args.command == "db":
         revision = asyncio.run(upgrade(config.settings.storage.url))
         print(f"database at revision {revision}")

@@ -35,7 +35,9 @@ async def sync_config(session: AsyncSession, settings: Settings, now: datetime) 
     # meanwhile from chat (an invitation, /channel) from failing the start on a duplicate key.
     await hold_start_lock(session)
     for org in settings.organisations:
-        await directory_queries.upsert_config_organisation(session, org.id, org.name)
+        await directory_queries.upsert_config_organisation(
+            session, org.id, org.name, contact=org.contact, description=org.description
+        )
 
     wanted_members = {(m.platform, m.user): m for m in settings.members}
     await directory_queries.delete_config_members_except(session, wanted_members.keys())

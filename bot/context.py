@@ -33,6 +33,13 @@ class Request:
     replies: list[OutboundMessage] = field(default_factory=list)
 
     @property
+    def known_member(self) -> Member:
+        """The member, for commands the router runs for members only."""
+        if self.member is None:
+            raise RuntimeError("a members' command reached without a member")
+        return self.member
+
+    @property
     def role(self) -> Role | None:
         return Role(self.member.role) if self.member else None
 
@@ -70,6 +77,8 @@ class Command:
     min_role: Role = Role.OBSERVER
     help_key: str | None = None
     aliases: tuple[str, ...] = ()
+    # Answered for non-members too (bot/permissions.py sets it: joining, /forget).
+    strangers: bool = False
 
 
 class Fallback:
@@ -78,5 +87,5 @@ class Fallback:
     Returns True when it took the message. Feature modules subclass it.
     """
 
-    async def handle(self, request: Request) -> bool:
+    async def handle(self, request: Request) -> bool:  # noqa: ARG002 (the base takes nothing)
         return False

@@ -201,6 +201,9 @@ class MessageRouter:
 
     async def _run_command(self, request: Request) -> None:
         command = self._commands.get(request.command)
+        if command is not None and command.strangers:  # bot/permissions.py: OPEN
+            await command.handler(request)
+            return
         if request.member is None:
             log.info("%s: command from a non-member refused", request.inbound.platform)
             await self._refuse_stranger(request)

@@ -17,14 +17,31 @@ CONFIG = "config"
 
 
 async def upsert_config_organisation(
-    session: AsyncSession, organisation_id: str, name: str
+    session: AsyncSession,
+    organisation_id: str,
+    name: str,
+    *,
+    contact: str | None = None,
+    description: str | None = None,
 ) -> None:
+    """An organisation from the file; a contact or description set from chat is kept
+    when the file gives none."""
     await upsert(
         session,
         Organisation,
-        {"id": organisation_id, "name": name, "source": CONFIG},
+        {
+            "id": organisation_id,
+            "name": name,
+            "source": CONFIG,
+            "contact": contact,
+            "description": description,
+        },
         key=["id"],
-        update=lambda new: {"name": new.name},
+        update=lambda new: {
+            "name": new.name,
+            "contact": func.coalesce(new.contact, Organisation.contact),
+            "description": func.coalesce(new.description, Organisation.description),
+        },
     )
 
 

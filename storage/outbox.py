@@ -100,7 +100,12 @@ async def due_heads(
         ChatPause.address == chats.c.address,
         ChatPause.until > now,
     )
-    heads = select(head.label("head")).select_from(chats).where(~paused).subquery("heads")
+    heads = (
+        select(head.label("head"))
+        .select_from(chats)
+        .where(~paused)
+        .subquery("heads")
+    )
     rows = await session.execute(
         select(Delivery.id, Delivery.platform, Delivery.address, Delivery.priority).join(
             heads, Delivery.id == heads.c.head
@@ -271,7 +276,9 @@ async def pause_chat(session: AsyncSession, chat: Chat, until: datetime) -> None
         {"platform": platform, "address": address, "until": until},
         key=("platform", "address"),
         update=lambda proposed: {
-            "until": case((proposed.until > ChatPause.until, proposed.until), else_=ChatPause.until)
+            "until": case(
+                (proposed.until > ChatPause.until, proposed.until), else_=ChatPause.until
+            )
         },
     )
 

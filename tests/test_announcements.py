@@ -71,7 +71,8 @@ def test_feed_text_is_escaped_by_the_relays_not_before() -> None:
     html = to_html(message)
     assert '&lt;script&gt;alert("x")&lt;/script&gt; &amp; co</a>' in html
     assert 'href="https://example.test/?a=1&amp;b=&quot;2&quot;"' in html
-    assert "&lt;b&gt;gras&lt;/b&gt;" in html and "Flux &lt;i&gt;" in html
+    assert "&lt;b&gt;gras&lt;/b&gt;" in html
+    assert "Flux &lt;i&gt;" in html
     assert "<script>" not in html
 
 
@@ -110,7 +111,8 @@ def test_routing_reaches_any_of_the_items_borders_and_all_borders_channels() -> 
 
     def ids(borders: tuple[str, ...], themes: tuple[str, ...]) -> list[str]:
         chosen, fact = channels_for(borders, themes, channels)
-        assert fact.kind is Kind.ANNOUNCEMENT and fact.urgency is Urgency.INFO
+        assert fact.kind is Kind.ANNOUNCEMENT
+        assert fact.urgency is Urgency.INFO
         return sorted(channel.id for channel in chosen)
 
     assert ids(("franco-italienne", "manche"), ("asile",)) == ["italie", "manche", "tout"]
@@ -122,7 +124,8 @@ def test_storable_keys_fit_the_column_and_stay_stable() -> None:
     assert storable_key("ce-actu-1") == "ce-actu-1"
     long_key = "https://example.test/?" + "x" * 600
     assert storable_key(long_key) == storable_key(long_key)
-    assert storable_key(long_key).startswith("sha256:") and len(storable_key(long_key)) < 512
+    assert storable_key(long_key).startswith("sha256:")
+    assert len(storable_key(long_key)) < 512
     assert storable_key("a\nb").startswith("sha256:")
 
 
@@ -167,7 +170,8 @@ async def test_configured_feeds_follow_the_file_and_chat_feeds_are_kept(
         rows = {row.id: row for row in await session.scalars(select(Feed))}
     assert set(rows) == {"ce", "old", "chat-feed"}
     assert not rows["old"].enabled  # dropped from the file: disabled, items kept
-    assert rows["chat-feed"].enabled and rows["chat-feed"].source == "chat"
+    assert rows["chat-feed"].enabled
+    assert rows["chat-feed"].source == "chat"
     ce = rows["ce"]
     assert (ce.url, ce.every_seconds, json.loads(ce.keywords)) == (
         "https://ce.test/nouveau-rss",
@@ -175,5 +179,8 @@ async def test_configured_feeds_follow_the_file_and_chat_feeds_are_kept(
         ["étranger"],
     )
     # A new address starts over: silent first poll, no stale validators, not paused.
-    assert not ce.initialised and ce.etag is None and not ce.paused
-    assert ce.consecutive_failures == 0 and ce.next_poll_at == later
+    assert not ce.initialised
+    assert ce.etag is None
+    assert not ce.paused
+    assert ce.consecutive_failures == 0
+    assert ce.next_poll_at == later

@@ -212,7 +212,8 @@ def test_two_db_upgrade_processes_at_once(tmp_path: Path) -> None:
     assert [process.returncode for process in processes] == [0, 0], results
     assert all(out.startswith("database at revision ") for out, _ in results), results
     again = subprocess.run(upgrade, capture_output=True, text=True, env=env, timeout=180)
-    assert again.returncode == 0 and again.stdout == results[0][0], again.stderr
+    assert again.returncode == 0, again.stderr
+    assert again.stdout == results[0][0], again.stderr
 
 
 async def test_two_syncs_of_the_configuration_at_once_write_each_row_once(

@@ -48,12 +48,16 @@ async def test_rows_are_seen_by_their_own_transaction_and_committed(database: Da
 
 async def test_a_failed_transaction_writes_none_of_its_rows(database: Database) -> None:
     outbox = Outbox(platform_catalogue())
-    with pytest.raises(RuntimeError):
+
+    async def failing_handler() -> None:
         async with database.transaction() as session:
             enqueue(session, outbox, "perdu")
             await count(session)
             enqueue(session, outbox, "jamais écrit")
             raise RuntimeError("the handler failed")
+
+    with pytest.raises(RuntimeError, match="the handler failed"):
+        await failing_handler()
     async with database.sessions() as session:
         assert await count(session) == 0
 

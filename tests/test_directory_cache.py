@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
+import pytest
+
 from alerts.channel_cache import ChannelCache
 from storage.database import Database
 from storage.models import Channel, Organisation
@@ -116,12 +118,14 @@ async def test_a_load_made_while_a_change_was_uncommitted_is_dropped_at_its_comm
 
 async def test_a_change_rolled_back_leaves_the_directory_as_it_was(database: Database) -> None:
     directory = await warmed(database, Clock())
-    try:
+
+    async def failing_command() -> None:
         async with database.sessions() as writer, writer.begin():
             writer.add(channel("tg-irun", "-1007"))
             await writer.flush()
             directory.changed_in(writer)
             raise RuntimeError("the command failed")
-    except RuntimeError:
-        pass
+
+    with pytest.raises(RuntimeError, match="the command failed"):
+        await failing_command()
     assert await ids(directory, database) == ["tg-menton"]

@@ -145,7 +145,8 @@ async def test_the_file_wins_for_its_rows_and_chat_rows_are_kept(database: Datab
     await sync(database, SECOND)
     async with database.sessions() as session:
         anafe = await session.get(Organisation, "anafe")
-        assert anafe is not None and anafe.name == "Anafé (nouveau nom)"
+        assert anafe is not None
+        assert anafe.name == "Anafé (nouveau nom)"
         members = {(m.platform, m.user_ref): m for m in await session.scalars(select(Member))}
         channels = {c.id: c for c in await session.scalars(select(Channel))}
         subscriptions = (
@@ -167,7 +168,8 @@ async def test_the_file_wins_for_its_rows_and_chat_rows_are_kept(database: Datab
     assert channels["tg-menton"].inactive_reason == "bot blocked"
     assert not channels["tg-calais"].active
     assert channels["tg-calais"].inactive_reason == "removed from the configuration"
-    assert channels["mx-chat"].active and channels["mx-chat"].source == "chat"
+    assert channels["mx-chat"].active
+    assert channels["mx-chat"].source == "chat"
     assert sorted((s.channel_id, s.source) for s in subscriptions) == [
         ("mx-chat", "chat"),
         ("tg-calais", "config"),  # kept with its inactive channel, for when it comes back
@@ -181,5 +183,8 @@ async def test_the_file_wins_for_its_rows_and_chat_rows_are_kept(database: Datab
     async with database.sessions() as session:
         calais = await session.get(Channel, "tg-calais")
         menton = await session.get(Channel, "tg-menton")
-    assert calais is not None and calais.active and calais.inactive_reason is None
-    assert menton is not None and not menton.active
+    assert calais is not None
+    assert calais.active
+    assert calais.inactive_reason is None
+    assert menton is not None
+    assert not menton.active

@@ -4,7 +4,6 @@ handled in few transactions, in arrival order, and one failing update loses noth
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
@@ -34,7 +33,7 @@ async def boom(request: Request) -> None:
 
 
 @pytest.fixture
-async def router(database: Database) -> AsyncIterator[MessageRouter]:
+async def router(database: Database) -> MessageRouter:
     async with database.transaction() as session:
         session.add(Organisation(id="anafe", name="Anafé"))
         session.add(
@@ -46,7 +45,7 @@ async def router(database: Database) -> AsyncIterator[MessageRouter]:
                 created_at=NOW,
             )
         )
-    yield MessageRouter(
+    return MessageRouter(
         database=database,
         commands=[Command("note", note), Command("boom", boom)],
         translate=Translator(),

@@ -149,9 +149,8 @@ async def test_the_issue_end_to_end(
     async with running(config, clock=clock):
         await telegram.wait_for_sent(1, chat_id=TELEGRAM_ITALIE, within=20)
         [escalated] = telegram.sent_messages(TELEGRAM_ITALIE)
-        assert "URGENT" in (escalated.text or "") and "manque : 1 avocat·e / juriste" in (
-            escalated.text or ""
-        )
+        assert "URGENT" in (escalated.text or "")
+        assert "manque : 1 avocat·e / juriste" in (escalated.text or "")
         await wait_until(lambda: latest_matrix_text(scene, "italie"), within=20)
 
         telegram.inject_message(

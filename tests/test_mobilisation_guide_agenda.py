@@ -48,7 +48,8 @@ async def test_the_guided_call_with_buttons_then_one_typed_line(database_url: st
         assert [(n.need, n.wanted) for n in needs] == [("observers", 2)]
         [copy] = await scene.rows(SPAIN)
         shown = OutboundMessage.from_json(copy.payload).plain
-        assert "Observateur·ices 0/2" in shown and "Rendez-vous : 02/12 18:00" in shown
+        assert "Observateur·ices 0/2" in shown
+        assert "Rendez-vous : 02/12 18:00" in shown
         # The conversation is over: its buttons are stale now, and say so.
         await scene.press(COORDINATOR, buttons["Interprète"], chat=COORDINATOR)
         assert await count_alerts(scene) == 1
@@ -60,7 +61,8 @@ async def test_guide_cancel_and_forged_guide_buttons(database_url: str) -> None:
         buttons = await last_buttons(scene, COORDINATOR)
         await scene.press(COORDINATOR, "mg:forged00:observers", chat=COORDINATOR)
         forged = await scene.last(COORDINATOR)
-        assert "Nouvelle mobilisation" not in forged and "Besoin" not in forged
+        assert "Nouvelle mobilisation" not in forged
+        assert "Besoin" not in forged
         await scene.press(COORDINATOR, buttons["Annuler"], chat=COORDINATOR)
         assert "Mobilisation abandonnée" in await scene.last(COORDINATOR)
         await scene.say(COORDINATOR, "gare d'Hendaye 18h")  # no call in progress any more

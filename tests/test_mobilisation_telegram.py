@@ -83,7 +83,8 @@ async def test_call_answers_live_count_escalation_and_closing(
         clock.advance(timedelta(seconds=5))
         await until(server, lambda: "Observateur·ices 2/2 · Interprète 0/1" in shown(server, copy))
         assert "manque : 1 interprète" in shown(server, copy)
-        assert server.sent_messages(SECOND) == [] and server.sent_messages(VOLUNTEER) == []
+        assert server.sent_messages(SECOND) == []
+        assert server.sent_messages(VOLUNTEER) == []
 
         server.inject_callback(SPAIN, copy.message_id, "mb:1:g:observers", user_id=STRANGER)
         await until(server, lambda: bool(server.sent_messages(STRANGER)))

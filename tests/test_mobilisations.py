@@ -34,7 +34,8 @@ async def call_row(scene: Scene, call_id: int = 1) -> tuple[Alert, Mobilisation]
     async with scene.wiring.database.sessions() as session:
         alert = await session.get(Alert, call_id)
         mobilisation = await session.get(Mobilisation, call_id)
-        assert alert is not None and mobilisation is not None
+        assert alert is not None
+        assert mobilisation is not None
         return alert, mobilisation
 
 
@@ -174,7 +175,8 @@ async def test_escalation_fires_once_to_the_channels_that_did_not_have_it(
         [copy] = await scene.rows(ITALY)
         assert "🚨 Mobilisation #1 · URGENT" in OutboundMessage.from_json(copy.payload).plain
         alert, mobilisation = await call_row(scene)
-        assert alert.urgency == "urgent" and mobilisation.escalated_at == scene.clock.now()
+        assert alert.urgency == "urgent"
+        assert mobilisation.escalated_at == scene.clock.now()
         assert "rappel envoyé à 1 canal(aux) de plus" in await scene.last(COORDINATOR)
         scene.clock.advance(timedelta(minutes=30))
         await scene.tick()
@@ -258,7 +260,8 @@ async def test_a_call_closes_by_itself_after_its_start(database_url: str) -> Non
         scene.clock.advance(timedelta(minutes=1))
         await scene.tick()
         alert, _ = await call_row(scene)
-        assert alert.status == "closed" and alert.outcome is None
+        assert alert.status == "closed"
+        assert alert.outcome is None
         assert "close automatiquement" in await scene.last(COORDINATOR)
         [edit] = await edits_of(scene, SPAIN)
         assert OutboundMessage.from_json(edit.payload).buttons == ()
@@ -350,7 +353,8 @@ async def test_forged_and_unknown_buttons_are_refused(database_url: str) -> None
         for _ in range(5):  # a stranger hammering a button in the group: told once
             await scene.press("stranger", press_data(1, "going"))
         told = await scene.texts("stranger")
-        assert len(told) == 1 and "Seul·es les membres des associations partenaires" in told[0]
+        assert len(told) == 1
+        assert "Seul·es les membres des associations partenaires" in told[0]
         assert await count(scene, MobilisationAnswer) == 0
 
 

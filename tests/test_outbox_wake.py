@@ -47,10 +47,14 @@ async def test_rows_written_at_once_wake_it_on_commit_too(database: Database) ->
 
 async def test_a_rollback_or_a_transaction_without_rows_does_not(database: Database) -> None:
     outbox = Outbox()
-    with pytest.raises(RuntimeError):
+
+    async def failing_handler() -> None:
         async with database.transaction() as session:
             await write(session, outbox)
             raise RuntimeError("the handler failed")
+
+    with pytest.raises(RuntimeError, match="the handler failed"):
+        await failing_handler()
     async with database.transaction():
         pass
     assert not await outbox.signal.wait(0)

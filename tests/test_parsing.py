@@ -55,7 +55,8 @@ def test_default_urgency_is_normal_and_vital_wins() -> None:
 
 def test_no_border_means_ask_instead_of_guessing() -> None:
     draft = parse("il se passe quelque chose")
-    assert draft.needs_border and draft.border_choices == ()
+    assert draft.needs_border
+    assert draft.border_choices == ()
 
 
 def test_two_borders_mean_ask_which() -> None:
@@ -87,7 +88,8 @@ def test_control_characters_and_bidi_overrides_are_removed() -> None:
     text = "Menton\u202e evil\u2066 \x00\x1b[31mred\x07 ok\nline two\tend"
     assert clean_text(text) == "Menton evil [31mred ok\nline two\tend"
     draft = parse(text)
-    assert "\u202e" not in draft.text and "\x1b" not in draft.text
+    assert "\u202e" not in draft.text
+    assert "\x1b" not in draft.text
     assert draft.border == "franco-italienne"
 
 

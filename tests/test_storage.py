@@ -86,13 +86,17 @@ async def test_inbound_update_is_handled_once(database: Database) -> None:
 
 async def test_a_failed_transaction_writes_nothing(database: Database) -> None:
     outbox = Outbox(platform_catalogue())
-    with pytest.raises(RuntimeError):
+
+    async def crashing_handler() -> None:
         async with database.transaction() as session:
             outbox.enqueue(
                 session, Target("console", "a"), text_message("x"), fact=NOTICE, priority=1, now=NOW
             )
             await session.flush()
             raise RuntimeError("crash between the fact and its commit")
+
+    with pytest.raises(RuntimeError, match="crash between the fact and its commit"):
+        await crashing_handler()
     async with database.sessions() as session:
         assert await session.scalar(select(func.count()).select_from(Delivery)) == 0
 

@@ -77,7 +77,8 @@ async def get_json(port: int, path: str) -> tuple[int, Any]:
 
 async def scrape(port: int) -> Samples:
     status, content_type, body = await get(port, "/metrics")
-    assert status == 200 and content_type.startswith("text/plain; version=0.0.4")
+    assert status == 200
+    assert content_type.startswith("text/plain; version=0.0.4")
     return samples(body)
 
 
@@ -98,7 +99,8 @@ async def console_tocsin(database_url: str) -> AsyncIterator[Wiring]:
 
 async def test_health_endpoints_and_metrics_change_after_a_delivery(database_url: str) -> None:
     async with console_tocsin(database_url) as wiring:
-        assert wiring.web is not None and wiring.web.port
+        assert wiring.web is not None
+        assert wiring.web.port
         port = wiring.web.port
         assert await get_json(port, "/livez") == (200, {"live": True})
         assert await get_json(port, "/readyz") == (200, {"ready": True, "not_ready": {}})
@@ -271,7 +273,8 @@ async def test_readyz_follows_the_telegram_bot_api(tmp_path: Path) -> None:
     port_of_api = int(server.base_url.rsplit(":", 1)[1])
     try:
         async with running_tocsin(server, raw) as wiring:
-            assert wiring.web is not None and wiring.web.port
+            assert wiring.web is not None
+            assert wiring.web.port
             assert isinstance(wiring.relays["telegram"], TelegramRelay)
             port = wiring.web.port
             assert (await get_json(port, "/readyz"))[0] == 200

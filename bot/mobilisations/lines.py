@@ -8,7 +8,7 @@ import logging
 
 from alerts.alert_fanout import Author, Origin
 from alerts.mobilisations.calls import CallService
-from alerts.mobilisations.draft import MobilisationDraft, parse_mobilisation_line
+from alerts.mobilisations.draft import parse_mobilisation_line
 from alerts.mobilisations.needs import CANONICAL_WORD, Need
 from alerts.parsing import AlertInputError
 from alerts.vocabulary import Vocabulary
@@ -52,7 +52,7 @@ class CallLines:
             request.reply(request.t(key, **error.params))
             return "refused"
         if draft.alert.border is None:
-            self._ask_border(request, draft)
+            self._ask_border(request)
             return "border"
         admission = await self._limit.admit(request, draft.alert.urgency)
         if not admission.admitted:
@@ -72,7 +72,7 @@ class CallLines:
         request.reply(receipt + admission.note)
         return "sent"
 
-    def _ask_border(self, request: Request, draft: MobilisationDraft) -> None:
+    def _ask_border(self, request: Request) -> None:
         borders = ", ".join(f"#{b.id}" for b in self._vocabulary.borders)
         example = self._vocabulary.borders[0].id if self._vocabulary.borders else "frontiere"
         request.reply(request.t("mob.ask_border", borders=borders, example=example))

@@ -66,7 +66,7 @@ def build_feeds(
         limiter=HostLimiter(per_host=watch.per_host, overall=watch.concurrency),
         vocabulary=shared.vocabulary,
         clock=clock,
-        rng=rng or random.Random(),
+        rng=rng or random.SystemRandom(),
         settings=WatcherSettings.from_settings(settings),
         announcements=AnnouncementService(
             renderer=AnnouncementRenderer(shared.vocabulary, shared.translate),

@@ -51,7 +51,8 @@ def matrix_relay(
     if matrix_skip_reason(config, worker=worker) is not None:
         return None
     settings, secrets = config.settings.matrix, config.secrets
-    assert settings.homeserver and settings.user_id  # checked by matrix_skip_reason
+    if not settings.homeserver or not settings.user_id:  # matrix_skip_reason said so
+        return None
     crypto: E2EE | None = None
     if settings.encryption:
         if not secrets.matrix_store_key:

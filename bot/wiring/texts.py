@@ -11,6 +11,7 @@ from alerts.i18n import TextTable, Translator
 from alerts.mobilisations import texts as mobilisation_texts
 from bot import channel_commands, event_notices, feed_commands
 from bot.intake import texts as intake_texts
+from bot.people import texts as people_texts
 from feeds import watcher
 
 MODULE_TEXTS: tuple[TextTable, ...] = (
@@ -19,6 +20,7 @@ MODULE_TEXTS: tuple[TextTable, ...] = (
     event_notices.TEXTS,
     feed_commands.TEXTS,
     intake_texts.TEXTS,
+    people_texts.TEXTS,
     mobilisation_texts.TEXTS,
     watcher.TEXTS,
 )

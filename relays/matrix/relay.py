@@ -91,7 +91,7 @@ class MatrixRelay(SyncLoop):
         self._photo_sources: Mapping[str, PhotoSource] = (
             {} if photo_sources is None else photo_sources
         )
-        self._rng = rng or random.Random()
+        self._rng = rng or random.SystemRandom()
         self._crypto = crypto  # None: rooms are read and written unencrypted only
         self._client: nio.AsyncClient | None = None
         self._login_lock = asyncio.Lock()
@@ -283,7 +283,8 @@ class MatrixRelay(SyncLoop):
     ) -> DeliveryResult | None:
         """The alert's photo after its text, metadata stripped; None when done or skipped."""
         photo = message.photo
-        assert photo is not None
+        if photo is None:
+            raise ValueError("a photo message without its photo")
         try:
             raw = await self._fetch_photo(photo.platform, photo.ref)
             clean = strip_metadata(raw, max_bytes=self._options.max_photo_bytes)

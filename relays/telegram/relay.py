@@ -104,7 +104,7 @@ class TelegramRelay(UpdateReceiving):
         )
         self.identity = identity or BotIdentity()
         self._menus = dict(menus or {})
-        self._rng = rng or random.Random()
+        self._rng = rng or random.SystemRandom()
         self._bot: PollingBot | None = None
         self._updater: Updater | None = None
         self._queue: HandOverQueue | None = None
@@ -300,7 +300,8 @@ class TelegramRelay(UpdateReceiving):
         """The map pin under the text; the text already has the coordinates, so a failure
         here is logged rather than retried (a retry would send the text twice)."""
         location = message.location
-        assert location is not None
+        if location is None:
+            raise ValueError("a location message without its location")
         try:
             await self.bot.send_location(
                 target.chat_id,

@@ -1,8 +1,8 @@
 """mobilisation answers remember when the call's coordinator was told them, so the
 notices of a burst of answers go out together, once per count window
 
-Revision ID: 0005mobilise
-Revises: 0004
+Revision ID: 0006mobilise
+Revises: 0005people
 Create Date: 2026-12-02
 """
 
@@ -11,8 +11,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0005mobilise"
-down_revision: str | None = "0004"
+revision: str = "0006mobilise"
+down_revision: str | None = "0005people"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
