@@ -13,7 +13,7 @@ from alerts.messages import OutboundMessage
 from alerts.mobilisations.buttons import press_data
 from alerts.mobilisations.needs import Need
 from storage.database import open_database
-from storage.models import Alert, Delivery, Member, Mobilisation, MobilisationAnswer
+from storage.models import Alert, AuditEntry, Delivery, Member, Mobilisation, MobilisationAnswer
 from tests.support.mobilisation_scene import (
     COORDINATOR,
     ITALY,
@@ -313,6 +313,28 @@ async def test_calls_count_in_the_members_intake_limit(database_url: str) -> Non
         assert await count(scene, Alert) == 2
         await scene.say(COORDINATOR, "/mobilise 1 avocat Hendaye !vital")  # never refused
         assert await count(scene, Alert) == 3
+
+
+async def test_created_and_closed_calls_are_in_the_audit_log(database_url: str) -> None:
+    async with mobilisation_scene(database_url) as scene:
+        await scene.say(COORDINATOR, CALL)
+        await scene.say(COORDINATOR, "/mobilise 1 avocat Hendaye dans 1h")
+        await scene.say(COORDINATOR, "/close 1 fini")
+        scene.clock.advance(timedelta(hours=8))  # the second closes by its deadline
+        await scene.tick()
+        async with scene.wiring.database.sessions() as session:
+            entries = (await session.scalars(select(AuditEntry).order_by(AuditEntry.id))).all()
+            coordinator = await session.scalar(
+                select(Member.id).where(Member.user_ref == COORDINATOR)
+            )
+        found = [(e.action, e.actor_member_id, e.detail) for e in entries]
+        assert found == [
+            ("mobilisation.created", coordinator, "#1 channels=1"),
+            ("mobilisation.created", coordinator, "#2 channels=1"),
+            ("mobilisation.closed", coordinator, "#1"),
+            ("mobilisation.closed", None, "#2 deadline"),
+        ]
+        assert all(e.organisation_id == "anafe" for e in entries)
 
 
 # -- bad input ---------------------------------------------------------------------------

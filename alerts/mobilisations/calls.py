@@ -28,7 +28,7 @@ from alerts.outbox import NOTICE, FactRef, Outbox, Target
 from alerts.parsing import place_key
 from alerts.routing import ChannelTarget, RoutableFact, deliver_at, route
 from alerts.types import NOTICE_PRIORITY, Kind, Urgency, delivery_priority
-from storage import mobilisation_queries, queries
+from storage import audit_queries, mobilisation_queries, queries
 from storage.after_commit import after_commit
 from storage.models import Alert, Member, Mobilisation
 
@@ -125,6 +125,14 @@ class CallService:
         )
         channels = route(fact, await self._directory.targets(session))
         held = await self._send_copies(session, call, channels, alert_draft.urgency, now)
+        audit_queries.record(
+            session,
+            action="mobilisation.created",
+            actor_member_id=author.member_id,
+            organisation_id=author.organisation_id,
+            at=now,
+            detail=f"#{alert_id} channels={len(channels)}",
+        )
         received = functools.partial(
             self._metrics.alert_received, origin.platform, Kind.MOBILISATION.value
         )
@@ -351,16 +359,29 @@ class CallService:
         return reminded
 
     async def close(
-        self, session: AsyncSession, call_id: int, outcome: str | None, now: datetime
+        self,
+        session: AsyncSession,
+        call_id: int,
+        outcome: str | None,
+        now: datetime,
+        closer_member_id: int | None = None,
     ) -> int | None:
         """Close with its outcome and show it in every copy (buttons removed); None when
-        it was closed already."""
+        it was closed already. `closer_member_id` None: closed by its deadline."""
         mobilisation = await mobilisation_queries.lock_call(session, call_id)
         alert = await session.get(Alert, call_id)
         if mobilisation is None or alert is None or alert.status != "open":
             return None
         await self._tell_author(session, alert, mobilisation, now)
         alert.status, alert.outcome, alert.closed_at, alert.updated_at = "closed", outcome, now, now
+        audit_queries.record(
+            session,
+            action="mobilisation.closed",
+            actor_member_id=closer_member_id,
+            organisation_id=alert.organisation_id,
+            at=now,
+            detail=f"#{call_id}" if closer_member_id is not None else f"#{call_id} deadline",
+        )
         return await show_everywhere(
             session, self.renderer, self._outbox, alert, mobilisation, now, self.timings.edit_every
         )

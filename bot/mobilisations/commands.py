@@ -113,7 +113,9 @@ class MobilisationCommands:
             return
         outcome = outcome[:_MAX_OUTCOME]
         if alert.kind == "mobilisation":
-            shown = await self._calls.close(request.session, alert.id, outcome, request.now)
+            shown = await self._calls.close(
+                request.session, alert.id, outcome, request.now, request.known_member.id
+            )
             if shown is None:
                 request.reply(request.t("close.already", id=alert.id))
                 return
