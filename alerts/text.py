@@ -14,12 +14,15 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 # JSON may escape half of a UTF-16 pair alone ("\\ud800"): such a code point cannot be
 # encoded, stored or sent. (A whole pair decodes to one character, so any left is lone.)
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
+# ... and a NUL, which no PostgreSQL text value can hold: the query or write fails.
+_UNSTORABLE = re.compile(r"[\ud800-\udfff\x00]")
 _REPLACEMENT = "\ufffd"
 
 
 def well_formed(text: str) -> str:
-    """Lone surrogate halves replaced by U+FFFD, as a UTF-8 decoder does with bad bytes."""
-    return _SURROGATE.sub(_REPLACEMENT, text) if _SURROGATE.search(text) else text
+    """Lone surrogate halves (and NULs) replaced by U+FFFD, as a UTF-8 decoder does with
+    bad bytes: what is left can be stored, queried and sent."""
+    return _UNSTORABLE.sub(_REPLACEMENT, text) if _UNSTORABLE.search(text) else text
 
 
 # Anything `clean_user_text` changes: most text has none, and is returned as it is.

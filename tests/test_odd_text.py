@@ -144,6 +144,23 @@ async def test_a_command_argument_with_controls_is_answered_clean(database: Data
     assert answer.startswith("Langue non disponible : en[2j.")  # lower-cased by /lang
 
 
+async def test_a_nul_in_a_message_is_replaced_before_anything_stores_or_queries_it(
+    database: Database,
+) -> None:
+    # PostgreSQL refuses a NUL in any text value: a query with one failed the whole update.
+    from tests.support.intake_scene import message
+
+    async with intake_scene(database.url, database=database) as scene:
+        await scene.wiring.router(message("console", "local", "/org a\x00b", "n1"))
+        await scene.wiring.router(message("console", "local", "/alert Menton \x00 fin", "n2"))
+        answers = await scene.replies("console", "local")
+        relayed = await scene.replies("console", GROUP)
+
+    assert "a\ufffdb" in answers[0]
+    assert answers[1].startswith("✅ Alerte #1 relayée")
+    assert "Menton \ufffd fin" in relayed[0]
+
+
 @given(st.text())
 def test_clean_user_text_keeps_no_control_bidi_or_lone_surrogate(text: str) -> None:
     cleaned_text = clean_user_text(text)
