@@ -81,7 +81,7 @@ class AlertService:
         key = place_key(draft.place, draft.border)
         parent_id = await self._group_parent(session, draft, key)
         alert_id = await queries.insert_alert(
-            session, _alert_row(draft, author, origin, key, parent_id, now, photo, location)
+            session, alert_row(draft, author, origin, key, parent_id, now, photo, location)
         )
         audit_queries.record(  # the audit log: who raised what, never its text
             session,
@@ -165,7 +165,7 @@ class AlertService:
         return None
 
 
-def _alert_row(
+def alert_row(
     draft: AlertDraft,
     author: Author,
     origin: Origin,
@@ -175,7 +175,7 @@ def _alert_row(
     photo: PhotoRef | None,
     location: Location | None,
 ) -> dict[str, object]:
-    """The alerts row of a draft about to be raised."""
+    """The alerts row of a draft about to be raised (an alert, or a mobilisation call)."""
     return {
         "kind": draft.kind.value,
         "text": draft.text,

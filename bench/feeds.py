@@ -155,6 +155,29 @@ class FeedServerProcess:
         self._child.wait(10)
 
 
+def print_header(count: int, watch: Any, dialect: str) -> None:
+    print(
+        f"{count} feeds on {HOSTS} hosts, {ITEMS_PER_FEED} items each; "
+        f"concurrency {watch.concurrency} overall, {watch.per_host} per host; "
+        f"database {dialect}"
+    )
+    print(
+        f"{'cycle':<16}{'wall s':>8}{'CPU s':>8}{'parse CPU':>10}{'200':>6}{'304':>6}{'new':>7}"
+        f"{'announced':>11}{'failed':>8}{'peak RSS MB':>13}"
+    )
+
+
+def bench_config(count: int, hosts: list[str]) -> dict[str, Any]:
+    """The demo deployment's console channels (one per border, and "all borders" ones)
+    with `count` feeds spread over `hosts`."""
+    raw: dict[str, Any] = tomllib.loads((ROOT / "config" / "demo.toml").read_text("utf-8"))
+    raw["feeds"] = [
+        {"id": f"f{feed}", "url": f"http://{hosts[feed % HOSTS]}/feeds/{feed}", "every": "15m"}
+        for feed in range(count)
+    ]
+    return raw
+
+
 async def bench(count: int, database_url: str | None, server: FeedServerProcess) -> None:
     from alerts.clock import SystemClock
     from bot.config_sync import sync_config
@@ -166,13 +189,7 @@ async def bench(count: int, database_url: str | None, server: FeedServerProcess)
     from tests.feed_server import LoopbackNetwork, static_resolver
 
     hosts = [f"feed-{host}.bench.test" for host in range(HOSTS)]
-    # The demo deployment's console channels (one per border, and "all borders" ones).
-    raw: dict[str, Any] = tomllib.loads((ROOT / "config" / "demo.toml").read_text("utf-8"))
-    raw["feeds"] = [
-        {"id": f"f{feed}", "url": f"http://{hosts[feed % HOSTS]}/feeds/{feed}", "every": "15m"}
-        for feed in range(count)
-    ]
-    settings = build_settings(raw, "bench")
+    settings = build_settings(bench_config(count, hosts), "bench")
     folder = tempfile.TemporaryDirectory()
     url = database_url or f"sqlite+aiosqlite:///{folder.name}/bench.db"
     database = await open_database(url)
@@ -194,16 +211,7 @@ async def bench(count: int, database_url: str | None, server: FeedServerProcess)
     )
     watcher = parts.watcher
     await watcher.sync()
-    watch = settings.feed_watch
-    print(
-        f"{count} feeds on {HOSTS} hosts, {ITEMS_PER_FEED} items each; "
-        f"concurrency {watch.concurrency} overall, {watch.per_host} per host; "
-        f"database {database.dialect}"
-    )
-    print(
-        f"{'cycle':<16}{'wall s':>8}{'CPU s':>8}{'parse CPU':>10}{'200':>6}{'304':>6}{'new':>7}"
-        f"{'announced':>11}{'failed':>8}{'peak RSS MB':>13}"
-    )
+    print_header(count, settings.feed_watch, database.dialect)
 
     async def cycle(name: str) -> None:
         wall, cpu = time.perf_counter(), time.process_time()

@@ -24,20 +24,18 @@ from alerts.clock import Clock, SystemClock
 from alerts.i18n import Translator
 from alerts.outbox import Outbox, OutboxSignal
 from alerts.retention import PurgeJob, Purger
-from bot.channel_commands import ChannelCommands
 from bot.config_sync import sync_config
 from bot.context import Command, Fallback
 from bot.event_notices import EventNotices
-from bot.mobilisations.wiring import MobilisationParts, build_mobilisations
-from bot.people import PeopleCommands
-from bot.permissions import with_permissions
+from bot.mobilisations.wiring import MobilisationParts
 from bot.router import MessageRouter
 from bot.supervisor import Supervisor
 from bot.web.health import HealthChecks
 from bot.web.metrics import MetricsEndpoint, PrometheusMetrics
 from bot.web.server import Route, WebServer
-from bot.wiring.feeds import FeedParts, build_feeds
-from bot.wiring.intake import IntakeParts, intake_chores, intake_handlers
+from bot.wiring.chat import chat_parts
+from bot.wiring.feeds import FeedParts
+from bot.wiring.intake import IntakeParts, intake_chores
 from bot.wiring.platforms import delivery_limits
 from bot.wiring.relays import process_relays, skipped_relays
 from bot.wiring.shared import SharedParts, shared_parts
@@ -111,48 +109,23 @@ async def build(
 ) -> Wiring:
     settings = config.settings
     clock = clock or SystemClock()
-    database = database or await open_database(settings.storage.url)
-    async with database.transaction() as session:  # the file's members and channels
-        await sync_config(session, settings, clock.now())
+    database = await synced_database(settings, database, clock)
     shared = shared_parts(settings, database)
     metrics = PrometheusMetrics(shared.platforms)
 
     # What members type: every command in help order, then what is not a command.
-    intake = intake_handlers(settings, shared, clock=clock, metrics=metrics)
-    feeds = build_feeds(
+    telegram_identity = BotIdentity()  # the Telegram relay learns the bot's @username
+    chat = chat_parts(
         settings,
         shared,
         database=database,
         clock=clock,
-        transport=feed_transport,
-        resolver=feed_resolver,
         metrics=metrics,
+        telegram_identity=telegram_identity,
+        feed_transport=feed_transport,
+        feed_resolver=feed_resolver,
     )
-    channels = ChannelCommands(vocabulary=shared.vocabulary, directory=shared.directory)
-    telegram_identity = BotIdentity()  # the Telegram relay learns the bot's @username
-    # people (issue #15): invitations (links with the bot's @username), members, /who,
-    # /audit, /forget; then every command's minimum role from the one table.
-    people = PeopleCommands(
-        vocabulary=shared.vocabulary,
-        help_handler=next(c.handler for c in intake.commands if c.name == "help"),
-        telegram=telegram_identity,
-    )
-    # mobilisations (issue #14): calls, answers, live counts, deadlines, the agenda.
-    mobilisations = build_mobilisations(
-        settings, shared, database=database, clock=clock, metrics=metrics
-    )
-    commands = with_permissions(
-        [
-            *intake.commands,
-            *channels.commands(),
-            *feeds.commands.commands(),
-            *people.commands(),
-            *mobilisations.commands,
-        ]
-    )
-    # The calls' buttons, guide and edited calls before the intake's fallbacks.
-    fallbacks = [*mobilisations.fallbacks, *intake.fallbacks]
-    router = message_router(settings, shared, database, clock, commands, fallbacks)
+    router = message_router(settings, shared, database, clock, chat.commands, chat.fallbacks)
 
     # The relays of this process. The console waits, after each typed line, for the
     # replies it caused (the dispatcher below prints them).
@@ -176,13 +149,21 @@ async def build(
     metrics.expect(relays)
     return Wiring(  # the web server reads the relays' health
         *(config, database, clock, shared, router, dispatcher, relays, metrics),
-        feeds=feeds,
-        intake=IntakeParts(intake, chores),
-        mobilisations=mobilisations,
-        web=web_server(config, database, relays, metrics, clock, mobilisations.agenda.routes()),
+        feeds=chat.feeds,
+        intake=IntakeParts(chat.intake, chores),
+        mobilisations=chat.mobilisations,
+        web=web_server(config, database, relays, metrics, clock, chat.web_routes),
         purge=purge_job(settings, database, clock),
         skipped=skipped_relays(config, worker=worker),
     )
+
+
+async def synced_database(settings: Settings, database: Database | None, clock: Clock) -> Database:
+    """The database (opened unless given), with the file's members and channels in it."""
+    database = database or await open_database(settings.storage.url)
+    async with database.transaction() as session:
+        await sync_config(session, settings, clock.now())
+    return database
 
 
 def purge_job(settings: Settings, database: Database, clock: Clock) -> PurgeJob:

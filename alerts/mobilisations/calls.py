@@ -5,13 +5,12 @@ its facts and outbox rows in the caller's transaction; nothing is sent from here
 from __future__ import annotations
 
 import functools
-import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from alerts.alert_fanout import AcceptedAlert, Author, Origin
+from alerts.alert_fanout import AcceptedAlert, Author, Origin, alert_row
 from alerts.channel_cache import ChannelCache
 from alerts.i18n import Translator
 from alerts.messages import Button, OutboundMessage, text_message
@@ -81,28 +80,10 @@ class CallService:
         origin: Origin,
         now: datetime,
     ) -> AcceptedAlert:
-        alert_draft = draft.alert
+        alert_draft = replace(draft.alert, kind=Kind.MOBILISATION)
+        key = place_key(alert_draft.place, alert_draft.border)
         alert_id = await queries.insert_alert(
-            session,
-            {
-                "kind": Kind.MOBILISATION.value,
-                "text": alert_draft.text,
-                "border": alert_draft.border,
-                "themes": json.dumps(list(alert_draft.themes)),
-                "urgency": alert_draft.urgency.value,
-                "place": alert_draft.place,
-                "place_key": place_key(alert_draft.place, alert_draft.border),
-                "people": alert_draft.people,
-                "minors": alert_draft.minors,
-                "author_member_id": author.member_id,
-                "organisation_id": author.organisation_id,
-                "status": "open",
-                "source_platform": origin.platform,
-                "source_chat": origin.chat,
-                "source_message_id": origin.message_id,
-                "created_at": now,
-                "updated_at": now,
-            },
+            session, alert_row(alert_draft, author, origin, key, None, now, None, None)
         )
         due = deadlines(self.timings, now, draft.starts_at, draft.escalate_after)
         await mobilisation_queries.insert_call(
