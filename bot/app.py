@@ -14,6 +14,7 @@ from typing import TextIO
 import httpx
 
 from alerts.clock import Clock, SystemClock
+from alerts.digest.texts import TEXTS as DIGEST_TEXTS
 from alerts.directory import ChannelDirectory
 from alerts.i18n import Translator
 from alerts.outbox import Outbox, OutboxSignal
@@ -23,6 +24,7 @@ from bot.alert_commands import AlertCommands
 from bot.alert_limit import AlertLimit
 from bot.channel_commands import ChannelCommands
 from bot.context import Command
+from bot.digest.wiring import DigestParts, build_digest
 from bot.directory import sync_directory
 from bot.feed_wiring import FeedParts, build_feeds
 from bot.intake_wiring import IntakeParts, build_intake
@@ -66,6 +68,7 @@ class Wiring:
     commands: list[Command] = field(default_factory=list)
     feeds: FeedParts | None = None
     intake: IntakeParts | None = None
+    digest: DigestParts | None = None
     metrics: PrometheusMetrics = field(default_factory=PrometheusMetrics)
     web: WebServer | None = None
     # platform → why its relay was not built (logged at start)
@@ -104,7 +107,7 @@ async def build(
         await sync_directory(session, settings, clock.now())
 
     vocabulary = vocabulary_from(settings)
-    translate = Translator()
+    translate = Translator(extra=DIGEST_TEXTS)
     outbox = Outbox()
     outbox_signal = OutboxSignal()
     directory = ChannelDirectory(database.sessions)
@@ -154,6 +157,17 @@ async def build(
         metrics=metrics,
     )
     commands.extend(feeds.commands.commands())
+    digest = build_digest(
+        settings,
+        database=database,
+        clock=clock,
+        vocabulary=vocabulary,
+        translate=translate,
+        outbox=outbox,
+        signal=outbox_signal,
+        directory=directory,
+    )
+    commands.extend(digest.command.commands())
     router = MessageRouter(
         database=database,
         commands=commands,
@@ -216,6 +230,7 @@ async def build(
     if settings.web.listen is not None:  # the read-only web server; later routes go here too
         checks = HealthChecks(database, relays)
         routes = [*checks.routes(), *MetricsEndpoint(metrics, database, checks, clock).routes()]
+        routes += digest.routes()
         web = WebServer(settings.web.listen, routes, source=config.source)
     return Wiring(
         config=config,
@@ -232,6 +247,7 @@ async def build(
         commands=commands,
         feeds=feeds,
         intake=intake,
+        digest=digest,
         metrics=metrics,
         web=web,
         skipped={
@@ -281,6 +297,8 @@ class Application:
                 self._supervisor.start("feed-watcher", wiring.feeds.watcher.run)
             if self._receive and wiring.intake is not None:
                 self._supervisor.start("intake-chores", wiring.intake.chores.run)
+            if self._receive and wiring.digest is not None:  # `tocsin worker` never schedules
+                self._supervisor.start("digest-scheduler", wiring.digest.scheduler.run)
             if (
                 self._receive
                 and wiring.console is not None
@@ -294,6 +312,8 @@ class Application:
                 wiring.feeds.watcher.stop()
             if wiring.intake is not None:
                 wiring.intake.chores.stop()
+            if wiring.digest is not None:
+                wiring.digest.scheduler.stop()
             if wiring.web is not None:
                 wiring.web.stop()
             # The dispatcher's sends in flight finish through relays that still run.

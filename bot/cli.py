@@ -11,6 +11,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from bot import feeds_check, redaction
 from bot.app import Application, build
+from bot.digest import preview as digest_preview
 from bot.routing_table import routing_table
 from config.loader import ConfigError, LoadedConfig, load_config
 from relays.matrix import MatrixStoreError
@@ -61,6 +62,7 @@ def parser() -> argparse.ArgumentParser:
     db_upgrade = db_sub.add_parser("upgrade", help="apply the migrations")
     db_upgrade.add_argument("--config", help="TOML file (default: $TOCSIN_CONFIG)")
     feeds_check.add_arguments(sub.add_parser("feeds", help="feed tools"))
+    digest_preview.add_arguments(sub.add_parser("digest", help="the weekly digest"))
     return root
 
 
@@ -100,6 +102,8 @@ def _dispatch(args: argparse.Namespace) -> int:
                 config.settings, args.url, sys.stdout, sys.stderr, keywords=args.keywords
             )
         )
+    if args.command == "digest":
+        return asyncio.run(digest_preview.preview(config, args, sys.stdout))
     if args.command == "db":
         revision = asyncio.run(upgrade(config.settings.storage.url))
         print(f"database at revision {revision}")
