@@ -19,12 +19,14 @@ from alerts.digest.texts import TEXTS
 from alerts.directory import load_targets
 from alerts.i18n import Translator
 from alerts.messages import OutboundMessage
+from alerts.routing import ChannelTarget
 from alerts.splitting import BUDGETS, split_message
 from bot.digest.command import since_of
 from bot.digest.service import audience_of
-from bot.directory import REMOVED
+from bot.directory import REMOVED, spec_of
 from bot.vocabulary import vocabulary_from
 from config.loader import ConfigError, LoadedConfig
+from config.schema import Settings
 from relays.markup import to_html, to_plain
 from storage.database import open_database
 
@@ -59,6 +61,26 @@ def formatted(message: OutboundMessage, form: str) -> str:
     return "\n".join(shown)
 
 
+def _from_file(settings: Settings, channel_id: str) -> ChannelTarget | None:
+    """A channel of the configuration file the database does not hold yet (Tocsin has
+    not run with this file)."""
+    for channel in settings.channels:
+        if channel.id == channel_id:
+            return ChannelTarget(
+                id=channel.id,
+                platform=channel.platform,
+                address=channel.address,
+                organisation_id=channel.organisation,
+                language=channel.language,
+                timezone=channel.timezone,
+                quiet=channel.quiet,
+                muted_until=None,
+                share_locations=False,
+                subscriptions=(spec_of(channel),),
+            )
+    return None
+
+
 async def preview(config: LoadedConfig, args: argparse.Namespace, out: TextIO) -> int:
     settings = config.settings
     try:
@@ -80,6 +102,7 @@ async def preview(config: LoadedConfig, args: argparse.Namespace, out: TextIO) -
     view = select_view(facts, NETWORK)
     if args.channel:
         target = next((t for t in targets if t.id == args.channel), None)
+        target = target or _from_file(settings, args.channel)
         audience = audience_of(target) if target else None
         if target is None or audience is None:
             raise ConfigError(f"--channel: no active channel {args.channel!r} takes the digest")
