@@ -22,13 +22,17 @@ class _Reader(HTMLParser):
         self._spans: list[Span] | None = None
         self._style: list[SpanStyle] = []
         self._href: str | None = None
+        self._line_start = True  # the template's indentation at a line start is dropped
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag == "section":
             self._spans = []
             self.paragraphs.append(self._spans)
+            self._line_start = True
         elif tag == "br":
+            self._end_line()
             self._add("\n", raw=True)
+            self._line_start = True
         elif tag == "a":
             self._href = dict(attrs).get("href")
             self._style.append("link")
@@ -37,6 +41,7 @@ class _Reader(HTMLParser):
 
     def handle_endtag(self, tag: str) -> None:
         if tag == "section":
+            self._end_line()
             self._spans = None
         elif (tag == "a" or tag in _STYLES) and self._style:
             self._style.pop()
@@ -44,7 +49,20 @@ class _Reader(HTMLParser):
                 self._href = None
 
     def handle_data(self, data: str) -> None:
-        self._add(_SPACES.sub(" ", data))
+        text = _SPACES.sub(" ", data)
+        if self._line_start:
+            text = text.lstrip(" ")
+        if text:
+            self._line_start = False
+            self._add(text)
+
+    def _end_line(self) -> None:
+        """Spaces the template's layout left at the end of a line removed."""
+        spans = self._spans
+        while spans and spans[-1].text.endswith(" "):
+            last = spans.pop()
+            if last.text.rstrip(" "):
+                spans.append(Span(last.text.rstrip(" "), last.style, last.href))
 
     def _add(self, text: str, *, raw: bool = False) -> None:
         if self._spans is None or not text:
@@ -58,28 +76,9 @@ class _Reader(HTMLParser):
             spans.append(Span(text, style, href))
 
 
-def _trimmed(spans: list[Span]) -> tuple[Span, ...]:
-    """Spaces the template's layout left at line starts and ends removed."""
-    text = "".join(span.text for span in spans)
-    keep = [True] * len(text)
-    for match in re.finditer(r"(?:^|(?<=\n)) +| +(?=\n|$)", text):
-        for index in range(match.start(), match.end()):
-            keep[index] = False
-    out: list[Span] = []
-    position = 0
-    for span in spans:
-        kept = "".join(c for i, c in enumerate(span.text, position) if keep[i])
-        position += len(span.text)
-        if kept:
-            out.append(Span(kept, span.style, span.href))
-    return tuple(out)
-
-
 def read_message(html: str) -> OutboundMessage:
     reader = _Reader()
     reader.feed(html)
     reader.close()
-    paragraphs = tuple(
-        Paragraph(spans) for spans in (_trimmed(p) for p in reader.paragraphs) if spans
-    )
+    paragraphs = tuple(Paragraph(tuple(spans)) for spans in reader.paragraphs if spans)
     return OutboundMessage(paragraphs, silent=True)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from alerts.digest.archive import totals_json
-from alerts.digest.audience import NETWORK, Audience, select_view
+from alerts.digest.audience import NETWORK, Audience, PeriodIndex, select_view
 from alerts.digest.gather import gather, period_ending
 from alerts.digest.model import DigestView, Period, PeriodFacts
 from alerts.digest.render import ChatRenderer
@@ -90,7 +90,7 @@ class DigestService:
         return self._renderer.render(view, language)
 
     def plan(
-        self, facts: PeriodFacts, targets: list[ChannelTarget]
+        self, facts: PeriodFacts | PeriodIndex, targets: list[ChannelTarget]
     ) -> list[tuple[ChannelTarget, OutboundMessage | None]]:
         """Each digest channel and its message (None: empty and set to skip). Channels
         with the same subscriptions and language share one rendering."""
@@ -116,8 +116,9 @@ class DigestService:
                 return Fired(scheduled_for, sent=False)
         period = period_ending(scheduled_for, self.period, self.timezone)
         facts = await self.facts(period)
-        plan = self.plan(facts, await self.targets())
-        network = select_view(facts, NETWORK)
+        index = PeriodIndex(facts)
+        plan = self.plan(index, await self.targets())
+        network = select_view(index, NETWORK)
         row = {
             "scheduled_for": scheduled_for,
             "period_start": period.start,
