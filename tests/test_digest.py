@@ -18,6 +18,7 @@ from sqlalchemy import func, select, update
 from alerts.clock import ManualClock
 from alerts.digest.gather import period_ending
 from alerts.messages import OutboundMessage
+from alerts.splitting import BUDGETS, split_message, utf16_length
 from bot.app import Wiring, build
 from bot.digest.schedule import DigestSchedule
 from relays.markup import to_html, to_plain
@@ -397,3 +398,58 @@ async def test_the_dst_weeks_send_once_at_local_time(
     finally:
         await built.directory.stop()
         await built.database.close()
+
+
+async def test_a_long_digest_is_split_between_sections_within_telegram_limits(
+    wiring: Wiring,
+) -> None:
+    async with wiring.database.transaction() as session:
+        for index in range(12):
+            parent = await add_alert(
+                session, text=f"Alerte {index} " + "é" * 10_000, at=IN_WEEK, urgency="vital"
+            )
+            for _ in range(3):
+                await add_alert(session, text="Suite " + "ü" * 5_000, at=IN_WEEK, parent_id=parent)
+        for index in range(12):
+            await add_mobilisation(
+                session,
+                text=f"Mobilisation {index} " + "m" * 5_000,
+                at=IN_WEEK,
+                needs={"observers": 3},
+                urgency="urgent",
+            )
+        for theme in ("juridique", "asile", "mineurs", "legislation", "sante"):
+            await add_feed(session, f"f-{theme}", themes=[theme])
+            for index in range(8):
+                await add_item(
+                    session,
+                    f"f-{theme}",
+                    title=f"{index} " + "t" * 1_000,
+                    at=IN_WEEK,
+                    link=f"https://example.org/{theme}/{index}",
+                )
+    assert wiring.digest is not None
+    service = wiring.digest.service
+    facts = await service.facts(period_ending(MONDAY, timedelta(days=7), PARIS))
+    [italy] = [t for t in await service.targets() if t.id == "italie"]
+    view = service.view(facts, italy)
+    assert view is not None
+    message = service.render(view, "fr")
+
+    parts = split_message(message, BUDGETS["telegram"])
+
+    assert len(parts) > 1
+    assert all(utf16_length(part.plain) <= 4096 for part in parts)
+    # Parts are whole sections, in order; a section longer than a message alone (the ten
+    # most urgent alerts, here) is cut between two of its lines, never inside one.
+    pieces = [p.plain for part in parts for p in part.paragraphs]
+    cut = 0
+    for section in message.paragraphs:
+        if utf16_length(section.plain) <= 4096:
+            assert pieces.pop(0) == section.plain
+            continue
+        joined = pieces.pop(0)
+        while joined != section.plain:
+            joined += "\n" + pieces.pop(0)
+            cut += 1
+    assert pieces == [] and cut >= 1

@@ -4,6 +4,7 @@ the intake, the mobilisations and the feed watcher fill (their shapes, not their
 from __future__ import annotations
 
 import json
+import zlib
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
@@ -123,7 +124,7 @@ async def add_item(
     session.add(
         FeedItem(
             feed_id=feed_id,
-            item_key=f"{feed_id}:{title}:{at.isoformat()}",
+            item_key=f"{feed_id}:{zlib.crc32(f'{title}{at}'.encode()):x}:{len(title)}",
             title=title,
             link=link,
             themes=json.dumps(list(themes)),
