@@ -3,6 +3,7 @@ and for rendered facts, so a message is translated in one place."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Final
 
 DEFAULT_LANGUAGE: Final = "fr"
@@ -177,14 +178,32 @@ _EN: dict[str, str] = {
 
 _CATALOGUES: Final = {"fr": _FR, "en": _EN}
 
+# A module's texts: language → key → template. Each feature module declares one as `TEXTS`
+# and the composition root hands them all to the one `Translator` it builds.
+TextTable = Mapping[str, Mapping[str, str]]
+
+
+class TextDefinedTwice(ValueError):
+    """Two modules give one key different texts: one would silently win."""
+
+    def __init__(self, language: str, key: str) -> None:
+        super().__init__(f"text {language}:{key} is defined twice, differently")
+
 
 class Translator:
     """Looks up a key in a language, falling back to French, then to the key itself."""
 
-    def __init__(self, extra: dict[str, dict[str, str]] | None = None) -> None:
+    def __init__(self, *tables: TextTable) -> None:
+        """The base texts above plus `tables`. A key two modules define differently is a
+        mistake: it raises `TextDefinedTwice`."""
         self._catalogues = {lang: dict(texts) for lang, texts in _CATALOGUES.items()}
-        for lang, texts in (extra or {}).items():
-            self._catalogues.setdefault(lang, {}).update(texts)
+        for table in tables:
+            for lang, texts in table.items():
+                catalogue = self._catalogues.setdefault(lang, {})
+                for key, template in texts.items():
+                    if catalogue.get(key, template) != template:
+                        raise TextDefinedTwice(lang, key)
+                    catalogue[key] = template
 
     def __call__(self, language: str | None, key: str, /, **params: object) -> str:
         # Positional-only: a text may have a {language} parameter ("language.unknown").
@@ -196,7 +215,3 @@ class Translator:
     def languages(self) -> tuple[str, ...]:
         """The languages the bot can answer in: those whose catalogue names itself."""
         return tuple(lang for lang, texts in self._catalogues.items() if "language.name" in texts)
-
-    def add(self, language: str, texts: dict[str, str]) -> None:
-        """Let a feature module bring its own texts (the Telegram flow, the feed watcher)."""
-        self._catalogues.setdefault(language, {}).update(texts)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from typing_extensions import override
+
 from alerts.messages import DeliveryResult
 
 
@@ -29,19 +31,23 @@ class Metrics(Protocol):
         """One poll of one feed ended (`feeds.polls.PollStatus`)."""
 
 
-class NoMetrics:
+class NoMetrics(Metrics):
     """Counts nothing: the default for parts built without the composition root."""
 
+    @override
     def delivery_reported(
         self, platform: str, kind: str, result: DeliveryResult, since_accepted: float
     ) -> None:
         return None
 
+    @override
     def delivery_dead(self, platform: str, kind: str) -> None:
         return None
 
+    @override
     def alert_received(self, platform: str, kind: str) -> None:
         return None
 
+    @override
     def feed_polled(self, outcome: str) -> None:
         return None

@@ -14,9 +14,11 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from alerts.messages import Button, OutboundMessage, Paragraph, Span
-from alerts.splitting import BUDGETS, TextBudget, split_message
+from alerts.platforms import PlatformCatalogue
+from alerts.splitting import split_message
 from alerts.text import clean_user_text
 from storage import delivery_buffer
+from storage.after_commit import after_commit
 
 
 @dataclass(frozen=True)
@@ -37,7 +39,9 @@ NOTICE = FactRef("notice", None, "notice")
 
 
 class OutboxSignal:
-    """Wakes the in-process dispatcher after a commit; other processes poll."""
+    """Wakes the in-process dispatcher when a transaction that wrote outbox rows commits
+    (`Outbox` registers that); other processes poll. Nobody else rings it by hand, except
+    the dispatcher for its own loop (stopping, claiming again once a chat may send)."""
 
     def __init__(self) -> None:
         self._event = asyncio.Event()
@@ -45,10 +49,14 @@ class OutboxSignal:
     def wake(self) -> None:
         self._event.set()
 
-    async def wait(self, at_most: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._event.wait(), at_most)
+    async def wait(self, at_most: float) -> bool:
+        """Until rung, or `at_most` seconds; True when it was rung (then it is reset)."""
+        if not self._event.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._event.wait(), at_most)
+        rung = self._event.is_set()
         self._event.clear()
+        return rung
 
 
 def cleaned(message: OutboundMessage) -> OutboundMessage:
@@ -71,16 +79,24 @@ def cleaned(message: OutboundMessage) -> OutboundMessage:
 
 
 class Outbox:
-    def __init__(self, budgets: dict[str, TextBudget] | None = None) -> None:
-        self._budgets = budgets or BUDGETS
+    def __init__(
+        self, platforms: PlatformCatalogue | None = None, *, signal: OutboxSignal | None = None
+    ) -> None:
+        """`platforms`: the catalogue the composition root builds from the relays' traits;
+        a message for a platform not in it is never split (tests that do not care)."""
+        self.platforms: PlatformCatalogue = platforms or {}
+        # Rung by the commit of any transaction that wrote rows: the dispatcher waits on it.
+        self.signal = signal or OutboxSignal()
         # A fan-out enqueues one message for many chats: split and serialise it once.
         self._payloads = functools.lru_cache(maxsize=64)(self._split_and_serialise)
 
+    def split(self, message: OutboundMessage, platform: str) -> list[OutboundMessage]:
+        """The parts `message` becomes on `platform`, each within its text budget."""
+        traits = self.platforms.get(platform)
+        return split_message(message, traits.text_budget) if traits else [message]
+
     def _split_and_serialise(self, message: OutboundMessage, platform: str) -> list[str]:
-        message = cleaned(message)
-        budget = self._budgets.get(platform)
-        parts = split_message(message, budget) if budget else [message]
-        return [part.to_json() for part in parts]
+        return [part.to_json() for part in self.split(cleaned(message), platform)]
 
     def enqueue(
         self,
@@ -108,6 +124,7 @@ class Outbox:
             edit_of_delivery_id=edit_of_delivery_id,
         )
         delivery_buffer.add(session.sync_session, rows)
+        after_commit(session.sync_session, self.signal.wake, once=True)
         return len(rows)
 
     async def enqueue_now(
@@ -130,6 +147,7 @@ class Outbox:
             now=now,
             edit_of_delivery_id=edit_of_delivery_id,
         )
+        after_commit(session.sync_session, self.signal.wake, once=True)
         return await session.run_sync(delivery_buffer.write_returning_ids, rows)
 
     def _rows(

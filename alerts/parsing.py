@@ -81,50 +81,22 @@ def parse_alert_line(
     kind: Kind = Kind.ALERT,
 ) -> AlertDraft:
     """Read a one-line alert. Raises `AlertInputError` for empty or over-long text."""
-    cleaned = check_length(text, max_length)
-    found_urgency = urgency
-    for match in _URGENCY_MARK.finditer(cleaned):
-        word = _URGENCY_WORDS[match.group(1).lower()]
-        if found_urgency is None or word.rank > found_urgency.rank:
-            found_urgency = word
-    body = _URGENCY_MARK.sub("", cleaned)
-    body = re.sub(r"[ \t]{2,}", " ", body).strip()
-    if not body:
-        raise AlertInputError("empty")
-
-    borders: list[str] = []
-    themes: list[str] = []
-    place: str | None = None
-    for tag in _HASHTAG.findall(body):
-        tagged_border = vocabulary.border_by_label(tag)
-        theme = vocabulary.theme_by_label(tag)
-        tagged_place = vocabulary.place_by_name(tag.replace("-", " ")) or vocabulary.place_by_name(
-            tag
-        )
-        if tagged_border and tagged_border.id not in borders:
-            borders.append(tagged_border.id)
-        if theme and theme.id not in themes:
-            themes.append(theme.id)
-        if tagged_place:
-            place = place or tagged_place.name
-            if tagged_place.border_id not in borders:
-                borders.append(tagged_place.border_id)
+    found_urgency, body = _urgency_and_body(check_length(text, max_length), urgency)
+    borders, themes, place = _tagged(body, vocabulary)
     for found in vocabulary.places_in(
         _HASHTAG.sub(" ", body)
         + " "
         + " ".join(tag.replace("-", " ") for tag in _HASHTAG.findall(body))
     ):
         place = place or found.name
-        if found.border_id not in borders:
-            borders.append(found.border_id)
+        _add(borders, found.border_id)
     for theme_id in vocabulary.themes_in(body):
-        if theme_id not in themes:
-            themes.append(theme_id)
+        _add(themes, theme_id)
 
     people = _first_number(_PEOPLE, body)
     minors = _first_number(_MINORS, body)
-    if minors and "mineurs" in vocabulary.theme_ids and "mineurs" not in themes:
-        themes.append("mineurs")
+    if minors and "mineurs" in vocabulary.theme_ids:
+        _add(themes, "mineurs")
     border = borders[0] if len(borders) == 1 else None
     if border is None:
         place = None if len(borders) > 1 else place
@@ -139,6 +111,46 @@ def parse_alert_line(
         kind=kind,
         border_choices=tuple(borders) if len(borders) > 1 else (),
     )
+
+
+def _urgency_and_body(cleaned: str, urgency: Urgency | None) -> tuple[Urgency | None, str]:
+    """The highest urgency marked (or given), and the text without its marks."""
+    found = urgency
+    for match in _URGENCY_MARK.finditer(cleaned):
+        word = _URGENCY_WORDS[match.group(1).lower()]
+        if found is None or word.rank > found.rank:
+            found = word
+    body = _URGENCY_MARK.sub("", cleaned)
+    body = re.sub(r"[ \t]{2,}", " ", body).strip()
+    if not body:
+        raise AlertInputError("empty")
+    return found, body
+
+
+def _tagged(body: str, vocabulary: Vocabulary) -> tuple[list[str], list[str], str | None]:
+    """Borders, themes and the first place named by the hashtags, in order."""
+    borders: list[str] = []
+    themes: list[str] = []
+    place: str | None = None
+    for tag in _HASHTAG.findall(body):
+        tagged_border = vocabulary.border_by_label(tag)
+        theme = vocabulary.theme_by_label(tag)
+        tagged_place = vocabulary.place_by_name(tag.replace("-", " ")) or vocabulary.place_by_name(
+            tag
+        )
+        if tagged_border:
+            _add(borders, tagged_border.id)
+        if theme:
+            _add(themes, theme.id)
+        if tagged_place:
+            place = place or tagged_place.name
+            _add(borders, tagged_place.border_id)
+    return borders, themes, place
+
+
+def _add(items: list[str], item: str) -> None:
+    if item not in items:
+        items.append(item)
 
 
 def _first_number(pattern: re.Pattern[str], text: str) -> int | None:

@@ -42,7 +42,8 @@ class SubscriptionSpec:
         """Raises ValueError (or its subclasses) when the stored row no longer parses."""
         data = json.loads(text)
         if not isinstance(data, dict):
-            raise ValueError("subscription spec is not an object")
+            # ValueError as documented: callers treat any unreadable row alike.
+            raise ValueError("subscription spec is not an object")  # noqa: TRY004
         return cls(
             kinds=frozenset(Kind(kind) for kind in data["kinds"]),
             borders=frozenset(str(border) for border in data["borders"]),

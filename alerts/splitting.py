@@ -31,14 +31,6 @@ def utf8_length(text: str) -> int:
     return len(text.encode("utf-8"))
 
 
-# Telegram counts 4,096 characters (UTF-16 units) after entity parsing. A Matrix event is
-# 64 KiB in all and carries the text twice (body + HTML formatted_body, which escapes can
-# grow): 24,000 bytes of visible text per event keeps the whole event well under it.
-BUDGETS: dict[str, TextBudget] = {
-    "telegram": TextBudget(4096, utf16_length, reserve=0),
-    "matrix": TextBudget(24_000, utf8_length),
-    "console": TextBudget(1_000_000, len),
-}
 SEPARATOR = 2  # the blank line between two paragraphs
 
 

@@ -176,7 +176,8 @@ async def run(url: str, archive: Path, args: argparse.Namespace) -> None:
     )
     try:
         await fill(wiring, rng, args.alerts, args.mobilisations, args.announcements)
-        assert wiring.digest is not None
+        if wiring.digest is None:
+            raise SystemExit("the digest is not wired")
         await wiring.directory.warm()  # as `tocsin run` does at start
         started = time.perf_counter()
         fired = await wiring.digest.service.fire(SCHEDULED, SCHEDULED)

@@ -30,16 +30,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import io
-import json
 import os
-import sqlite3
 import statistics
 import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -48,128 +46,22 @@ from sqlalchemy import func, select
 from alerts.messages import InboundMessage, text_message
 from alerts.outbox import FactRef, Target
 from alerts.types import Kind, Urgency, delivery_priority
+from bench.fanout_setup import (
+    FLOODER,
+    IDLE_CHAT,
+    VITAL_CHANNELS,
+    chat_id,
+    fresh_url,
+    inbound,
+    machine_reference,
+    make_config,
+    sent_count,
+    show,
+)
 from bot.app import Wiring, build
-from config.loader import LoadedConfig, Secrets, build_settings
 from storage.models import Delivery
-from tests.support.databases import private_postgres_url, reset_postgres
 from tests.support.running import RunningApp
 from tests.support.telegram_process import TelegramServerProcess
-
-GROUP_BASE = -1001000000000
-VITAL_CHANNELS = 50
-FLOODER = 5_000_001
-IDLE_CHAT = -1009000000001
-
-
-def chat_id(index: int) -> int:
-    return GROUP_BASE - index
-
-
-MEMBERS = 100
-
-
-def make_config(
-    database_url: str,
-    server: TelegramServerProcess | None,
-    channels: int,
-    scale: float,
-    per_member_per_minute: int = 10,
-) -> LoadedConfig:
-    raw: dict[str, Any] = {
-        "storage": {"url": database_url},
-        "alerts": {"per_member_per_minute": per_member_per_minute},
-        "telegram": {
-            "base_url": server.api_url if server else "http://127.0.0.1:9/bot",
-            "base_file_url": f"{server.base_url}/file/bot" if server else None,
-        },
-        "delivery": {
-            "telegram_global_per_second": 30 * scale,
-            "telegram_private_per_second": 1 * scale,
-            "telegram_group_per_minute": 18 * scale + 2,  # see tests: 20 at real limits
-        },
-        "organisations": [{"id": "bench", "name": "Banc d'essai"}],
-        # Alerts come from many volunteers, each under the per-member limit (10 a minute).
-        "members": [
-            *(
-                {"platform": "console", "user": f"bench-{n}", "organisation": "bench"}
-                | {"role": "admin"}
-                for n in range(MEMBERS)
-            ),
-            {"platform": "telegram", "user": str(FLOODER), "organisation": "bench"},
-        ],
-        "channels": [
-            {
-                "id": "idle",
-                "platform": "telegram",
-                "address": str(IDLE_CHAT),
-                "organisation": "bench",
-                "min_urgency": "info",
-                "borders": ["manche"],
-            }
-        ]
-        + [
-            {
-                "id": f"g{index}",
-                "platform": "telegram",
-                "address": str(chat_id(index)),
-                "organisation": "bench",
-                "min_urgency": "info",
-                "borders": ["franco-italienne", "franco-espagnole"]
-                if index < VITAL_CHANNELS
-                else ["franco-italienne"],
-            }
-            for index in range(channels)
-        ],
-    }
-    if server is None:
-        raw.pop("telegram")
-    raw["telegram"] = {k: v for k, v in raw.get("telegram", {}).items() if v is not None}
-    return LoadedConfig(
-        settings=build_settings(raw, "bench"),
-        secrets=Secrets(telegram_token=server.token if server else None),
-        source="bench",
-        embedded=False,
-    )
-
-
-def inbound(text: str, number: int) -> InboundMessage:
-    return InboundMessage(
-        platform="console",
-        update_id=f"bench-{time.time_ns()}-{number}",
-        chat="bench",
-        chat_type="private",
-        sender=f"bench-{number % MEMBERS}",
-        text=text,
-    )
-
-
-async def sent_count(
-    wiring: Wiring, fact_type: str = "alert", priority: int | None = None, address: str = ""
-) -> int:
-    conditions = [
-        Delivery.status == "sent",
-        Delivery.platform == "telegram",
-        Delivery.fact_type == fact_type,
-    ]
-    if priority is not None:
-        conditions.append(Delivery.priority == priority)
-    if address:
-        conditions.append(Delivery.address == address)
-    async with wiring.database.sessions() as session:
-        return int(
-            await session.scalar(select(func.count()).select_from(Delivery).where(*conditions)) or 0
-        )
-
-
-async def fresh_url(kind: str, folder: Path) -> str:
-    if kind == "sqlite":
-        return f"sqlite+aiosqlite:///{folder}/bench-{time.time_ns()}.db"
-    url = os.environ.get("TOCSIN_BENCH_DATABASE_URL") or os.environ.get("TOCSIN_TEST_DATABASE_URL")
-    if not url:
-        raise SystemExit("PostgreSQL figures need TOCSIN_BENCH_DATABASE_URL")
-    url = await private_postgres_url(url)
-    await reset_postgres(url)
-    return url
 
 
 async def fanout(channels: int, scale: float, folder: Path) -> dict[str, float]:
@@ -406,7 +298,6 @@ async def flood(alerts: int, seconds: float, scale: float, folder: Path) -> dict
     chat; a third of the way in, another member's /urgent there; then a normal alert at
     Calais, to an idle channel nobody floods."""
     channels = VITAL_CHANNELS * 2
-    urgent = delivery_priority(Kind.ALERT, Urgency.URGENT)
     with TelegramServerProcess(rate_scale=scale) as server:
         for index in range(channels):
             server.add_chat(chat_id(index), title=f"Groupe {index}")
@@ -419,40 +310,9 @@ async def flood(alerts: int, seconds: float, scale: float, folder: Path) -> dict
         )
         wiring = await build(config, console_output=io.StringIO())
         span = seconds / scale
-        urgent_at, idle_at = span / 3, span / 3 + 1.0 / scale
         async with RunningApp(wiring, settle=0.3):
             started = time.perf_counter()
-            raised: dict[str, float] = {}
-            first: dict[str, float] = {}
-            for number in range(alerts):
-                due = started + span * number / alerts
-                await asyncio.sleep(max(0.0, due - time.perf_counter()))
-                await wiring.router(
-                    InboundMessage(
-                        platform="telegram",
-                        update_id=f"flood-{number}",
-                        chat=str(FLOODER),
-                        chat_type="private",
-                        sender=str(FLOODER),
-                        message_id=str(number + 1),
-                        text=f"/alert contrôle numéro {number} à Hendaye",
-                    )
-                )
-                elapsed = time.perf_counter() - started
-                if "urgent" not in raised and elapsed >= urgent_at:
-                    raised["urgent"] = time.perf_counter()
-                    await wiring.router(inbound("/alert mineur en danger à Hendaye !urgent", 1))
-                if "idle" not in raised and elapsed >= idle_at:
-                    raised["idle"] = time.perf_counter()
-                    await wiring.router(inbound("/alert contrôle à Calais", 2))
-                for name in raised.keys() - first.keys():
-                    if await arrived(wiring, name, urgent):
-                        first[name] = time.perf_counter() - raised[name]
-            while first.keys() != {"urgent", "idle"}:
-                for name in raised.keys() - first.keys():
-                    if await arrived(wiring, name, urgent):
-                        first[name] = time.perf_counter() - raised[name]
-                await asyncio.sleep(0.01)
+            first = await _raise_flood(wiring, alerts, span, 1.0 / scale)
             await asyncio.sleep(max(0.0, started + 1.3 * span - time.perf_counter()))
             sent = await sent_count(wiring)
             receipts = await sent_count(wiring, "notice", address=str(FLOODER))
@@ -482,30 +342,57 @@ async def flood(alerts: int, seconds: float, scale: float, folder: Path) -> dict
     }
 
 
+async def _raise_flood(wiring: Wiring, alerts: int, span: float, second: float) -> dict[str, float]:
+    """Raise the flood over `span` seconds, the urgent alert a third of the way in and the
+    idle channel's alert one (scaled) `second` later; seconds from each of these two to
+    its first delivery."""
+    urgent = delivery_priority(Kind.ALERT, Urgency.URGENT)
+    urgent_at, idle_at = span / 3, span / 3 + second
+    started = time.perf_counter()
+    raised: dict[str, float] = {}
+    first: dict[str, float] = {}
+    for number in range(alerts):
+        due = started + span * number / alerts
+        await asyncio.sleep(max(0.0, due - time.perf_counter()))
+        await wiring.router(flood_message(number))
+        elapsed = time.perf_counter() - started
+        if "urgent" not in raised and elapsed >= urgent_at:
+            raised["urgent"] = time.perf_counter()
+            await wiring.router(inbound("/alert mineur en danger à Hendaye !urgent", 1))
+        if "idle" not in raised and elapsed >= idle_at:
+            raised["idle"] = time.perf_counter()
+            await wiring.router(inbound("/alert contrôle à Calais", 2))
+        await _note_arrivals(wiring, raised, first, urgent)
+    while first.keys() != {"urgent", "idle"}:
+        await _note_arrivals(wiring, raised, first, urgent)
+        await asyncio.sleep(0.01)
+    return first
+
+
+def flood_message(number: int) -> InboundMessage:
+    return InboundMessage(
+        platform="telegram",
+        update_id=f"flood-{number}",
+        chat=str(FLOODER),
+        chat_type="private",
+        sender=str(FLOODER),
+        message_id=str(number + 1),
+        text=f"/alert contrôle numéro {number} à Hendaye",
+    )
+
+
+async def _note_arrivals(
+    wiring: Wiring, raised: dict[str, float], first: dict[str, float], urgent: int
+) -> None:
+    for name in raised.keys() - first.keys():
+        if await arrived(wiring, name, urgent):
+            first[name] = time.perf_counter() - raised[name]
+
+
 async def arrived(wiring: Wiring, name: str, urgent: int) -> bool:
     if name == "urgent":
         return await sent_count(wiring, priority=urgent) > 0
     return await sent_count(wiring, address=str(IDLE_CHAT)) > 0
-
-
-def machine_reference() -> dict[str, float]:
-    """A fixed workload (Python and SQLite, no Tocsin code), so figures taken on different
-    days or machines can be compared: the shared CI machine's speed varies a lot."""
-    started = time.perf_counter()
-    connection = sqlite3.connect(":memory:")
-    connection.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, payload TEXT)")
-    for number in range(20_000):
-        payload = json.dumps({"text": f"alerte {number}", "themes": ["mineurs", "refoulement"]})
-        connection.execute("INSERT INTO t (payload) VALUES (?)", (payload,))
-        if number % 10 == 0:
-            connection.commit()
-    connection.close()
-    return {"reference_ms": (time.perf_counter() - started) * 1000}
-
-
-def show(title: str, figures: dict[str, Any]) -> None:
-    parts = [f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in figures.items()]
-    print(f"{title}: " + " ".join(parts), flush=True)
 
 
 async def main() -> None:
@@ -518,39 +405,62 @@ async def main() -> None:
     parser.add_argument("--intake-alerts", type=int, default=1000)
     parser.add_argument("--intake-channels", type=int, default=5)
     parser.add_argument("--intake-burst", type=int, default=10)
-    parser.add_argument(
-        "--only", choices=["fanout", "latency", "intake", "vital", "preempt", "flood", "ptb"]
-    )
+    parser.add_argument("--only", choices=list(_PARTS))
     args = parser.parse_args()
     show("machine", machine_reference())
     with tempfile.TemporaryDirectory() as name:
         folder = Path(name)
-        if args.only in (None, "fanout"):
-            show("fanout", await fanout(args.channels, args.rate_scale, folder))
-        if args.only in (None, "latency"):
-            show("latency", await latency(args.latency_samples, folder))
-        if args.only in (None, "intake"):
-            kinds = ["sqlite"]
-            if os.environ.get("TOCSIN_BENCH_DATABASE_URL") or os.environ.get(
-                "TOCSIN_TEST_DATABASE_URL"
-            ):
-                kinds.append("postgresql")
-            for kind in kinds:
-                for burst in sorted({1, args.intake_burst}):
-                    figures = await intake(
-                        kind, args.intake_alerts, args.intake_channels, burst, folder
-                    )
-                    show("intake", figures)
-        if args.only in (None, "vital"):
-            show("vital", await vital_during_backlog(args.channels, args.rate_scale, folder))
-        if args.only in (None, "preempt"):
-            for backlog in ("normal", "announcements"):
-                figures = await urgent_behind(args.channels, args.rate_scale, folder, backlog)
-                show("urgent_behind", figures)
-        if args.only in (None, "flood"):
-            show("flood", await flood(300, 30.0, args.rate_scale, folder))
-        if args.only in (None, "ptb"):
-            show("ptb_aioratelimiter", await ptb_rate_limiter(args.channels, args.rate_scale))
+        for part, run in _PARTS.items():
+            if args.only in (None, part):
+                await run(args, folder)
+
+
+async def _intake_part(args: argparse.Namespace, folder: Path) -> None:
+    kinds = ["sqlite"]
+    if os.environ.get("TOCSIN_BENCH_DATABASE_URL") or os.environ.get("TOCSIN_TEST_DATABASE_URL"):
+        kinds.append("postgresql")
+    for kind in kinds:
+        for burst in sorted({1, args.intake_burst}):
+            figures = await intake(kind, args.intake_alerts, args.intake_channels, burst, folder)
+            show("intake", figures)
+
+
+async def _preempt_part(args: argparse.Namespace, folder: Path) -> None:
+    for backlog in ("normal", "announcements"):
+        figures = await urgent_behind(args.channels, args.rate_scale, folder, backlog)
+        show("urgent_behind", figures)
+
+
+async def _fanout_part(args: argparse.Namespace, folder: Path) -> None:
+    show("fanout", await fanout(args.channels, args.rate_scale, folder))
+
+
+async def _latency_part(args: argparse.Namespace, folder: Path) -> None:
+    show("latency", await latency(args.latency_samples, folder))
+
+
+async def _vital_part(args: argparse.Namespace, folder: Path) -> None:
+    show("vital", await vital_during_backlog(args.channels, args.rate_scale, folder))
+
+
+async def _flood_part(args: argparse.Namespace, folder: Path) -> None:
+    show("flood", await flood(300, 30.0, args.rate_scale, folder))
+
+
+async def _ptb_part(args: argparse.Namespace, _folder: Path) -> None:
+    show("ptb_aioratelimiter", await ptb_rate_limiter(args.channels, args.rate_scale))
+
+
+# The parts in the order they run (`--only` picks one).
+_PARTS: dict[str, Callable[[argparse.Namespace, Path], Awaitable[None]]] = {
+    "fanout": _fanout_part,
+    "latency": _latency_part,
+    "intake": _intake_part,
+    "vital": _vital_part,
+    "preempt": _preempt_part,
+    "flood": _flood_part,
+    "ptb": _ptb_part,
+}
 
 
 if __name__ == "__main__":

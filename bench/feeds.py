@@ -136,30 +136,30 @@ class FeedServerProcess:
         self.port = int(self._read())
 
     def _read(self) -> str:
-        assert self._child.stdout is not None
+        if self._child.stdout is None:
+            raise RuntimeError("the feed server's pipes are gone")
         return self._child.stdout.readline()
 
     def publish(self, fraction: float) -> int:
         """Add 2 items to that share of the feeds (new ETags); returns how many changed."""
-        assert self._child.stdin is not None
+        if self._child.stdin is None:
+            raise RuntimeError("the feed server's pipes are gone")
         self._child.stdin.write(f"publish {fraction}\n")
         self._child.stdin.flush()
         return int(self._read())
 
     def stop(self) -> None:
-        assert self._child.stdin is not None
+        if self._child.stdin is None:
+            raise RuntimeError("the feed server's pipes are gone")
         self._child.stdin.close()
         self._child.wait(10)
 
 
 async def bench(count: int, database_url: str | None, server: FeedServerProcess) -> None:
     from alerts.clock import SystemClock
-    from alerts.directory import ChannelDirectory
-    from alerts.i18n import Translator
-    from alerts.outbox import Outbox, OutboxSignal
-    from bot.directory import sync_directory
-    from bot.feed_wiring import build_feeds
-    from bot.vocabulary import vocabulary_from
+    from bot.config_sync import sync_config
+    from bot.wiring.feeds import build_feeds
+    from bot.wiring.shared import shared_parts
     from config.loader import build_settings
     from storage import feed_queries
     from storage.database import open_database
@@ -181,16 +181,13 @@ async def bench(count: int, database_url: str | None, server: FeedServerProcess)
         if await feed_queries.all_feeds(session):
             await database.close()
             raise SystemExit(f"{url}: the bench needs a database without feeds")
-        await sync_directory(session, settings, clock.now())
+        await sync_config(session, settings, clock.now())
+    shared = shared_parts(settings, database)
     parts = build_feeds(
         settings,
+        shared,
         database=database,
         clock=clock,
-        vocabulary=vocabulary_from(settings),
-        translate=Translator(),
-        outbox=Outbox(),
-        signal=OutboxSignal(),
-        directory=ChannelDirectory(),
         network=LoopbackNetwork({PUBLIC_IP: ("127.0.0.1", server.port)}),
         resolver=static_resolver({host: [PUBLIC_IP] for host in hosts}),
         rng=random.Random(1),
@@ -229,6 +226,7 @@ async def bench(count: int, database_url: str | None, server: FeedServerProcess)
         await cycle("all 304")
     finally:
         await parts.close()
+        await shared.directory.stop()
         await database.close()
         folder.cleanup()
 

@@ -28,6 +28,7 @@ from sqlalchemy import insert  # noqa: E402
 from alerts.clock import SystemClock  # noqa: E402
 from bot.web.health import HealthChecks  # noqa: E402
 from bot.web.metrics import MetricsEndpoint, PrometheusMetrics  # noqa: E402
+from bot.wiring.platforms import platform_catalogue  # noqa: E402
 from relays.console import ConsoleRelay  # noqa: E402
 from storage.database import open_database  # noqa: E402
 from storage.models import Delivery  # noqa: E402
@@ -64,7 +65,7 @@ async def fill(url: str, rows: int) -> None:
 async def measure(url: str, rows: int) -> None:
     await fill(url, rows)
     database = await open_database(url)
-    metrics = PrometheusMetrics()
+    metrics = PrometheusMetrics(platform_catalogue())
     checks = HealthChecks(database, {"console": ConsoleRelay()})
     endpoint = MetricsEndpoint(metrics, database, checks, SystemClock())
     reads: list[float] = []
@@ -76,7 +77,8 @@ async def measure(url: str, rows: int) -> None:
         metrics.exposition(state)
         whole.append(time.perf_counter() - started)
     await database.close()
-    assert state.depth_by_priority is not None
+    if state.depth_by_priority is None:
+        raise RuntimeError("the scrape read no queue depth")
     print(f"database: {database.dialect}, pending rows: {sum(state.depth_by_priority.values())}")
     for name, figures in (("scrape-time reads", reads), ("whole exposition", whole)):
         print(

@@ -1,4 +1,10 @@
-"""The composition root: the one place that builds every part and wires them together."""
+"""The composition root: the one place that builds every part and wires them together.
+
+`build` reads top to bottom, in stages (`bot/wiring/`): what is shared (platforms, texts,
+outbox), what members type (commands, fallbacks, the router), the relays (which show the
+commands), then what needs the relays (intake chores, dispatcher, web). Every object is
+built once, complete, through its constructor; nothing is set on it afterwards.
+"""
 
 from __future__ import annotations
 
@@ -6,43 +12,43 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TextIO
 
 import httpx
 
+from alerts.channel_cache import ChannelCache
 from alerts.clock import Clock, SystemClock
-from alerts.digest.texts import TEXTS as DIGEST_TEXTS
-from alerts.directory import ChannelDirectory
 from alerts.i18n import Translator
 from alerts.outbox import Outbox, OutboxSignal
-from alerts.rendering import AlertRenderer
-from alerts.service import AlertService
-from bot.alert_commands import AlertCommands
-from bot.alert_limit import AlertLimit
+from alerts.retention import PurgeJob, Purger
 from bot.channel_commands import ChannelCommands
-from bot.context import Command
+from bot.config_sync import sync_config
+from bot.context import Command, Fallback
 from bot.digest.wiring import DigestParts, build_digest
-from bot.directory import sync_directory
-from bot.feed_wiring import FeedParts, build_feeds
-from bot.intake_wiring import IntakeParts, build_intake
-from bot.matrix_setup import matrix_relay, matrix_skip_reason
-from bot.platform_events import PlatformEvents
+from bot.event_notices import EventNotices
+from bot.people import PeopleCommands
+from bot.permissions import with_permissions
 from bot.router import MessageRouter
 from bot.supervisor import Supervisor
-from bot.telegram_setup import telegram_relay, telegram_skip_reason
-from bot.vocabulary import vocabulary_from
 from bot.web.health import HealthChecks
 from bot.web.metrics import MetricsEndpoint, PrometheusMetrics
 from bot.web.server import WebServer
+from bot.wiring.feeds import FeedParts, build_feeds
+from bot.wiring.intake import IntakeParts, intake_chores, intake_handlers
+from bot.wiring.platforms import delivery_limits
+from bot.wiring.relays import process_relays, skipped_relays
+from bot.wiring.shared import SharedParts, shared_parts
 from config.loader import LoadedConfig
+from config.schema import Settings
 from feeds.addresses import Resolver
-from relays.base import Relay
+from relays.base import BotIdentity, Relay
+from relays.console import TRAITS as CONSOLE
 from relays.console import ConsoleRelay
-from relays.dispatcher import Dispatcher, RetryPolicy, telegram_limits
-from relays.ratelimit import PlatformLimits
+from relays.dispatch_policy import RetryPolicy
+from relays.dispatcher import Dispatcher
 from storage.database import Database, open_database
 
 log = logging.getLogger(__name__)
@@ -57,36 +63,39 @@ class Wiring:
     config: LoadedConfig
     database: Database
     clock: Clock
-    translate: Translator
-    outbox: Outbox
-    signal: OutboxSignal
+    shared: SharedParts
     router: MessageRouter
     dispatcher: Dispatcher
     relays: dict[str, Relay]
-    console: ConsoleRelay | None
-    directory: ChannelDirectory
-    commands: list[Command] = field(default_factory=list)
+    metrics: PrometheusMetrics
     feeds: FeedParts | None = None
     intake: IntakeParts | None = None
-    digest: DigestParts | None = None
-    metrics: PrometheusMetrics = field(default_factory=PrometheusMetrics)
     web: WebServer | None = None
+    purge: PurgeJob | None = None  # the daily retention purge (`[privacy] retention`)
+    digest: DigestParts | None = None  # the weekly digest (issue 16)
     # platform → why its relay was not built (logged at start)
     skipped: dict[str, str] = field(default_factory=dict)
 
+    @property
+    def translate(self) -> Translator:
+        return self.shared.translate
 
-def delivery_limits(config: LoadedConfig) -> dict[str, PlatformLimits]:
-    delivery = config.settings.delivery
-    return {
-        "telegram": telegram_limits(
-            delivery.telegram_global_per_second,
-            delivery.telegram_private_per_second,
-            delivery.telegram_group_per_minute,
-        ),
-        # Matrix is paced by the homeserver's own 429 answers; the console has no limit.
-        "matrix": PlatformLimits(),
-        "console": PlatformLimits(),
-    }
+    @property
+    def outbox(self) -> Outbox:
+        return self.shared.outbox
+
+    @property
+    def signal(self) -> OutboxSignal:
+        return self.shared.outbox.signal
+
+    @property
+    def directory(self) -> ChannelCache:
+        return self.shared.directory
+
+    @property
+    def console(self) -> ConsoleRelay | None:
+        relay = self.relays.get(CONSOLE.name)
+        return relay if isinstance(relay, ConsoleRelay) else None
 
 
 async def build(
@@ -103,162 +112,164 @@ async def build(
     settings = config.settings
     clock = clock or SystemClock()
     database = database or await open_database(settings.storage.url)
-    async with database.transaction() as session:
-        await sync_directory(session, settings, clock.now())
+    async with database.transaction() as session:  # the file's members and channels
+        await sync_config(session, settings, clock.now())
+    shared = shared_parts(settings, database)
+    metrics = PrometheusMetrics(shared.platforms)
 
-    vocabulary = vocabulary_from(settings)
-    translate = Translator(extra=DIGEST_TEXTS)
-    outbox = Outbox()
-    outbox_signal = OutboxSignal()
-    directory = ChannelDirectory(database.sessions)
-    metrics = PrometheusMetrics()
-    service = AlertService(
-        renderer=AlertRenderer(vocabulary, translate),
-        outbox=outbox,
-        directory=directory,
-        clock=clock,
-        group_window=settings.alerts.group_window,
-        metrics=metrics,
-    )
-    commands: list[Command] = []
-    alert_commands = AlertCommands(
-        service=service,
-        vocabulary=vocabulary,
-        max_length=settings.alerts.max_length,
-        help_lines=lambda: commands,
-        limit=AlertLimit(per_minute=settings.alerts.per_member_per_minute, translate=translate),
-    )
-    intake = build_intake(
-        settings,
-        database=database,
-        clock=clock,
-        translate=translate,
-        outbox=outbox,
-        signal=outbox_signal,
-        vocabulary=vocabulary,
-        alerts=alert_commands,
-    )
-    commands.extend(intake.guided.commands(alert_commands.commands()))
-    channel_commands = ChannelCommands(
-        vocabulary=vocabulary, translate=translate, directory=directory
-    )
-    commands.extend(channel_commands.commands())
+    # What members type: every command in help order, then what is not a command.
+    intake = intake_handlers(settings, shared, clock=clock, metrics=metrics)
     feeds = build_feeds(
         settings,
+        shared,
         database=database,
         clock=clock,
-        vocabulary=vocabulary,
-        translate=translate,
-        outbox=outbox,
-        signal=outbox_signal,
-        directory=directory,
         transport=feed_transport,
         resolver=feed_resolver,
         metrics=metrics,
     )
-    commands.extend(feeds.commands.commands())
-    digest = build_digest(
-        settings,
+    channels = ChannelCommands(vocabulary=shared.vocabulary, directory=shared.directory)
+    digest = build_digest(settings, shared, database=database, clock=clock)
+    telegram_identity = BotIdentity()  # the Telegram relay learns the bot's @username
+    # people (issue #15): invitations (links with the bot's @username), members, /who,
+    # /audit, /forget; then every command's minimum role from the one table.
+    people = PeopleCommands(
+        vocabulary=shared.vocabulary,
+        help_handler=next(c.handler for c in intake.commands if c.name == "help"),
+        telegram=telegram_identity,
+    )
+    commands = with_permissions(
+        [
+            *intake.commands,
+            *channels.commands(),
+            *feeds.commands.commands(),
+            *people.commands(),
+            *digest.command.commands(),
+        ]
+    )
+    router = message_router(settings, shared, database, clock, commands, intake.fallbacks)
+
+    # The relays of this process. The console waits, after each typed line, for the
+    # replies it caused (the dispatcher below prints them).
+    async def console_replies_printed() -> None:
+        await dispatcher.wait_drained(platforms=(CONSOLE.name,))
+
+    relays = process_relays(
+        config,
+        console_relay(settings, console_output, console_input, console_replies_printed),
         database=database,
         clock=clock,
-        vocabulary=vocabulary,
-        translate=translate,
-        outbox=outbox,
-        signal=outbox_signal,
-        directory=directory,
+        worker=worker,
+        telegram_identity=telegram_identity,
+        commands=router.commands,  # the menu shows what the router answers
+        translate=shared.translate,
     )
-    commands.extend(digest.command.commands())
-    router = MessageRouter(
+
+    # What needs the relays.
+    chores = intake_chores(settings, shared, database=database, clock=clock, relays=relays)
+    dispatcher = outbox_dispatcher(settings, shared, database, clock, relays, metrics)
+    metrics.expect(relays)
+    return Wiring(  # the web server reads the relays' health
+        *(config, database, clock, shared, router, dispatcher, relays, metrics),
+        feeds=feeds,
+        intake=IntakeParts(intake, chores),
+        web=web_server(config, database, relays, metrics, clock, digest),
+        purge=purge_job(settings, database, clock),
+        digest=digest,
+        skipped=skipped_relays(config, worker=worker),
+    )
+
+
+def purge_job(settings: Settings, database: Database, clock: Clock) -> PurgeJob:
+    """The daily retention purge (`[privacy]`), run by `tocsin run`."""
+    purger = Purger(
+        database=database,
+        clock=clock,
+        retention=settings.privacy.retention,
+        batch=settings.privacy.purge_batch,
+    )
+    return PurgeJob(purger, database=database, clock=clock)
+
+
+def message_router(
+    settings: Settings,
+    shared: SharedParts,
+    database: Database,
+    clock: Clock,
+    commands: list[Command],
+    fallbacks: list[Fallback],
+) -> MessageRouter:
+    """The router: each inbound message, once, to its command or else to the fallbacks
+    (the platform events' notices first)."""
+    return MessageRouter(
         database=database,
         commands=commands,
-        translate=translate,
-        outbox=outbox,
-        signal=outbox_signal,
+        translate=shared.translate,
+        outbox=shared.outbox,
         clock=clock,
         default_language=settings.language,
-        fallbacks=[PlatformEvents(translate), *intake.fallbacks],
+        fallbacks=[EventNotices(), *fallbacks],
+        platforms=shared.platforms,
     )
 
-    relays: dict[str, Relay] = {}
 
-    async def console_replies_printed() -> None:
-        await dispatcher.wait_drained(platforms=("console",))
-
-    console = ConsoleRelay(
-        user=settings.console.user,
-        output=console_output,
-        read_line=console_input,
-        interactive=settings.console.interactive,
-        settle=console_replies_printed,
+def console_relay(
+    settings: Settings,
+    output: TextIO | None,
+    read_line: Callable[[], str] | None,
+    settle: Callable[[], Awaitable[None]],
+) -> ConsoleRelay:
+    console = settings.console
+    return ConsoleRelay(
+        user=console.user,
+        output=output,
+        read_line=read_line,
+        interactive=console.interactive,
+        settle=settle,
     )
-    relays["console"] = console
-    matrix = matrix_relay(config, database=database, clock=clock, worker=worker)
-    if matrix is not None:
-        relays["matrix"] = matrix
-    telegram = telegram_relay(
-        config,
+
+
+def outbox_dispatcher(
+    settings: Settings,
+    shared: SharedParts,
+    database: Database,
+    clock: Clock,
+    relays: dict[str, Relay],
+    metrics: PrometheusMetrics,
+) -> Dispatcher:
+    return Dispatcher(
         database=database,
-        clock=clock,
-        on_username=router.add_bot_username,
-        commands=router.commands,
-        translate=translate,
-    )
-    if telegram is not None:
-        relays["telegram"] = telegram
-        intake.chores.leave["telegram"] = telegram.leave
-        if matrix is not None:  # photos cross platforms, metadata stripped on the way
-            telegram.photo_sources["matrix"] = matrix.fetch_photo
-            matrix.photo_sources["telegram"] = telegram.fetch_photo
-
-    dispatcher = Dispatcher(
-        database=database,
-        directory=directory,
+        directory=shared.directory,
         relays=relays,
-        limits=delivery_limits(config),
+        limits=delivery_limits(settings.delivery, shared.platforms),
         clock=clock,
-        signal=outbox_signal,
-        outbox=outbox,
-        translate=translate,
+        outbox=shared.outbox,
+        translate=shared.translate,
         retry=RetryPolicy(
             first_delay=settings.delivery.first_retry_delay.total_seconds(),
             give_up_after=settings.delivery.max_retry,
         ),
         metrics=metrics,
     )
-    metrics.expect(relays)
-    web = None
-    if settings.web.listen is not None:  # the read-only web server; later routes go here too
-        checks = HealthChecks(database, relays)
-        routes = [*checks.routes(), *MetricsEndpoint(metrics, database, checks, clock).routes()]
-        routes += digest.routes()
-        web = WebServer(settings.web.listen, routes, source=config.source)
-    return Wiring(
-        config=config,
-        database=database,
-        clock=clock,
-        translate=translate,
-        outbox=outbox,
-        signal=outbox_signal,
-        router=router,
-        dispatcher=dispatcher,
-        relays=relays,
-        console=console,
-        directory=directory,
-        commands=commands,
-        feeds=feeds,
-        intake=intake,
-        digest=digest,
-        metrics=metrics,
-        web=web,
-        skipped={
-            platform: reason
-            for platform, reason in (
-                ("telegram", telegram_skip_reason(config)),
-                ("matrix", matrix_skip_reason(config, worker=worker)),
-            )
-            if reason is not None
-        },
-    )
+
+
+def web_server(
+    config: LoadedConfig,
+    database: Database,
+    relays: dict[str, Relay],
+    metrics: PrometheusMetrics,
+    clock: Clock,
+    digest: DigestParts,
+) -> WebServer | None:
+    """The read-only web server (health, metrics, the digest archive), when `[web] listen`
+    is set."""
+    listen = config.settings.web.listen
+    if listen is None:
+        return None
+    checks = HealthChecks(database, relays)
+    routes = [*checks.routes(), *MetricsEndpoint(metrics, database, checks, clock).routes()]
+    routes += digest.routes()
+    return WebServer(listen, routes, source=config.source)
 
 
 class Application:
@@ -274,58 +285,68 @@ class Application:
         self._stop.set()
 
     async def run(self) -> None:
-        wiring = self._wiring
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(signum, self.stop)
         started: list[Relay] = []
         try:
-            if wiring.web is not None:  # first: an address in use stops the start at once
-                await wiring.web.start()
-                self._supervisor.start("web", wiring.web.run)
-            await wiring.directory.warm()
-            for name, reason in wiring.skipped.items():
-                log.info("%s: %s, skipped", name, reason)
-            for name, relay in wiring.relays.items():
-                await relay.start(wiring.router if self._receive else None)
-                started.append(relay)
-                log.info("%s: started%s", name, "" if self._receive else ", sending only")
-            await self._warn_channels_without_relay()
-            self._supervisor.start("dispatcher", wiring.dispatcher.run)
-            if self._receive and wiring.feeds is not None:
-                self._supervisor.start("feed-watcher", wiring.feeds.watcher.run)
-            if self._receive and wiring.intake is not None:
-                self._supervisor.start("intake-chores", wiring.intake.chores.run)
-            if self._receive and wiring.digest is not None:  # `tocsin worker` never schedules
-                self._supervisor.start("digest-scheduler", wiring.digest.scheduler.run)
-            if (
-                self._receive
-                and wiring.console is not None
-                and wiring.config.settings.console.interactive
-            ):
-                self._supervisor.start("console-eof", self._stop_when_console_done)
+            await self._start(started)
             await self._stop.wait()
         finally:
-            wiring.dispatcher.stop()
-            if wiring.feeds is not None:
-                wiring.feeds.watcher.stop()
-            if wiring.intake is not None:
-                wiring.intake.chores.stop()
-            if wiring.digest is not None:
-                wiring.digest.scheduler.stop()
-            if wiring.web is not None:
-                wiring.web.stop()
-            # The dispatcher's sends in flight finish through relays that still run.
-            await self._supervisor.stop()
-            for relay in started:
-                await relay.stop()
-            await wiring.directory.stop()
-            if wiring.web is not None:
-                await wiring.web.close()
-            if wiring.feeds is not None:
-                await wiring.feeds.close()
-            await wiring.database.close()
+            await self._shut_down(started)
+
+    async def _start(self, started: list[Relay]) -> None:
+        """Start everything in order; `started` collects the relays to stop later."""
+        wiring = self._wiring
+        if wiring.web is not None:  # first: an address in use stops the start at once
+            await wiring.web.start()
+            self._supervisor.start("web", wiring.web.run)
+        await wiring.directory.warm()
+        for name, reason in wiring.skipped.items():
+            log.info("%s: %s, skipped", name, reason)
+        for name, relay in wiring.relays.items():
+            await relay.start(wiring.router if self._receive else None)
+            started.append(relay)
+            log.info("%s: started%s", name, "" if self._receive else ", sending only")
+        await self._warn_channels_without_relay()
+        self._supervisor.start("dispatcher", wiring.dispatcher.run)
+        if not self._receive:
+            return
+        if wiring.feeds is not None:
+            self._supervisor.start("feed-watcher", wiring.feeds.watcher.run)
+        if wiring.intake is not None:
+            self._supervisor.start("intake-chores", wiring.intake.chores.run)
+        if wiring.purge is not None:
+            self._supervisor.start("retention-purge", wiring.purge.run)
+        if wiring.digest is not None:  # `tocsin worker` never schedules
+            self._supervisor.start("digest-scheduler", wiring.digest.scheduler.run)
+        if wiring.console is not None and wiring.config.settings.console.interactive:
+            self._supervisor.start("console-eof", self._stop_when_console_done)
+
+    async def _shut_down(self, started: list[Relay]) -> None:
+        wiring = self._wiring
+        wiring.dispatcher.stop()
+        if wiring.feeds is not None:
+            wiring.feeds.watcher.stop()
+        if wiring.intake is not None:
+            wiring.intake.chores.stop()
+        if wiring.purge is not None:
+            wiring.purge.stop()
+        if wiring.digest is not None:
+            wiring.digest.scheduler.stop()
+        if wiring.web is not None:
+            wiring.web.stop()
+        # The dispatcher's sends in flight finish through relays that still run.
+        await self._supervisor.stop()
+        for relay in started:
+            await relay.stop()
+        await wiring.directory.stop()
+        if wiring.web is not None:
+            await wiring.web.close()
+        if wiring.feeds is not None:
+            await wiring.feeds.close()
+        await wiring.database.close()
 
     async def _warn_channels_without_relay(self) -> None:
         """Name (by id) the active channels no relay here serves: their deliveries wait."""
@@ -360,7 +381,8 @@ class Application:
 
     async def _drain_after_console_input(self) -> None:
         console = self._wiring.console
-        assert console is not None
+        if console is None:
+            raise RuntimeError("no console relay to wait for")
         await console.input_finished.wait()
         # Rows paused by a 429 or waiting for a retry are sent too, not left for a next run;
         # rows held for hours (quiet hours, a silence) are.

@@ -9,14 +9,13 @@ from __future__ import annotations
 import difflib
 import re
 
-from alerts.directory import ChannelDirectory
-from alerts.i18n import Translator
+from alerts.channel_cache import ChannelCache
 from alerts.routing import ALL, SubscriptionSpec
 from alerts.types import Kind, Role, Urgency
 from alerts.vocabulary import Vocabulary
 from bot.context import Command, Request
 from config.durations import format_duration, parse_duration
-from storage import channel_queries, queries
+from storage import audit_queries, channel_queries, queries
 from storage.models import Channel
 from storage.outbox import release_held
 
@@ -77,14 +76,23 @@ TEXTS = {
 _URGENCY = re.compile(r"^!(info|normal|urgent|vital)$", re.IGNORECASE)
 
 
+def _urgency_and_labels(words: list[str]) -> tuple[Urgency, list[str]]:
+    """`!urgent`-style words set the least urgency (the last one wins); the rest are labels."""
+    urgency = Urgency.NORMAL
+    labels = []
+    for word in words:
+        match = _URGENCY.match(word)
+        if match:
+            urgency = Urgency(match.group(1).lower())
+        else:
+            labels.append(word)
+    return urgency, labels
+
+
 class ChannelCommands:
-    def __init__(
-        self, *, vocabulary: Vocabulary, translate: Translator, directory: ChannelDirectory
-    ) -> None:
+    def __init__(self, *, vocabulary: Vocabulary, directory: ChannelCache) -> None:
         self._vocabulary = vocabulary
         self._directory = directory
-        for language, texts in TEXTS.items():
-            translate.add(language, texts)
 
     def commands(self) -> list[Command]:
         return [
@@ -122,30 +130,40 @@ class ChannelCommands:
         return channel if self._may_manage(request, channel) else None
 
     def _may_manage(self, request: Request, channel: Channel) -> bool:
-        member = request.member
-        assert member is not None
+        member = request.known_member
         if Role(member.role) is Role.ADMIN or channel.organisation_id == member.organisation_id:
             return True
         request.reply(request.t("sub.other_org", organisation=channel.organisation_id))
         return False
 
     async def subscribe(self, request: Request) -> None:
-        words = request.args.split()
-        if not words:
-            request.reply(request.t("sub.usage"))
-            return
-        urgency = Urgency.NORMAL
-        labels = []
-        for word in words:
-            match = _URGENCY.match(word)
-            if match:
-                urgency = Urgency(match.group(1).lower())
-            else:
-                labels.append(word)
+        urgency, labels = _urgency_and_labels(request.args.split())
         if not labels:
             request.reply(request.t("sub.usage"))
             return
-        border_label, theme_labels = labels[0], labels[1:]
+        chosen = self._border_and_themes(request, labels[0], labels[1:])
+        if chosen is None:
+            return
+        border_id, themes = chosen
+        channel = await self._channel_to_subscribe(request)
+        if channel is None:
+            return
+        channel.active, channel.inactive_reason = True, None
+        spec = SubscriptionSpec(
+            kinds=frozenset(Kind),
+            borders=frozenset({border_id}),
+            themes=frozenset(themes or [ALL]),
+            min_urgency=urgency,
+        )
+        channel_queries.add_subscription(request.session, channel.id, spec.to_json(), "chat")
+        self._directory.changed_in(request.session)
+        _audit(request, "subscription.changed", channel, f"{channel.id} +{border_id}")
+        request.reply(request.t("sub.done", spec=self._describe(request, spec)))
+
+    def _border_and_themes(
+        self, request: Request, border_label: str, theme_labels: list[str]
+    ) -> tuple[str, list[str]] | None:
+        """The border and theme ids the labels name; None once an unknown one is answered."""
         if border_label == ALL:
             border_id = ALL
         else:
@@ -157,7 +175,7 @@ class ChannelCommands:
                     border_label,
                     [b.id for b in self._vocabulary.borders],
                 )
-                return
+                return None
             border_id = border.id
         themes: list[str] = []
         for label in theme_labels:
@@ -166,11 +184,15 @@ class ChannelCommands:
                 self._unknown(
                     request, "sub.unknown_theme", label, [t.id for t in self._vocabulary.themes]
                 )
-                return
+                return None
             themes.append(theme.id)
+        return border_id, themes
+
+    async def _channel_to_subscribe(self, request: Request) -> Channel | None:
+        """This chat's channel, made on its first subscription; None (answered) when the
+        member may not manage it."""
         channel = await self._channel(request)
-        member = request.member
-        assert member is not None
+        member = request.known_member
         if channel is None:
             channel = Channel(
                 id=_channel_id(request.inbound.platform, request.inbound.chat),
@@ -186,17 +208,8 @@ class ChannelCommands:
             )
             await channel_queries.add_channel(request.session, channel)
         elif not self._may_manage(request, channel):
-            return
-        channel.active, channel.inactive_reason = True, None
-        spec = SubscriptionSpec(
-            kinds=frozenset(Kind),
-            borders=frozenset({border_id}),
-            themes=frozenset(themes or [ALL]),
-            min_urgency=urgency,
-        )
-        channel_queries.add_subscription(request.session, channel.id, spec.to_json(), "chat")
-        self._directory.changed_in(request.session)
-        request.reply(request.t("sub.done", spec=self._describe(request, spec)))
+            return None
+        return channel
 
     def _unknown(self, request: Request, key: str, value: str, known: list[str]) -> None:
         close = difflib.get_close_matches(value.lstrip("#").lower(), known, n=1, cutoff=0.6)
@@ -256,6 +269,8 @@ class ChannelCommands:
             await channel_queries.delete_subscription(request.session, row.id)
             removed += 1
         self._directory.changed_in(request.session)
+        if removed:
+            _audit(request, "subscription.changed", channel, f"{channel.id} -{removed}")
         text = request.t("sub.removed", count=removed)
         if from_config:
             text += request.t("sub.config_kept", count=from_config)
@@ -272,6 +287,7 @@ class ChannelCommands:
             return
         self._directory.changed_in(request.session)
         channel.muted_until = request.now + duration
+        _audit(request, "channel.muted", channel, f"{channel.id} {format_duration(duration)}")
         until = channel.muted_until.strftime("%Y-%m-%d %H:%M")
         request.reply(request.t("mute.done", until=until, duration=format_duration(duration)))
 
@@ -281,9 +297,22 @@ class ChannelCommands:
             return
         self._directory.changed_in(request.session)
         channel.muted_until = None
+        _audit(request, "channel.unmuted", channel, channel.id)
         request.reply(request.t("unmute.done"))
         # Deliveries held by the silence become due now.
         await release_held(request.session, (channel.platform, channel.address), request.now)
+
+
+def _audit(request: Request, action: str, channel: Channel, detail: str) -> None:
+    """The audit log (people, issue #15): who changed which channel; no text."""
+    audit_queries.record(
+        request.session,
+        action=action,
+        actor_member_id=request.member.id if request.member else None,
+        organisation_id=channel.organisation_id,
+        at=request.now,
+        detail=detail,
+    )
 
 
 def _channel_id(platform: str, address: str) -> str:

@@ -9,7 +9,7 @@ import logging
 import sys
 from importlib.metadata import PackageNotFoundError, version
 
-from bot import feeds_check, redaction
+from bot import feeds_check, privacy_cli, redaction
 from bot.app import Application, build
 from bot.digest import preview as digest_preview
 from bot.routing_table import routing_table
@@ -62,6 +62,7 @@ def parser() -> argparse.ArgumentParser:
     db_upgrade = db_sub.add_parser("upgrade", help="apply the migrations")
     db_upgrade.add_argument("--config", help="TOML file (default: $TOCSIN_CONFIG)")
     feeds_check.add_arguments(sub.add_parser("feeds", help="feed tools"))
+    privacy_cli.add_arguments(sub)
     digest_preview.add_arguments(sub.add_parser("digest", help="the weekly digest"))
     return root
 
@@ -104,6 +105,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         )
     if args.command == "digest":
         return asyncio.run(digest_preview.preview(config, args, sys.stdout))
+    if args.command in privacy_cli.COMMANDS:
+        return asyncio.run(privacy_cli.run(args, config.settings, sys.stdout))
     if args.command == "db":
         revision = asyncio.run(upgrade(config.settings.storage.url))
         print(f"database at revision {revision}")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -13,11 +13,6 @@ from alerts.messages import Button, InboundMessage, OutboundMessage, text_messag
 from alerts.outbox import NOTICE, FactRef, Outbox, Target
 from alerts.types import NOTICE_PRIORITY, Role
 from storage.models import Member
-
-
-def command_prefix(platform: str) -> str:
-    """`/` on Telegram and the console, `!` on Matrix (where `/` is the client's own)."""
-    return "!" if platform == "matrix" else "/"
 
 
 @dataclass
@@ -31,13 +26,18 @@ class Request:
     now: datetime
     translate: Translator
     outbox: Outbox
+    prefix: str  # what commands start with on this platform (its traits say)
+    commands: Sequence[Command] = ()  # every command of the bot, in help order
     command: str = ""
     args: str = ""
     replies: list[OutboundMessage] = field(default_factory=list)
 
     @property
-    def prefix(self) -> str:
-        return command_prefix(self.inbound.platform)
+    def known_member(self) -> Member:
+        """The member, for commands the router runs for members only."""
+        if self.member is None:
+            raise RuntimeError("a members' command reached without a member")
+        return self.member
 
     @property
     def role(self) -> Role | None:
@@ -77,6 +77,8 @@ class Command:
     min_role: Role = Role.OBSERVER
     help_key: str | None = None
     aliases: tuple[str, ...] = ()
+    # Answered for non-members too (bot/permissions.py sets it: joining, /forget).
+    strangers: bool = False
 
 
 class Fallback:
@@ -85,5 +87,5 @@ class Fallback:
     Returns True when it took the message. Feature modules subclass it.
     """
 
-    async def handle(self, request: Request) -> bool:
+    async def handle(self, request: Request) -> bool:  # noqa: ARG002 (the base takes nothing)
         return False

@@ -14,7 +14,6 @@ from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from alerts.i18n import Translator
 from alerts.types import Role
 from alerts.vocabulary import Vocabulary
 from bot.context import Command, Request
@@ -22,7 +21,7 @@ from config.durations import format_duration, parse_duration
 from feeds.addresses import Resolver, UnsafeFeedAddress, check_public_url, hide_userinfo
 from feeds.polls import json_labels
 from feeds.sync import CHAT_SOURCE, CONFIG_SOURCE
-from storage import feed_queries
+from storage import audit_queries, feed_queries
 from storage.models import Feed
 
 URL_MAX_CHARS = 2000
@@ -116,6 +115,7 @@ TEXTS_EN = {
     "feed.resume.not_paused": "Feed {id} is not paused.",
     "feed.resume.done": "▶️ Feed {id} resumed: next poll within a minute.",
 }
+TEXTS = {"fr": TEXTS_FR, "en": TEXTS_EN}
 
 
 def feed_id_for(url: str, taken: set[str]) -> str:
@@ -140,7 +140,6 @@ class FeedCommands:
         self,
         *,
         vocabulary: Vocabulary,
-        translate: Translator,
         allow_private: bool,
         resolver: Resolver | None = None,
         timezone: str = "Europe/Paris",
@@ -149,8 +148,6 @@ class FeedCommands:
         self._allow_private = allow_private
         self._resolver = resolver
         self._zone = ZoneInfo(timezone)
-        translate.add("fr", TEXTS_FR)
-        translate.add("en", TEXTS_EN)
 
     def commands(self) -> list[Command]:
         return [
@@ -234,46 +231,10 @@ class FeedCommands:
         if not _is_web_url(url):
             request.reply(request.t("feed.add.bad_url", url=hide_userinfo(url)[:200]))
             return
-        themes: list[str] = []
-        borders: list[str] = []
-        every = DEFAULT_EVERY
-        for label in labels:
-            theme = self._vocabulary.theme_by_label(label)
-            border = self._vocabulary.border_by_label(label)
-            if theme is not None:
-                themes.append(theme.id)
-            elif border is not None:
-                borders.append(border.id)
-            elif _is_duration(label):
-                every = parse_duration(label)
-            else:
-                request.reply(
-                    request.t(
-                        "feed.add.unknown_label",
-                        label=label[:100],
-                        themes=", ".join(theme.id for theme in self._vocabulary.themes),
-                        borders=", ".join(border.id for border in self._vocabulary.borders),
-                    )
-                )
-                return
-        existing = await feed_queries.watched_feed_by_url(request.session, url)
-        if existing is not None:
-            request.reply(request.t("feed.add.duplicate", id=existing.id))
+        read = self._read_labels(request, labels)
+        if read is None or not await self._may_watch(request, url):
             return
-        try:
-            await check_public_url(url, self._allow_private, self._resolver)
-        except UnsafeFeedAddress as error:
-            request.reply(request.t("feed.add.unsafe", reason=error.reason))
-            return
-        except OSError as error:
-            request.reply(
-                request.t(
-                    "feed.add.unresolved",
-                    url=hide_userinfo(url)[:200],
-                    reason=hide_userinfo(str(error)),
-                )
-            )
-            return
+        themes, borders, every = read
         taken = {feed.id for feed in await feed_queries.all_feeds(request.session)}
         feed_id = feed_id_for(url, taken)
         feed_queries.add_feed(
@@ -296,7 +257,59 @@ class FeedCommands:
                 next_poll_at=request.now,
             ),
         )
+        _audit(request, "feed.added", feed_id)
         request.reply(request.t("feed.add.done", id=feed_id, every=format_duration(every)))
+
+    def _read_labels(
+        self, request: Request, labels: list[str]
+    ) -> tuple[list[str], list[str], timedelta] | None:
+        """Themes, borders and the polling interval the labels name; None once an unknown
+        label is answered."""
+        themes: list[str] = []
+        borders: list[str] = []
+        every = DEFAULT_EVERY
+        for label in labels:
+            theme = self._vocabulary.theme_by_label(label)
+            border = self._vocabulary.border_by_label(label)
+            if theme is not None:
+                themes.append(theme.id)
+            elif border is not None:
+                borders.append(border.id)
+            elif _is_duration(label):
+                every = parse_duration(label)
+            else:
+                request.reply(
+                    request.t(
+                        "feed.add.unknown_label",
+                        label=label[:100],
+                        themes=", ".join(theme.id for theme in self._vocabulary.themes),
+                        borders=", ".join(border.id for border in self._vocabulary.borders),
+                    )
+                )
+                return None
+        return themes, borders, every
+
+    async def _may_watch(self, request: Request, url: str) -> bool:
+        """Whether the address is new and public; if not, the reply says why."""
+        existing = await feed_queries.watched_feed_by_url(request.session, url)
+        if existing is not None:
+            request.reply(request.t("feed.add.duplicate", id=existing.id))
+            return False
+        try:
+            await check_public_url(url, self._allow_private, self._resolver)
+        except UnsafeFeedAddress as error:
+            request.reply(request.t("feed.add.unsafe", reason=error.reason))
+            return False
+        except OSError as error:
+            request.reply(
+                request.t(
+                    "feed.add.unresolved",
+                    url=hide_userinfo(url)[:200],
+                    reason=hide_userinfo(str(error)),
+                )
+            )
+            return False
+        return True
 
     async def _remove(self, request: Request, words: list[str]) -> None:
         feed = await feed_queries.feed(request.session, words[0])
@@ -307,6 +320,7 @@ class FeedCommands:
             request.reply(request.t("feed.remove.config", id=feed.id))
             return
         await feed_queries.delete_feed(request.session, feed.id)
+        _audit(request, "feed.removed", feed.id)
         request.reply(request.t("feed.remove.done", id=feed.id))
 
     async def _resume(self, request: Request, words: list[str]) -> None:
@@ -321,6 +335,19 @@ class FeedCommands:
         feed.consecutive_failures = 0
         feed.next_poll_at = request.now
         request.reply(request.t("feed.resume.done", id=feed.id))
+
+
+def _audit(request: Request, action: str, feed_id: str) -> None:
+    """The audit log (people, issue #15): who added or removed which feed."""
+    member = request.member
+    audit_queries.record(
+        request.session,
+        action=action,
+        actor_member_id=member.id if member else None,
+        organisation_id=member.organisation_id if member else None,
+        at=request.now,
+        detail=feed_id,
+    )
 
 
 def _is_web_url(url: str) -> bool:

@@ -15,7 +15,7 @@ from typing import TextIO
 
 import httpx
 
-from bot.vocabulary import vocabulary_from
+from bot.wiring.vocabulary import vocabulary_from
 from config.schema import Settings
 from feeds.addresses import Resolver, hide_userinfo
 from feeds.classify import FeedLabels, ItemClassifier

@@ -19,16 +19,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from alerts.clock import Clock
 from alerts.i18n import Translator
 from alerts.messages import InboundMessage
-from alerts.outbox import Outbox, OutboxSignal
+from alerts.outbox import Outbox
+from alerts.platforms import PlatformCatalogue
 from alerts.types import LOWEST_PRIORITY
-from bot.context import Command, Fallback, Request, command_prefix
+from bot.context import Command, Fallback, Request
 from relays.base import replace_lone_surrogates
 from storage import platform_state, queries
 from storage.database import Database, is_transient
 from storage.models import Member
 
 log = logging.getLogger(__name__)
-_COMMAND = re.compile(r"^[/!]([A-Za-z_]+)(?:@(\S+))?(?:\s+|$)(.*)", re.DOTALL)
+DEFAULT_PREFIX = "/"  # on a platform the catalogue does not know (tests' own relays)
+_COMMAND = re.compile(r"^[/!]([A-Za-z_]+)(?:@\S+)?(?:\s+|$)(.*)", re.DOTALL)
 
 
 class InboundNotRecorded(Exception):
@@ -47,10 +49,9 @@ class MessageRouter:
         fallbacks: Sequence[Fallback] = (),
         translate: Translator,
         outbox: Outbox,
-        signal: OutboxSignal,
         clock: Clock,
         default_language: str = "fr",
-        bot_usernames: Iterable[str] = (),
+        platforms: PlatformCatalogue | None = None,
         max_batch: int = 50,
         stranger_answer_every: timedelta = timedelta(minutes=10),
     ) -> None:
@@ -62,10 +63,10 @@ class MessageRouter:
         self._fallbacks = list(fallbacks)
         self._translate = translate
         self._outbox = outbox
-        self._signal = signal
         self._clock = clock
         self._default_language = default_language
-        self._bot_usernames = {name.lower() for name in bot_usernames}
+        self._platforms: PlatformCatalogue = platforms or {}
+        self._listed = tuple(dict.fromkeys(self._commands.values()))
         self._max_batch = max_batch
         self._stranger_answer_every = stranger_answer_every
         self._waiting: list[tuple[InboundMessage, asyncio.Future[None]]] = []
@@ -73,10 +74,7 @@ class MessageRouter:
 
     @property
     def commands(self) -> list[Command]:
-        return list(dict.fromkeys(self._commands.values()))
-
-    def add_bot_username(self, name: str) -> None:
-        self._bot_usernames.add(name.lower())
+        return list(self._listed)
 
     async def __call__(self, inbound: InboundMessage) -> None:
         """Handle one update; returns once its transaction is committed.
@@ -108,8 +106,6 @@ class MessageRouter:
                     else:
                         handled.set_exception(error)
                 raise
-            finally:
-                self._signal.wake()
 
     async def _handle_batch(self, batch: list[tuple[InboundMessage, asyncio.Future[None]]]) -> None:
         if len(batch) > 1:
@@ -167,7 +163,13 @@ class MessageRouter:
             now=now,
             translate=self._translate,
             outbox=self._outbox,
+            prefix=self._prefix(inbound.platform),
+            commands=self._listed,
         )
+
+    def _prefix(self, platform: str) -> str:
+        traits = self._platforms.get(platform)
+        return traits.command_prefix if traits else DEFAULT_PREFIX
 
     # A handler bug is answered with an apology and the update marked handled, so one bad
     # message cannot jam the queue. When even that cannot be written (the database is
@@ -177,13 +179,13 @@ class MessageRouter:
     async def _handle(self, request: Request) -> None:
         inbound = request.inbound
         match = _COMMAND.match(inbound.text.strip()) if inbound.text else None
-        expected_prefix = command_prefix(inbound.platform)
+        expected_prefix = request.prefix
         # An edited message is never run again as a command: the fallbacks treat it as a
         # correction (or say it was not applied).
         if match and not inbound.edited and inbound.text.strip().startswith(expected_prefix):
-            name, target, args = match.group(1).lower(), match.group(2), match.group(3)
-            if target and self._bot_usernames and target.lower() not in self._bot_usernames:
-                return  # `/alert@otherbot` in a group is not for us
+            if not inbound.addressed_to_bot:
+                return  # `/alert@otherbot` in a group: the relay said it is not for us
+            name, args = match.group(1).lower(), match.group(2)
             request.command, request.args = name, args.strip()
             await self._run_command(request)
             return
@@ -199,6 +201,9 @@ class MessageRouter:
 
     async def _run_command(self, request: Request) -> None:
         command = self._commands.get(request.command)
+        if command is not None and command.strangers:  # bot/permissions.py: OPEN
+            await command.handler(request)
+            return
         if request.member is None:
             log.info("%s: command from a non-member refused", request.inbound.platform)
             await self._refuse_stranger(request)

@@ -13,7 +13,7 @@ log = logging.getLogger(__name__)
 class Supervisor:
     def __init__(self, *, rng: random.Random | None = None, max_delay: float = 60.0) -> None:
         self._tasks: dict[str, asyncio.Task[None]] = {}
-        self._rng = rng or random.Random()
+        self._rng = rng or random.Random()  # noqa: S311 (backoff jitter, not a secret)
         self._max_delay = max_delay
         self._stopping = False
 
@@ -27,7 +27,6 @@ class Supervisor:
             started = loop.time()
             try:
                 await run()
-                return  # a clean return means the job is finished
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -37,6 +36,8 @@ class Supervisor:
                 delay = min(self._max_delay, 2.0 ** min(failures, 10)) * self._rng.uniform(0.5, 1)
                 log.exception("%s crashed (failure %d); restarting in %.1fs", name, failures, delay)
                 await asyncio.sleep(delay)
+            else:
+                return  # a clean return means the job is finished
 
     async def stop(self, grace: float = 15.0) -> None:
         self._stopping = True

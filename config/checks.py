@@ -39,7 +39,10 @@ def duration(value: object) -> object:
     if isinstance(value, str):
         return parse_duration(value)
     if isinstance(value, bool | int | float):
-        raise ValueError(f'invalid duration {value!r} (write it with a unit, e.g. "30s", "15m")')
+        # pydantic reports a ValueError as a validation error; a TypeError would escape.
+        raise ValueError(  # noqa: TRY004
+            f'invalid duration {value!r} (write it with a unit, e.g. "30s", "15m")'
+        )
     return value
 
 

@@ -246,45 +246,59 @@ def _check_duplicates(raw: dict[str, Any], source: str) -> None:
 
 
 def check_references(settings: Settings, source: str) -> None:
-    borders = {border.id for border in settings.borders}
-    themes = {theme.id for theme in settings.themes}
-    organisations = {organisation.id for organisation in settings.organisations}
+    references = _References(settings, source)
+    for index, member in enumerate(settings.members):
+        references.check(f"members[{index}].organisation", member.organisation, "organisation")
+    _check_channels(settings, source, references)
+    for index, feed in enumerate(settings.feeds):
+        for border in feed.borders:
+            references.check(f"feeds[{index}].borders", border, "border")
+        for theme in feed.themes:
+            references.check(f"feeds[{index}].themes", theme, "theme")
+    _check_feeds_are_distinct(settings, source)
+    if settings.matrix.homeserver and not settings.matrix.user_id:
+        raise ConfigError(f"{source}: matrix.user_id: required when matrix.homeserver is set")
 
-    def check(location: str, value: str, known: set[str], what: str, star: bool) -> None:
+
+class _References:
+    """Checks that an entry names a border, theme or organisation the file declares."""
+
+    def __init__(self, settings: Settings, source: str) -> None:
+        self._source = source
+        self._known = {
+            "border": {border.id for border in settings.borders},
+            "theme": {theme.id for theme in settings.themes},
+            "organisation": {organisation.id for organisation in settings.organisations},
+        }
+
+    def check(self, location: str, value: str, what: str, star: bool = False) -> None:
         if star and value == "*":
             return
+        known = self._known[what]
         if value not in known:
             raise ConfigError(
-                f'{source}: {location}: unknown {what} "{value}"{_suggest(value, known)}'
+                f'{self._source}: {location}: unknown {what} "{value}"{_suggest(value, known)}'
             )
 
-    for index, member in enumerate(settings.members):
-        check(
-            f"members[{index}].organisation",
-            member.organisation,
-            organisations,
-            "organisation",
-            False,
-        )
+
+def _check_channels(settings: Settings, source: str, references: _References) -> None:
     addresses: set[tuple[str, str]] = set()
     for index, channel in enumerate(settings.channels):
         where = f"channels[{index}]"
-        check(f"{where}.organisation", channel.organisation, organisations, "organisation", False)
+        references.check(f"{where}.organisation", channel.organisation, "organisation")
         for border in channel.borders:
-            check(f"{where}.borders", border, borders, "border", True)
+            references.check(f"{where}.borders", border, "border", star=True)
         for theme in channel.themes:
-            check(f"{where}.themes", theme, themes, "theme", True)
+            references.check(f"{where}.themes", theme, "theme", star=True)
         if (channel.platform, channel.address) in addresses:
             raise ConfigError(
                 f'{source}: {where}.address: "{channel.address}" is already used by another '
                 f"{channel.platform} channel"
             )
         addresses.add((channel.platform, channel.address))
-    for index, feed in enumerate(settings.feeds):
-        for border in feed.borders:
-            check(f"feeds[{index}].borders", border, borders, "border", False)
-        for theme in feed.themes:
-            check(f"feeds[{index}].themes", theme, themes, "theme", False)
+
+
+def _check_feeds_are_distinct(settings: Settings, source: str) -> None:
     seen_feeds: set[str] = set()
     addresses_seen: dict[str, str] = {}
     for index, feed in enumerate(settings.feeds):
@@ -298,5 +312,3 @@ def check_references(settings: Settings, source: str) -> None:
                 "(each item would be announced twice): keep one entry"
             )
         addresses_seen[key] = feed.id
-    if settings.matrix.homeserver and not settings.matrix.user_id:
-        raise ConfigError(f"{source}: matrix.user_id: required when matrix.homeserver is set")

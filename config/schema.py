@@ -106,6 +106,9 @@ class ThemeSettings(Section):
 class OrganisationSettings(Section):
     id: Identifier
     name: Name
+    # Published in `/who` and `/org` (people, issue #15).
+    contact: Name | None = None
+    description: Name | None = None
 
 
 class MemberSettings(Section):
@@ -205,6 +208,14 @@ class WebSettings(Section):
     listen: Annotated[str, AfterValidator(checks.listen_address)] | None = None
 
 
+class PrivacySettings(Section):
+    """Retention (people, issue #15): personal content older than this is purged daily;
+    anonymous counts stay. Any duration, down to seconds for tests and drills."""
+
+    retention: Duration = timedelta(days=90)
+    purge_batch: int = Field(default=500, ge=1, le=100_000)  # alerts per transaction
+
+
 class Settings(Section):
     """A whole deployment file, after defaults were merged in."""
 
@@ -224,3 +235,4 @@ class Settings(Section):
     alerts: AlertSettings = AlertSettings()
     delivery: DeliverySettings = DeliverySettings()
     web: WebSettings = WebSettings()
+    privacy: PrivacySettings = PrivacySettings()

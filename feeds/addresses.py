@@ -93,7 +93,16 @@ def refusal_reason(address: IPAddress, allow_private: bool) -> str | None:
             inner = refusal_reason(embedded, allow_private)
             if inner is not None:
                 return f"{inner} (IPv4 {embedded} embedded in an IPv6 address)"
-    # Refused whatever allow_private says.
+    always = _always_refused(address)
+    if always is not None:
+        return always
+    if allow_private or address.is_global:
+        return None
+    return _why_not_public(address)
+
+
+def _always_refused(address: IPAddress) -> str | None:
+    """The ranges refused whatever `allow_private` says."""
     if address.is_link_local:
         return "a link-local address (the cloud metadata service lives in this range)"
     if any(address in network for network in _METADATA_NETWORKS):
@@ -104,8 +113,11 @@ def refusal_reason(address: IPAddress, allow_private: bool) -> str | None:
         return "a multicast address"
     if address == _BROADCAST:
         return "the broadcast address"
-    if allow_private or address.is_global:
-        return None
+    return None
+
+
+def _why_not_public(address: IPAddress) -> str:
+    """Names the kind of a non-global address, for the refusal message."""
     if address.is_loopback:
         return "a loopback address"
     if address in _CGNAT:

@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 from xml.sax import SAXException
 
 import feedparser
+from typing_extensions import override
 
 from feeds.addresses import hide_userinfo
 
@@ -119,6 +120,7 @@ class _TextExtractor(HTMLParser):
         self._parts: list[str] = []
         self._skipping = 0
 
+    @override
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in self._SKIPPED:
             self._skipping += 1

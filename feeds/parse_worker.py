@@ -89,7 +89,8 @@ class ParseWorker:
         request = _LENGTH.pack(len(header)) + header + _LENGTH.pack(len(body)) + body
         async with self._turn:
             process = await self._started()
-            assert process.stdin is not None and process.stdout is not None
+            if process.stdin is None or process.stdout is None:  # started with two pipes
+                raise RuntimeError("the feed parser process has no pipes")
             try:
                 async with asyncio.timeout(self.timeout):
                     process.stdin.write(request)
@@ -128,7 +129,8 @@ class ParseWorker:
             stdout=asyncio.subprocess.PIPE,
             env={**os.environ, "PYTHONPATH": path},
         )
-        assert process.stdout is not None
+        if process.stdout is None:  # started with stdout=PIPE
+            raise RuntimeError("the feed parser process has no stdout pipe")
         try:
             async with asyncio.timeout(START_TIMEOUT):
                 await process.stdout.readexactly(1)  # "ready", once its imports are done

@@ -21,6 +21,7 @@ from typing import Any
 import httpcore
 import httpx
 from httpcore import AsyncNetworkBackend, AsyncNetworkStream
+from typing_extensions import override
 
 SocketOptions = Iterable[Any]  # httpcore's SOCKET_OPTION tuples, passed through
 
@@ -57,11 +58,12 @@ class PinnedNetworkBackend(AsyncNetworkBackend):
     def __init__(self, inner: AsyncNetworkBackend | None = None) -> None:
         self._inner = inner or httpcore.AnyIOBackend()
 
+    @override
     async def connect_tcp(
         self,
         host: str,
         port: int,
-        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's interface)
+        timeout: float | None = None,
         local_address: str | None = None,
         socket_options: SocketOptions | None = None,
     ) -> AsyncNetworkStream:
@@ -78,13 +80,15 @@ class PinnedNetworkBackend(AsyncNetworkBackend):
                 )
             except (httpcore.ConnectError, httpcore.ConnectTimeout) as error:
                 failure = error
-        assert failure is not None  # a pin always holds at least one address
+        if failure is None:  # a pin always holds at least one address
+            raise httpcore.ConnectError(f"no address pinned for {host}")
         raise failure
 
+    @override
     async def connect_unix_socket(
         self,
         path: str,
-        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's interface)
+        timeout: float | None = None,
         socket_options: SocketOptions | None = None,
     ) -> AsyncNetworkStream:
         raise httpcore.ConnectError("feeds are never fetched over a Unix socket")

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from alerts.announcements import ItemToRecord
+from alerts.feed_announcements import ItemToRecord
 from feeds.classify import ItemClassifier
 from feeds.parse import FeedItem
 

@@ -27,16 +27,16 @@ from urllib.parse import urlsplit
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from alerts.announcements import (
+from alerts.clock import Clock
+from alerts.feed_announcements import (
     AnnouncementService,
     FeedSource,
     storable_key,
 )
-from alerts.clock import Clock
 from alerts.i18n import Translator
 from alerts.metrics import Metrics, NoMetrics
 from alerts.notices import notify_admins
-from alerts.outbox import Outbox, OutboxSignal
+from alerts.outbox import Outbox
 from alerts.vocabulary import Vocabulary
 from config.schema import FeedSettings, Settings
 from feeds.addresses import Resolver, hide_userinfo, refusal_reason, system_resolver
@@ -61,19 +61,22 @@ from storage.models import Feed
 
 log = logging.getLogger(__name__)
 
-NOTICE_TEXTS_FR = {
-    "feed.paused": (
-        "⚠️ Le flux {feed} ({url}) est mis en pause après {failures} échecs consécutifs. "
-        "Dernière erreur : {reason}. Corrigez l'adresse ou retirez le flux ; la commande "
-        "« feed resume {feed} » le relance."
-    ),
-}
-NOTICE_TEXTS_EN = {
-    "feed.paused": (
-        "⚠️ Feed {feed} ({url}) is paused after {failures} failures in a row. Last error: "
-        '{reason}. Fix the address or remove the feed; the command "feed resume {feed}" '
-        "restarts it."
-    ),
+# What the watcher says (to a feed's organisation admins); the composition root merges it.
+TEXTS: dict[str, dict[str, str]] = {
+    "fr": {
+        "feed.paused": (
+            "⚠️ Le flux {feed} ({url}) est mis en pause après {failures} échecs consécutifs. "
+            "Dernière erreur : {reason}. Corrigez l'adresse ou retirez le flux ; la commande "
+            "« feed resume {feed} » le relance."
+        ),
+    },
+    "en": {
+        "feed.paused": (
+            "⚠️ Feed {feed} ({url}) is paused after {failures} failures in a row. Last error: "
+            '{reason}. Fix the address or remove the feed; the command "feed resume {feed}" '
+            "restarts it."
+        ),
+    },
 }
 
 # A feed whose poll could not even be recorded (the database refused) is left alone this
@@ -115,7 +118,6 @@ class FeedWatcher:
         vocabulary: Vocabulary,
         clock: Clock,
         rng: random.Random,
-        signal: OutboxSignal,
         settings: WatcherSettings,
         announcements: AnnouncementService,
         outbox: Outbox,
@@ -131,14 +133,11 @@ class FeedWatcher:
         self._vocabulary = vocabulary
         self._clock = clock
         self._rng = rng
-        self._signal = signal
         self._settings = settings
         self._announcements = announcements
         self._outbox = outbox
         self._translate = translate
         self._resolver = resolver or system_resolver
-        translate.add("fr", NOTICE_TEXTS_FR)
-        translate.add("en", NOTICE_TEXTS_EN)
         self._in_flight: set[str] = set()
         self._held_until: dict[str, datetime] = {}
         self._private_hosts: dict[str, bool] = {}
@@ -366,8 +365,6 @@ class FeedWatcher:
                 row.last_error, row.last_error_at = parsed.warning, now
         announced = sum(1 for item in recorded if item.announced)
         deliveries = sum(item.channels for item in recorded)
-        if deliveries:
-            self._signal.wake()
         if recorded:
             log.info(
                 "feed %s: %d new item(s), %d announced to %d channel(s)",
@@ -385,7 +382,6 @@ class FeedWatcher:
     ) -> PollOutcome:
         now = self._clock.now()
         interval = await self._interval(snapshot)
-        notified = False
         reason = hide_userinfo(reason)  # shown in /feeds and in notices
         async with self._writes, self._db.transaction() as session:
             row = await session.get(Feed, snapshot.id)
@@ -414,9 +410,7 @@ class FeedWatcher:
                         failures=failures,
                         reason=reason,
                     )
-                    row.pause_notified = notified = True
-        if notified:
-            self._signal.wake()
+                    row.pause_notified = True
         log.warning(
             "feed %s: poll failed (failure %d in a row)%s",
             snapshot.id,

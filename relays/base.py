@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import functools
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol, TypeVar, cast
+from typing import Any, Literal, Protocol, TypeVar, cast, runtime_checkable
 
 from alerts.messages import DeliveryResult, InboundMessage, OutboundMessage, SendContext
 from alerts.text import well_formed
+from relays.images import PhotoSource
 
 InboundSink = Callable[[InboundMessage], Awaitable[None]]
 ChatClass = Literal["private", "group"]
@@ -105,3 +106,75 @@ class Relay(Protocol):
 
     async def health(self) -> RelayHealth:
         """Connected to the platform lately (asked at each readiness check and scrape)."""
+
+
+# -- what some relays can do besides sending, handed to their users by the root ----------
+
+
+@runtime_checkable
+class LeavesChats(Protocol):
+    """A relay that can leave a group (Telegram: an unclaimed group's timeout)."""
+
+    platform: str
+
+    async def leave(self, address: str) -> bool:
+        """True when left or already gone."""
+
+
+@runtime_checkable
+class FetchesPhotos(Protocol):
+    """A relay that can download its platform's photos, for the other relays to forward."""
+
+    platform: str
+
+    async def fetch_photo(self, ref: str) -> bytes: ...
+
+
+class BotIdentity:
+    """The names the bot is addressed by on one platform (`/alert@name` in a group), as its
+    relay learns them once connected. The relay owns it; the router asks it."""
+
+    def __init__(self) -> None:
+        self._names: frozenset[str] = frozenset()
+
+    @property
+    def names(self) -> frozenset[str]:
+        return self._names
+
+    def learn(self, name: str) -> None:
+        self._names = self._names | {name.lower()}
+
+
+class PhotoSources(Mapping[str, PhotoSource]):
+    """Each relay's photo download, by platform: a view over the relays of this process,
+    so a relay forwards a photo from another platform without holding that relay."""
+
+    def __init__(self, relays: Mapping[str, Relay]) -> None:
+        self._relays = relays
+
+    def __getitem__(self, platform: str) -> PhotoSource:
+        relay = self._relays[platform]
+        if not isinstance(relay, FetchesPhotos):
+            raise KeyError(platform)
+        return relay.fetch_photo
+
+    def __iter__(self) -> Iterator[str]:
+        return (name for name, relay in self._relays.items() if isinstance(relay, FetchesPhotos))
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+RelayBuilder = Callable[[PhotoSources], "Relay | None"]  # None: not for this process
+
+
+def build_relays(builders: Iterable[RelayBuilder]) -> dict[str, Relay]:
+    """Build the relays of this process together, each given the others' photo downloads.
+    Nothing is added after this returns; a photo is only fetched while sending."""
+    relays: dict[str, Relay] = {}
+    photos = PhotoSources(relays)
+    for build in builders:
+        relay = build(photos)
+        if relay is not None:
+            relays[relay.platform] = relay
+    return relays

@@ -26,6 +26,8 @@ from alerts.messages import (
     OutboundMessage,
     SendContext,
 )
+from alerts.platforms import PlatformTraits
+from alerts.splitting import TextBudget
 from relays.base import ChatClass, InboundSink, RelayHealth
 from relays.choices import answer_of, choices_of, with_numbered_choices
 from relays.console_input import console_lines
@@ -45,9 +47,19 @@ def console_block(prefix: str, text: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+# The console has no limit worth splitting at, and its user id is its private chat.
+TRAITS = PlatformTraits(
+    name="console",
+    command_prefix="/",
+    text_budget=TextBudget(1_000_000, len),
+    buttons=False,  # choices are printed as a numbered list and answered by typing
+    user_id_is_private_chat=True,
+)
+
+
 class ConsoleRelay:
-    platform = "console"
-    has_buttons = False  # choices are printed as a numbered list and answered by typing
+    platform = TRAITS.name
+    has_buttons = TRAITS.buttons
 
     def __init__(
         self,

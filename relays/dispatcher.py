@@ -23,15 +23,16 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from alerts.channel_cache import ChannelCache
 from alerts.clock import Clock
-from alerts.directory import ChannelDirectory
 from alerts.i18n import Translator
 from alerts.messages import DeliveryResult, OutboundMessage, SendContext
 from alerts.metrics import Metrics, NoMetrics
 from alerts.notices import notify_admins
-from alerts.outbox import Outbox, OutboxSignal
+from alerts.outbox import Outbox
 from alerts.types import Kind, Urgency, delivery_priority
 from relays.base import Relay
+from relays.dispatch_policy import DispatcherSettings, RetryPolicy
 from relays.ratelimit import ChatBuckets, PlatformLimits, PriorityPacer, Rate
 from storage import outbox as store
 from storage.database import Database
@@ -43,30 +44,6 @@ READY_SLACK = 0.05  # s: chats that can send this soon are leased in the same cl
 # s between claims that finished sends ask for (new rows wake it at once): a claim reads
 # every chat's head, and one after each send would hold up the pacer's next release.
 CLAIM_GAP = 0.1
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    first_delay: float = 2.0
-    max_delay: float = 15 * 60.0
-    give_up_after: timedelta = timedelta(hours=24)
-    jitter: float = 0.2  # ± fraction, so many chats retrying do not stampede together
-
-    def backoff(self, attempts: int, rng: random.Random) -> float:
-        base = min(self.first_delay * (2 ** max(attempts - 1, 0)), self.max_delay)
-        return float(base * (1 + rng.uniform(-self.jitter, self.jitter)))
-
-
-@dataclass(frozen=True)
-class DispatcherSettings:
-    lease: timedelta = timedelta(minutes=2)  # a backstop; heartbeats free leases sooner
-    heartbeat: timedelta = timedelta(seconds=5)
-    max_in_flight: int = 200
-    # Seconds of a platform's overall rate leased ahead of the pacer. More would only queue
-    # in memory, where a row of one chat would wait behind all those already queued.
-    lead: float = 0.5
-    poll_interval: float = 1.0
-    send_timeout: float = 60.0
 
 
 @dataclass
@@ -88,10 +65,9 @@ class Dispatcher:
         relays: Mapping[str, Relay],
         limits: Mapping[str, PlatformLimits],
         clock: Clock,
-        signal: OutboxSignal,
         outbox: Outbox,
         translate: Translator,
-        directory: ChannelDirectory | None = None,
+        directory: ChannelCache | None = None,
         retry: RetryPolicy | None = None,
         settings: DispatcherSettings | None = None,
         rng: random.Random | None = None,
@@ -103,13 +79,13 @@ class Dispatcher:
         self._relays = dict(relays)
         self._limits = dict(limits)
         self._clock = clock
-        self._signal = signal
+        self._signal = outbox.signal  # rung when rows are committed
         self._outbox = outbox
         self._translate = translate
         self._directory = directory
         self._retry = retry or RetryPolicy()
         self._settings = settings or DispatcherSettings()
-        self._rng = rng or random.Random()
+        self._rng = rng or random.SystemRandom()  # jitter; tests inject a seeded one
         self.worker_id = worker_id or f"w-{uuid.uuid4().hex[:10]}"
         self._pacers = {
             platform: PriorityPacer(limit.overall) for platform, limit in self._limits.items()
@@ -233,43 +209,13 @@ class Dispatcher:
             return []
         now = self._clock.now()
         monotonic = asyncio.get_running_loop().time()
-        horizon = monotonic + READY_SLACK
         async with self._db.transaction() as session:
             elsewhere: set[store.Chat] = set()
             if self._db.dialect == "postgresql":
                 elsewhere = await store.claimed_chats_elsewhere(session, self.worker_id, now)
             heads = await store.due_heads(session, platforms=self.platforms, now=now)
-            candidates: list[tuple[int, float, int, store.Head]] = []
-            for head in heads:
-                if head.chat in elsewhere:
-                    continue
-                ready_at = self._buckets.ready_at(self._chat_key(head), self._chat_rate(head))
-                if ready_at > horizon:
-                    wait = ready_at - monotonic
-                    self._ready_in = wait if self._ready_in is None else min(self._ready_in, wait)
-                    continue
-                candidates.append((-head.priority, ready_at, head.id, head))
-            candidates.sort(key=lambda candidate: candidate[:3])
-            chosen: list[int] = []
-            given_back: list[int] = []
-            for *_, head in candidates:
-                urgent = head.priority >= URGENT
-                if room[head.platform] <= 0 and not (urgent and urgent_room[head.platform] > 0):
-                    self._starved = True
-                    continue
-                flight = self._in_flight.get(head.chat)
-                if flight is not None:
-                    if not urgent or head.priority <= flight.priority or flight.sending:
-                        continue
-                    # Pre-empted: synchronous from the check on, so it cannot start sending.
-                    if flight.task is not None:
-                        flight.task.cancel()
-                    del self._in_flight[head.chat]
-                    given_back.append(flight.row_id)
-                chosen.append(head.id)
-                room[head.platform] -= 1
-                if urgent:
-                    urgent_room[head.platform] -= 1
+            ready = self._ready_heads(heads, elsewhere, monotonic)
+            chosen, given_back = self._choose(ready, room, urgent_room)
             await store.unlease(session, given_back, self.worker_id)
             return await store.lease(
                 session,
@@ -278,6 +224,51 @@ class Dispatcher:
                 worker=self.worker_id,
                 lease_until=now + self._settings.lease,
             )
+
+    def _ready_heads(
+        self, heads: list[store.Head], elsewhere: set[store.Chat], monotonic: float
+    ) -> list[store.Head]:
+        """The heads of chats that can send now, best priority first, then the chat that
+        has waited longest; `_ready_in` notes when the next one left out can."""
+        horizon = monotonic + READY_SLACK
+        candidates: list[tuple[int, float, int, store.Head]] = []
+        for head in heads:
+            if head.chat in elsewhere:
+                continue
+            ready_at = self._buckets.ready_at(self._chat_key(head), self._chat_rate(head))
+            if ready_at > horizon:
+                wait = ready_at - monotonic
+                self._ready_in = wait if self._ready_in is None else min(self._ready_in, wait)
+                continue
+            candidates.append((-head.priority, ready_at, head.id, head))
+        candidates.sort(key=lambda candidate: candidate[:3])
+        return [head for *_, head in candidates]
+
+    def _choose(
+        self, heads: list[store.Head], room: dict[str, int], urgent_room: dict[str, int]
+    ) -> tuple[list[int], list[int]]:
+        """The ids to lease within the room, and those of pre-empted rows to give back.
+        Synchronous: a pre-empted row cannot start sending between the check and here."""
+        chosen: list[int] = []
+        given_back: list[int] = []
+        for head in heads:
+            urgent = head.priority >= URGENT
+            if room[head.platform] <= 0 and not (urgent and urgent_room[head.platform] > 0):
+                self._starved = True
+                continue
+            flight = self._in_flight.get(head.chat)
+            if flight is not None:
+                if not urgent or head.priority <= flight.priority or flight.sending:
+                    continue
+                if flight.task is not None:
+                    flight.task.cancel()
+                del self._in_flight[head.chat]
+                given_back.append(flight.row_id)
+            chosen.append(head.id)
+            room[head.platform] -= 1
+            if urgent:
+                urgent_room[head.platform] -= 1
+        return chosen, given_back
 
     async def drained(
         self, platforms: Collection[str] | None = None, within: timedelta = timedelta(0)
@@ -331,11 +322,12 @@ class Dispatcher:
         loop = asyncio.get_running_loop()
         delay = self._last_claim + CLAIM_GAP - loop.time()
         if delay <= 0:
-            self._signal.wake()
+            self._woken()
         else:
             self._wake_later = loop.call_later(delay, self._woken)
 
     def _woken(self) -> None:
+        # The dispatcher's own loop control, like `stop`: new rows ring the signal on commit.
         self._wake_later = None
         self._signal.wake()
 
@@ -493,12 +485,3 @@ class Dispatcher:
             channel=row.channel_id or row.address,
             **params,
         )
-        self._signal.wake()
-
-
-def telegram_limits(overall: float, private: float, group_per_minute: float) -> PlatformLimits:
-    return PlatformLimits(
-        overall=Rate(overall),
-        private_chat=Rate(private),
-        group_chat=Rate.per_minute(group_per_minute, burst=3),
-    )

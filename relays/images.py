@@ -63,15 +63,7 @@ def strip_metadata(
     if len(data) > max_bytes:
         raise ImageError(f"image too large ({len(data)} bytes, at most {max_bytes})")
     try:
-        with Image.open(io.BytesIO(data)) as opened:
-            width, height = opened.size
-            if width * height > max_pixels:
-                raise ImageError(f"image too large ({width}x{height} pixels)")
-            opened.seek(0)
-            opened.load()
-            upright = ImageOps.exif_transpose(opened)
-            transparent = _has_alpha(upright)
-            pixels = _pixels_only(upright, transparent)
+        pixels, transparent = _decode(data, max_pixels)
     except ImageError:
         raise
     except (UnidentifiedImageError, Image.DecompressionBombError) as error:
@@ -86,6 +78,19 @@ def strip_metadata(
         pixels.save(out, format="JPEG", quality=jpeg_quality, optimize=True)
         mime_type = "image/jpeg"
     return CleanImage(out.getvalue(), mime_type, pixels.width, pixels.height)
+
+
+def _decode(data: bytes, max_pixels: int) -> tuple[Image.Image, bool]:
+    """The upright pixels alone and whether they are transparent; Pillow's errors pass."""
+    with Image.open(io.BytesIO(data)) as opened:
+        width, height = opened.size
+        if width * height > max_pixels:
+            raise ImageError(f"image too large ({width}x{height} pixels)")
+        opened.seek(0)
+        opened.load()
+        upright = ImageOps.exif_transpose(opened)
+        transparent = _has_alpha(upright)
+        return _pixels_only(upright, transparent), transparent
 
 
 def _has_alpha(image: Image.Image) -> bool:

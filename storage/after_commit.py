@@ -16,8 +16,13 @@ from storage.delivery_buffer import OutboxSession
 _CALLBACKS = "tocsin.after_commit"
 
 
-def after_commit(session: Session, callback: Callable[[], None]) -> None:
-    session.info.setdefault(_CALLBACKS, []).append(callback)
+def after_commit(session: Session, callback: Callable[[], None], *, once: bool = False) -> None:
+    """Run `callback` after the commit; `once`: not again if it is already registered
+    (equal callbacks, e.g. the same bound method, registered by every row of a fan-out)."""
+    callbacks = session.info.setdefault(_CALLBACKS, [])
+    if once and callback in callbacks:
+        return
+    callbacks.append(callback)
 
 
 def _run(session: Session) -> None:

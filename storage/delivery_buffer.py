@@ -25,10 +25,16 @@ class OutboxSession(Session):
     """The session class of `Database.sessions`: writes its buffered outbox rows."""
 
 
+class NotAnOutboxSession(TypeError):
+    """Outbox rows given to a session that would never write them."""
+
+    def __init__(self) -> None:
+        super().__init__("outbox rows need a session from Database.sessions")
+
+
 def add(session: Session, rows: list[Row]) -> None:
     if not isinstance(session, OutboxSession):
-        # Any other session would never write them: fail loudly rather than lose them.
-        raise TypeError("outbox rows need a session from Database.sessions")
+        raise NotAnOutboxSession  # fail loudly rather than lose them
     session.info.setdefault(_PENDING, []).extend(rows)
 
 

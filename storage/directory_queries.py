@@ -1,5 +1,5 @@
 """Writes that bring the configuration's organisations, members and channels into the
-database (`bot/directory.py` decides what the file wants), in the caller's session.
+database (`bot/config_sync.py` decides what the file wants), in the caller's session.
 Rows from the file carry `source="config"`; rows added from chat are left alone."""
 
 from __future__ import annotations
@@ -17,14 +17,31 @@ CONFIG = "config"
 
 
 async def upsert_config_organisation(
-    session: AsyncSession, organisation_id: str, name: str
+    session: AsyncSession,
+    organisation_id: str,
+    name: str,
+    *,
+    contact: str | None = None,
+    description: str | None = None,
 ) -> None:
+    """An organisation from the file; a contact or description set from chat is kept
+    when the file gives none."""
     await upsert(
         session,
         Organisation,
-        {"id": organisation_id, "name": name, "source": CONFIG},
+        {
+            "id": organisation_id,
+            "name": name,
+            "source": CONFIG,
+            "contact": contact,
+            "description": description,
+        },
         key=["id"],
-        update=lambda new: {"name": new.name},
+        update=lambda new: {
+            "name": new.name,
+            "contact": func.coalesce(new.contact, Organisation.contact),
+            "description": func.coalesce(new.description, Organisation.description),
+        },
     )
 
 

@@ -6,11 +6,12 @@ JSON text, parsed by the domain so a row that no longer parses can be skipped al
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -24,6 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from typing_extensions import override
 
 # SQLite cannot hold a 64-bit autoincrement BIGINT primary key; PostgreSQL gets BIGINT.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
@@ -35,6 +37,7 @@ class UtcDateTime(TypeDecorator[datetime]):
     impl = DateTime(timezone=True)
     cache_ok = True
 
+    @override
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
@@ -42,6 +45,7 @@ class UtcDateTime(TypeDecorator[datetime]):
             raise ValueError("naive datetime given to the database")
         return value.astimezone(UTC)
 
+    @override
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
@@ -57,6 +61,9 @@ class Organisation(Base):
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     source: Mapped[str] = mapped_column(String(16), default="config")
+    # What the organisation chose to publish in `/who` and `/org` (people: migration 0005).
+    contact: Mapped[str | None] = mapped_column(Text)
+    description: Mapped[str | None] = mapped_column(Text)
 
 
 class Member(Base):
@@ -136,6 +143,9 @@ class Alert(Base):
     closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    # Set by the retention purge, in the transaction that counted the alert and blanked
+    # its content: a purge that resumes skips it, so nothing is counted twice.
+    purged_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
 class AlertRefusal(Base):
@@ -337,3 +347,57 @@ class Digest(Base):
     # The network row's counts (JSON) for the archive's index and feed; no text, no names.
     totals: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+# --- people (issue #15): invitations, audit log, anonymous counts ---------------------
+
+
+class Invitation(Base):
+    """A code that makes an account a member of an organisation. Only its SHA-256 is
+    stored: the code is random and long, so the hash cannot be reversed by guessing."""
+
+    __tablename__ = "invitations"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    organisation_id: Mapped[str] = mapped_column(
+        ForeignKey("organisations.id", ondelete="CASCADE")
+    )
+    role: Mapped[str] = mapped_column(String(16))
+    uses_left: Mapped[int] = mapped_column(Integer)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    created_by_member_id: Mapped[int | None] = mapped_column(
+        ForeignKey("members.id", ondelete="SET NULL")
+    )
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class AuditEntry(Base):
+    """Who did what and when. Never the text of an alert; `detail` is a short fact made
+    by the code (a role, a count), never user input."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_at", "at"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
+    action: Mapped[str] = mapped_column(String(32))
+    # NULL once that member is erased (`/forget`): the entry stays, the person goes.
+    actor_member_id: Mapped[int | None] = mapped_column(
+        ForeignKey("members.id", ondelete="SET NULL")
+    )
+    organisation_id: Mapped[str | None] = mapped_column(String(64))
+    detail: Mapped[str | None] = mapped_column(String(200))
+
+
+class AlertCount(Base):
+    """Anonymous counts that survive the retention purge: one row per week × border ×
+    theme × urgency × kind. Each alert adds 1 to its theme "*" row (the total) and 1 to
+    each of its themes' rows; border "" means none."""
+
+    __tablename__ = "alert_counts"
+    week_start: Mapped[date] = mapped_column(Date, primary_key=True)
+    border: Mapped[str] = mapped_column(String(64), primary_key=True)
+    theme: Mapped[str] = mapped_column(String(64), primary_key=True)
+    urgency: Mapped[str] = mapped_column(String(8), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)

@@ -26,6 +26,7 @@ from sqlalchemy.dialects.sqlite.base import SQLiteExecutionContext
 from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
 from sqlalchemy.engine import URL
 from sqlalchemy.util import await_
+from typing_extensions import override
 
 DRIVER = "tocsin_inline"
 
@@ -55,12 +56,15 @@ class InlineSQLiteDialect(SQLiteDialect_pysqlite):
     # Statements go through the greenlet bridge's `await_`, as with any asyncio driver,
     # and complete at once on the loop's thread; SQLAlchemy's asyncio API checks that an
     # await happened.
+    @override
     def do_execute(self, cursor: Any, statement: str, parameters: Any, context: Any = None) -> None:
         await_(_call(cursor.execute, statement, parameters))
 
+    @override
     def do_execute_no_params(self, cursor: Any, statement: str, context: Any = None) -> None:
         await_(_call(cursor.execute, statement))
 
+    @override
     def do_executemany(
         self, cursor: Any, statement: str, parameters: Any, context: Any = None
     ) -> None:

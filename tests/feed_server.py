@@ -36,6 +36,7 @@ from typing import Any
 import httpcore
 import httpx
 from aiohttp import web
+from typing_extensions import override
 
 FIXTURES = Path(__file__).parent / "fixtures" / "feeds"
 
@@ -209,7 +210,7 @@ class FeedServer:
         headers = {"Retry-After": "120"} if code == 503 else {}
         return web.Response(status=code, text=f"status {code}", headers=headers)
 
-    async def _hang(self, request: web.Request) -> web.StreamResponse:
+    async def _hang(self, _request: web.Request) -> web.StreamResponse:
         await self._release.wait()
         return web.Response(text="too late")
 
@@ -237,14 +238,14 @@ class FeedServer:
             pass
         return response
 
-    async def _gzip_bomb(self, request: web.Request) -> web.StreamResponse:
+    async def _gzip_bomb(self, _request: web.Request) -> web.StreamResponse:
         body = gzip.compress(b" " * (20 * 1024 * 1024))
         return web.Response(
             body=body,
             headers={"Content-Type": "application/rss+xml", "Content-Encoding": "gzip"},
         )
 
-    async def _gzip_gzip_bomb(self, request: web.Request) -> web.StreamResponse:
+    async def _gzip_gzip_bomb(self, _request: web.Request) -> web.StreamResponse:
         return web.Response(
             body=compression_bomb(),
             headers={"Content-Type": "application/rss+xml", "Content-Encoding": "gzip, gzip"},
@@ -278,7 +279,7 @@ class FeedServer:
     async def _redirect_to(self, request: web.Request) -> web.StreamResponse:
         raise web.HTTPFound(request.query["location"])
 
-    async def _no_location(self, request: web.Request) -> web.StreamResponse:
+    async def _no_location(self, _request: web.Request) -> web.StreamResponse:
         return web.Response(status=302, text="moved, somewhere")
 
 
@@ -310,7 +311,7 @@ def static_resolver(
 ) -> Callable[[str, int], Awaitable[Sequence[str]]]:
     """A resolver answering from a fixed table, like a DNS server under test control."""
 
-    async def resolve(host: str, port: int) -> Sequence[str]:
+    async def resolve(host: str, _port: int) -> Sequence[str]:
         try:
             return table[host]
         except KeyError:
@@ -331,11 +332,12 @@ class LoopbackNetwork(httpcore.AsyncNetworkBackend):
         self._inner = httpcore.AnyIOBackend()
         self.dialled: list[tuple[str, int]] = []
 
+    @override
     async def connect_tcp(
         self,
         host: str,
         port: int,
-        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's interface)
+        timeout: float | None = None,
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.AsyncNetworkStream:
@@ -351,10 +353,11 @@ class LoopbackNetwork(httpcore.AsyncNetworkBackend):
             target, target_port, timeout, local_address, socket_options
         )
 
+    @override
     async def connect_unix_socket(
         self,
         path: str,
-        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's interface)
+        timeout: float | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.AsyncNetworkStream:
         raise httpcore.ConnectError("test network: no Unix sockets")

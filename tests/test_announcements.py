@@ -7,16 +7,16 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
-from alerts.announcements import (
+from alerts.feed_announcements import (
     AnnouncementRenderer,
     AnnouncementView,
     channels_for,
     storable_key,
 )
-from alerts.i18n import Translator
 from alerts.routing import ChannelTarget, SubscriptionSpec
 from alerts.types import Kind, Urgency
-from bot.vocabulary import vocabulary_from
+from bot.wiring.texts import translator
+from bot.wiring.vocabulary import vocabulary_from
 from config.loader import build_settings
 from config.schema import FeedSettings
 from feeds.sync import sync_configured_feeds
@@ -43,7 +43,7 @@ def view(**changes: object) -> AnnouncementView:
 
 
 def test_an_announcement_shows_feed_title_link_summary_and_labels() -> None:
-    renderer = AnnouncementRenderer(VOCABULARY, Translator())
+    renderer = AnnouncementRenderer(VOCABULARY, translator())
     message = renderer.render(view(), "fr", "Europe/Paris")
     assert to_plain(message, " | ") == (
         "📰 Annonce · Conseil d'État | Zones d'attente : accès des associations "
@@ -59,7 +59,7 @@ def test_an_announcement_shows_feed_title_link_summary_and_labels() -> None:
 
 
 def test_feed_text_is_escaped_by_the_relays_not_before() -> None:
-    renderer = AnnouncementRenderer(VOCABULARY, Translator())
+    renderer = AnnouncementRenderer(VOCABULARY, translator())
     hostile = view(
         title='<script>alert("x")</script> & co',
         link='https://example.test/?a=1&b="2"',
@@ -71,12 +71,13 @@ def test_feed_text_is_escaped_by_the_relays_not_before() -> None:
     html = to_html(message)
     assert '&lt;script&gt;alert("x")&lt;/script&gt; &amp; co</a>' in html
     assert 'href="https://example.test/?a=1&amp;b=&quot;2&quot;"' in html
-    assert "&lt;b&gt;gras&lt;/b&gt;" in html and "Flux &lt;i&gt;" in html
+    assert "&lt;b&gt;gras&lt;/b&gt;" in html
+    assert "Flux &lt;i&gt;" in html
     assert "<script>" not in html
 
 
 def test_an_item_without_a_link_or_title_still_reads() -> None:
-    renderer = AnnouncementRenderer(VOCABULARY, Translator())
+    renderer = AnnouncementRenderer(VOCABULARY, translator())
     message = renderer.render(view(title="", link=None), "fr", "UTC")
     assert message.paragraphs[1].spans[0].text == "(sans titre)"
     assert message.paragraphs[1].spans[0].style == "bold"
@@ -110,7 +111,8 @@ def test_routing_reaches_any_of_the_items_borders_and_all_borders_channels() -> 
 
     def ids(borders: tuple[str, ...], themes: tuple[str, ...]) -> list[str]:
         chosen, fact = channels_for(borders, themes, channels)
-        assert fact.kind is Kind.ANNOUNCEMENT and fact.urgency is Urgency.INFO
+        assert fact.kind is Kind.ANNOUNCEMENT
+        assert fact.urgency is Urgency.INFO
         return sorted(channel.id for channel in chosen)
 
     assert ids(("franco-italienne", "manche"), ("asile",)) == ["italie", "manche", "tout"]
@@ -122,7 +124,8 @@ def test_storable_keys_fit_the_column_and_stay_stable() -> None:
     assert storable_key("ce-actu-1") == "ce-actu-1"
     long_key = "https://example.test/?" + "x" * 600
     assert storable_key(long_key) == storable_key(long_key)
-    assert storable_key(long_key).startswith("sha256:") and len(storable_key(long_key)) < 512
+    assert storable_key(long_key).startswith("sha256:")
+    assert len(storable_key(long_key)) < 512
     assert storable_key("a\nb").startswith("sha256:")
 
 
@@ -167,7 +170,8 @@ async def test_configured_feeds_follow_the_file_and_chat_feeds_are_kept(
         rows = {row.id: row for row in await session.scalars(select(Feed))}
     assert set(rows) == {"ce", "old", "chat-feed"}
     assert not rows["old"].enabled  # dropped from the file: disabled, items kept
-    assert rows["chat-feed"].enabled and rows["chat-feed"].source == "chat"
+    assert rows["chat-feed"].enabled
+    assert rows["chat-feed"].source == "chat"
     ce = rows["ce"]
     assert (ce.url, ce.every_seconds, json.loads(ce.keywords)) == (
         "https://ce.test/nouveau-rss",
@@ -175,5 +179,8 @@ async def test_configured_feeds_follow_the_file_and_chat_feeds_are_kept(
         ["étranger"],
     )
     # A new address starts over: silent first poll, no stale validators, not paused.
-    assert not ce.initialised and ce.etag is None and not ce.paused
-    assert ce.consecutive_failures == 0 and ce.next_poll_at == later
+    assert not ce.initialised
+    assert ce.etag is None
+    assert not ce.paused
+    assert ce.consecutive_failures == 0
+    assert ce.next_poll_at == later

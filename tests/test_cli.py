@@ -50,7 +50,8 @@ def test_run_on_the_embedded_default_fans_out_and_exits_zero(tmp_path: Path) -> 
     assert hendaye == {"vigie-espagne"}
     assert (tmp_path / "tocsin-data" / "tocsin.db").exists()
     # no message text in the logs at INFO
-    assert "Menton" not in result.stderr and "Hendaye" not in result.stderr
+    assert "Menton" not in result.stderr
+    assert "Hendaye" not in result.stderr
 
 
 def test_restart_keeps_the_data(tmp_path: Path) -> None:
@@ -61,14 +62,16 @@ def test_restart_keeps_the_data(tmp_path: Path) -> None:
 
 def test_help_lists_the_commands(tmp_path: Path) -> None:
     result = tocsin("run", cwd=tmp_path, stdin="/help\n")
-    assert "/alert <texte>" in result.stdout and "/urgent" in result.stdout
+    assert "/alert <texte>" in result.stdout
+    assert "/urgent" in result.stdout
 
 
 def test_check_prints_the_routing_table() -> None:
     result = tocsin("check", "--config", "config/example.toml", cwd=ROOT)
     assert result.returncode == 0, result.stderr
     assert "config/example.toml: configuration valid" in result.stdout
-    assert "anafe-italie" in result.stdout and "franco-italienne → anafe-italie" in result.stdout
+    assert "anafe-italie" in result.stdout
+    assert "franco-italienne → anafe-italie" in result.stdout
 
 
 def test_check_of_a_broken_file_prints_the_precise_error(tmp_path: Path) -> None:
@@ -94,7 +97,8 @@ def test_unreachable_database_is_one_line_without_traceback(tmp_path: Path) -> N
     )
     assert result.returncode == 2
     assert result.stderr.startswith("tocsin: cannot use the database postgresql+asyncpg://u:***@")
-    assert "Traceback" not in result.stderr and "pw@" not in result.stderr
+    assert "Traceback" not in result.stderr
+    assert "pw@" not in result.stderr
 
 
 def test_db_upgrade_and_version(tmp_path: Path) -> None:
@@ -107,7 +111,8 @@ def test_db_upgrade_and_version(tmp_path: Path) -> None:
 
 def test_worker_refuses_sqlite(tmp_path: Path) -> None:
     result = tocsin("worker", cwd=tmp_path)
-    assert result.returncode == 2 and "needs PostgreSQL" in result.stderr
+    assert result.returncode == 2
+    assert "needs PostgreSQL" in result.stderr
 
 
 def test_check_refuses_a_token_pasted_into_the_file(tmp_path: Path) -> None:

@@ -32,7 +32,7 @@ ACCOUNTS = {  # platform → (admin account, its private chat, a group chat)
 }
 
 
-async def no_dns(host: str, port: int) -> Sequence[str]:
+async def no_dns(_host: str, _port: int) -> Sequence[str]:
     raise socket.gaierror(socket.EAI_NONAME, "no name resolution in this test")
 
 

@@ -22,7 +22,7 @@ import pytest
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import func, select
 
-from bot.directory import sync_directory
+from bot.config_sync import sync_config
 from config.loader import build_settings
 from storage.database import Database, open_database
 from storage.models import Channel, Delivery, Member, Organisation, Subscription
@@ -212,7 +212,8 @@ def test_two_db_upgrade_processes_at_once(tmp_path: Path) -> None:
     assert [process.returncode for process in processes] == [0, 0], results
     assert all(out.startswith("database at revision ") for out, _ in results), results
     again = subprocess.run(upgrade, capture_output=True, text=True, env=env, timeout=180)
-    assert again.returncode == 0 and again.stdout == results[0][0], again.stderr
+    assert again.returncode == 0, again.stderr
+    assert again.stdout == results[0][0], again.stderr
 
 
 async def test_two_syncs_of_the_configuration_at_once_write_each_row_once(
@@ -225,7 +226,7 @@ async def test_two_syncs_of_the_configuration_at_once_write_each_row_once(
 
     async def sync(database: Database) -> None:
         async with database.transaction() as session:
-            await sync_directory(session, settings, now)
+            await sync_config(session, settings, now)
 
     try:
         await asyncio.gather(sync(first), sync(second), sync(first), sync(second))

@@ -182,7 +182,8 @@ def test_bad_duration(tmp_path: Path) -> None:
 def test_secrets_are_refused_in_the_file(tmp_path: Path) -> None:
     text = VALID + '\n[telegram]\ntoken = "123:abc"\n'
     message = problem(tmp_path, text)
-    assert "telegram.token" in message and "TOCSIN_TELEGRAM_TOKEN" in message
+    assert "telegram.token" in message
+    assert "TOCSIN_TELEGRAM_TOKEN" in message
     assert "123:abc" not in message
 
 
@@ -227,5 +228,7 @@ def test_a_token_anywhere_in_the_file_is_refused(
 ) -> None:
     message = problem(tmp_path, VALID + "\n" + extra)
     assert f"tocsin.toml: {location}: looks like a {kind}" in message
-    assert "never from the file" in message and "\n" not in message
-    assert TOKEN.split(":")[1] not in message and "AbCdEfGhIjKlMnOpQrSt" not in message
+    assert "never from the file" in message
+    assert "\n" not in message
+    assert TOKEN.split(":")[1] not in message
+    assert "AbCdEfGhIjKlMnOpQrSt" not in message

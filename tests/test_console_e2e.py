@@ -46,7 +46,8 @@ async def test_unknown_account_is_refused_and_nothing_is_relayed(database_url: s
     lines = await run_console(config, ["/alert 12 personnes refoulées à Menton", "bonjour"])
     assert len(lines) == 2
     assert all(line.startswith("[stranger] Bonjour ! Ce service est réservé") for line in lines)
-    assert "stranger" in lines[0] and "administrateur" in lines[0]
+    assert "stranger" in lines[0]
+    assert "administrateur" in lines[0]
     db = await open_database(database_url)
     async with db.sessions() as session:
         assert await session.scalar(select(func.count()).select_from(Alert)) == 0
@@ -84,7 +85,8 @@ async def test_control_characters_never_reach_a_channel(database_url: str) -> No
     config = config_from(demo_raw(), database_url)
     lines = await run_console(config, ["/alert Menton \u202eevil\x1b[2J texte\x07"])
     relayed = [line for line in lines if line.startswith("[vigie-italie]")]
-    assert relayed and "Menton evil[2J texte" in relayed[0]
+    assert relayed
+    assert "Menton evil[2J texte" in relayed[0]
     assert not any(ch in relayed[0] for ch in "\u202e\x1b\x07")
 
 

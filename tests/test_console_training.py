@@ -31,8 +31,11 @@ async def test_messages_keep_their_line_breaks_and_help_is_one_command_per_line(
     assert {"/help — cette aide", "/cancel — abandonner l'alerte en cours"} <= set(commands)
     relayed = next(m for m in messages if chat_of(m) == "vigie-italie")
     lines = relayed.split("\n")
-    assert len(lines) >= 3 and " | " not in relayed and " / " not in relayed
-    assert lines[0].startswith("[vigie-italie] ") and "Alerte #1" in lines[0]
+    assert len(lines) >= 3
+    assert " | " not in relayed
+    assert " / " not in relayed
+    assert lines[0].startswith("[vigie-italie] ")
+    assert "Alerte #1" in lines[0]
     assert "12 personnes refoulées à Menton" in lines  # the volunteer's words, on their own line
 
 
@@ -91,12 +94,14 @@ async def test_alert_alone_is_guided_with_numbered_choices_answered_by_number(
     assert border_question[-1].startswith("↩️ Tapez le numéro")
     assert "2. Menton" in mine[2].split("\n")
     people_question = mine[4].split("\n")
-    assert "• 5" in people_question and "4. 5" not in people_question
+    assert "• 5" in people_question
+    assert "4. 5" not in people_question
     summary = next(m for m in mine if "Vérifiez puis envoyez" in m).split("\n")
     assert {"Lieu : Menton", "Personnes : 4", "Mineur·es : 1"} <= set(summary), summary
     assert mine[-1].startswith("[local] ✅ Alerte #1 relayée à")
     relayed = [m for m in messages if chat_of(m) == "vigie-italie"]
-    assert len(relayed) == 1 and "Trois personnes refoulées au poste" in relayed[0]
+    assert len(relayed) == 1
+    assert "Trois personnes refoulées au poste" in relayed[0]
     database = await open_database(database_url)
     async with database.sessions() as session:
         alert = (await session.scalars(select(Alert))).one()

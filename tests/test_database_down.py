@@ -34,7 +34,8 @@ def assert_one_clear_line(result: subprocess.CompletedProcess[str], shown: str) 
     assert len(lines) == 1, result.stderr
     prefix = f"tocsin: cannot use the database {shown}: "
     assert lines[0].startswith(prefix), lines[0]
-    assert "Traceback" not in result.stderr and result.stdout == ""
+    assert "Traceback" not in result.stderr
+    assert result.stdout == ""
     return lines[0][len(prefix) :]
 
 

@@ -96,7 +96,7 @@ async def until_ready_is(port: int, status: int, within: float) -> Any:
             await asyncio.sleep(0.2)
 
 
-async def test_alerts_sent_while_the_database_is_away_are_delivered_once_it_is_back(
+async def test_alerts_sent_while_the_database_is_away_are_delivered_once_it_is_back(  # noqa: PLR0915 (one scenario, read top-down)
     server: BotApiServer, proxy: TcpProxy, postgres: str
 ) -> None:
     topic = add_scene_chats(server)
@@ -106,7 +106,8 @@ async def test_alerts_sent_while_the_database_is_away_are_delivered_once_it_is_b
     phone = Phone(server, VOLUNTEER, VOLUNTEER)
 
     async with running_tocsin(server, raw) as wiring:
-        assert wiring.web is not None and wiring.web.port
+        assert wiring.web is not None
+        assert wiring.web.port
         port = wiring.web.port
         phone.say("/alert contrôle en gare d'Hendaye")
         await phone.answer()  # the receipt: the database works through the proxy
@@ -136,7 +137,8 @@ async def test_alerts_sent_while_the_database_is_away_are_delivered_once_it_is_b
         received = await metric(port, "tocsin_database_up")
 
     assert down["not_ready"]["database"].startswith("unreachable")
-    assert still_down[0] == 503 and "database" in still_down[1]["not_ready"]
+    assert still_down[0] == 503
+    assert "database" in still_down[1]["not_ready"]
     assert len(pending_while_cut) == len(PLACES)  # not one confirmed to Telegram
     assert sent_to_italy_while_cut == 0
     assert database_up_while_cut == 0

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from alerts.messages import text_message
 from alerts.outbox import NOTICE, Outbox, Target
+from bot.wiring.platforms import platform_catalogue
 from storage.database import Database
 from storage.models import Channel, Delivery, Organisation
 
@@ -34,7 +35,7 @@ def enqueue(session: AsyncSession, outbox: Outbox, text: str, channel: str | Non
 
 
 async def test_rows_are_seen_by_their_own_transaction_and_committed(database: Database) -> None:
-    outbox = Outbox()
+    outbox = Outbox(platform_catalogue())
     async with database.transaction() as session:
         assert enqueue(session, outbox, "un") == 1
         enqueue(session, outbox, "deux")
@@ -46,19 +47,23 @@ async def test_rows_are_seen_by_their_own_transaction_and_committed(database: Da
 
 
 async def test_a_failed_transaction_writes_none_of_its_rows(database: Database) -> None:
-    outbox = Outbox()
-    with pytest.raises(RuntimeError):
+    outbox = Outbox(platform_catalogue())
+
+    async def failing_handler() -> None:
         async with database.transaction() as session:
             enqueue(session, outbox, "perdu")
             await count(session)
             enqueue(session, outbox, "jamais écrit")
             raise RuntimeError("the handler failed")
+
+    with pytest.raises(RuntimeError, match="the handler failed"):
+        await failing_handler()
     async with database.sessions() as session:
         assert await count(session) == 0
 
 
 async def test_rows_written_at_once_get_their_ids_in_order(database: Database) -> None:
-    outbox = Outbox()
+    outbox = Outbox(platform_catalogue())
     async with database.transaction() as session:
         enqueue(session, outbox, "avant")
         ids = await outbox.enqueue_now(
@@ -76,7 +81,7 @@ async def test_rows_written_at_once_get_their_ids_in_order(database: Database) -
 
 
 async def test_rows_follow_the_objects_they_refer_to(database: Database) -> None:
-    outbox = Outbox()
+    outbox = Outbox(platform_catalogue())
     async with database.transaction() as session:
         session.add(Organisation(id="cimade", name="La Cimade"))
         await session.flush()
@@ -97,5 +102,5 @@ async def test_rows_follow_the_objects_they_refer_to(database: Database) -> None
 async def test_a_session_that_cannot_write_them_refuses_rows(database: Database) -> None:
     plain = AsyncSession(database.engine)
     with pytest.raises(TypeError, match=r"Database\.sessions"):
-        enqueue(plain, Outbox(), "jamais perdu en silence")
+        enqueue(plain, Outbox(platform_catalogue()), "jamais perdu en silence")
     await plain.close()

@@ -41,8 +41,11 @@ async def test_a_scheduled_digest_reaches_each_matrix_room_with_its_own_content(
         await wait_until(lambda: scene.bodies("espagne"))
         await wiring.dispatcher.wait_drained()
 
-    assert fired is not None and fired.sent and fired.channels == 2
-    assert again is not None and not again.sent
+    assert fired is not None
+    assert fired.sent
+    assert fired.channels == 2
+    assert again is not None
+    assert not again.sent
     [italy] = await scene.bot_events("italie")
     [spain] = await scene.bot_events("espagne")
     body, html = italy["content"]["body"], italy["content"]["formatted_body"]
@@ -53,7 +56,5 @@ async def test_a_scheduled_digest_reaches_each_matrix_room_with_its_own_content(
     assert '<a href="https://example.org/decret">Nouveau décret</a>' in html
     assert "Contrôle à Hendaye" not in body
     assert spain["content"]["body"].startswith("🗞 Weekly digest")
-    assert (
-        "Contrôle à Hendaye" in spain["content"]["body"]
-        and "Menton" not in spain["content"]["body"]
-    )
+    assert "Contrôle à Hendaye" in spain["content"]["body"]
+    assert "Menton" not in spain["content"]["body"]

@@ -48,27 +48,35 @@ async def test_a_scheduled_digest_reaches_each_telegram_group_with_its_own_conte
         await week_of_facts(wiring)
         assert wiring.digest is not None
         fired = await wiring.digest.scheduler.tick()
-        assert fired is not None and fired.sent and fired.channels == 4
+        assert fired is not None
+        assert fired.sent
+        assert fired.channels == 4
         [italy] = await server.wait_for_sent(1, chat_id=ITALY)
         [spain] = await server.wait_for_sent(1, chat_id=SPAIN)
         [minors] = await server.wait_for_sent(1, chat_id=MINORS)
         again = await wiring.digest.scheduler.tick()  # the job firing twice
         await wiring.dispatcher.wait_drained()
 
-    assert again is not None and not again.sent
-    assert len(sent_texts(server, ITALY)) == 1 and len(sent_texts(server, SPAIN)) == 1
-    assert italy.parse_mode == "HTML" and italy.text is not None
+    assert again is not None
+    assert not again.sent
+    assert len(sent_texts(server, ITALY)) == 1
+    assert len(sent_texts(server, SPAIN)) == 1
+    assert italy.parse_mode == "HTML"
+    assert italy.text is not None
     assert italy.text.startswith("🗞 Synthèse de la semaine\nDu 23/11/2026 08:00 au 30/11/2026")
     # The user's markup arrives as text on the phone; bold where the digest says so.
     assert "<script>alert(1)</script> & <b>refoulés</b> txet à Menton" in italy.text
     assert any(e["type"] == "bold" for e in italy.entities)
     assert any(e.get("url") == "https://example.org/decret" for e in italy.entities)
     assert "Observateurs en gare de Menton" in italy.text
-    assert spain.text is not None and "Contrôle à Hendaye" in spain.text
+    assert spain.text is not None
+    assert "Contrôle à Hendaye" in spain.text
     assert "Menton" not in spain.text
     # The minors channel (every border, theme "mineurs"): the alert with that theme only.
-    assert minors.text is not None and "Menton" in minors.text
-    assert "Longue alerte" not in minors.text and "Hendaye" not in minors.text
+    assert minors.text is not None
+    assert "Menton" in minors.text
+    assert "Longue alerte" not in minors.text
+    assert "Hendaye" not in minors.text
 
 
 async def test_slash_digest_previews_the_channel_digest_for_its_org_admin_only(
@@ -95,11 +103,15 @@ async def test_slash_digest_previews_the_channel_digest_for_its_org_admin_only(
 
             recorded = await session.scalar(select(func.count()).select_from(Digest))
 
-    assert refused.text is not None and "org-admin" in refused.text
-    assert note.text is not None and note.text.startswith("Aperçu")
-    assert preview.text is not None and "Menton" in preview.text
+    assert refused.text is not None
+    assert "org-admin" in refused.text
+    assert note.text is not None
+    assert note.text.startswith("Aperçu")
+    assert preview.text is not None
+    assert "Menton" in preview.text
     assert "Du 27/11/2026 08:00 au 30/11/2026 08:00" in preview.text
-    assert bad.text is not None and "Durée non comprise : soon" in bad.text
+    assert bad.text is not None
+    assert "Durée non comprise : soon" in bad.text
     assert recorded == 0  # a preview is never recorded
     for chat in (SPAIN, MINORS):
         assert sent_texts(server, chat) == []  # nor sent anywhere else
@@ -147,9 +159,13 @@ async def test_tocsin_digest_preview_prints_each_format_and_sends_nothing(
     assert "<b>🗞 Synthèse de la semaine</b>" in outputs["telegram"].stdout
     assert "formatted_body:\n<p><b>" in outputs["matrix"].stdout
     assert "body:\n🗞 Synthèse" in outputs["matrix"].stdout
-    assert outputs["html"].stdout.startswith("<!DOCTYPE html>") and "<svg" in outputs["html"].stdout
-    assert channel.returncode == 0 and "Weekly digest" in channel.stdout
+    assert outputs["html"].stdout.startswith("<!DOCTYPE html>")
+    assert "<svg" in outputs["html"].stdout
+    assert channel.returncode == 0
+    assert "Weekly digest" in channel.stdout
     assert "Hendaye" not in channel.stdout
-    assert unknown.returncode == 2 and "no active channel 'x'" in unknown.stderr
-    assert bad.returncode == 2 and "--since: invalid duration 'soon'" in bad.stderr
+    assert unknown.returncode == 2
+    assert "no active channel 'x'" in unknown.stderr
+    assert bad.returncode == 2
+    assert "--since: invalid duration 'soon'" in bad.stderr
     assert not (tmp_path / "archive").exists()

@@ -61,7 +61,9 @@ async def test_the_archive_is_served_at_digests_and_its_feed_parses(
 ) -> None:
     async with serving(database_url, tmp_path / "archive", receive=False) as wiring:
         await week_of_facts(wiring)
-        assert wiring.digest is not None and wiring.web is not None and wiring.web.port
+        assert wiring.digest is not None
+        assert wiring.web is not None
+        assert wiring.web.port
         await wiring.digest.service.fire(MONDAY, MONDAY)
         port = wiring.web.port
         index = await fetch(port, "/digests/")
@@ -73,12 +75,15 @@ async def test_the_archive_is_served_at_digests_and_its_feed_parses(
             for path in ("/digests/..%2Ftocsin-test.db", "/digests/.hidden.html", "/digests/x.db")
         ]
 
-    assert index[0] == 200 and index[1].startswith("text/html")
+    assert index[0] == 200
+    assert index[1].startswith("text/html")
     assert f'href="{PAGE}"'.encode() in index[2]
-    assert page[0] == 200 and b"<svg" in page[2]
+    assert page[0] == 200
+    assert b"<svg" in page[2]
     assert moved[0] == 301
     assert refused == [404, 404, 404]
-    assert feed[0] == 200 and feed[1].startswith("application/atom+xml")
+    assert feed[0] == 200
+    assert feed[1].startswith("application/atom+xml")
     parsed = feedparser.parse(feed[2])
     assert not parsed.bozo, parsed.get("bozo_exception")
     [entry] = parsed.entries
@@ -93,12 +98,15 @@ async def test_tocsin_run_schedules_the_digest_and_a_worker_never_does(
     async with serving(database_url, tmp_path / "a", receive=True) as wiring:
         assert wiring.digest is not None
         scheduler = wiring.digest.scheduler.scheduler
-        assert scheduler is not None and scheduler.running
+        assert scheduler is not None
+        assert scheduler.running
         [job] = scheduler.get_jobs()
-        assert job.id == JOB_ID and str(job.trigger).startswith("cron[")
+        assert job.id == JOB_ID
+        assert str(job.trigger).startswith("cron[")
         assert job.next_run_time is not None
     async with serving(database_url, tmp_path / "b", receive=False) as worker:
-        assert worker.digest is not None and worker.digest.scheduler.scheduler is None
+        assert worker.digest is not None
+        assert worker.digest.scheduler.scheduler is None
 
 
 # -- a real browser ------------------------------------------------------------------------
@@ -142,7 +150,8 @@ async def test_a_reader_sees_the_sections_the_chart_and_the_links_in_chromium(
     try:
         async with serving(database_url, tmp_path / "archive", receive=False) as wiring:
             await week_of_facts(wiring)
-            assert wiring.digest is not None and wiring.web is not None
+            assert wiring.digest is not None
+            assert wiring.web is not None
             await wiring.digest.service.fire(MONDAY, MONDAY)
             base = f"http://127.0.0.1:{wiring.web.port}/digests/"
 

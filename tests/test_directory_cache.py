@@ -6,7 +6,9 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
-from alerts.directory import ChannelDirectory
+import pytest
+
+from alerts.channel_cache import ChannelCache
 from storage.database import Database
 from storage.models import Channel, Organisation
 
@@ -35,15 +37,15 @@ async def add_channel(database: Database, channel_id: str, address: str) -> None
         session.add(channel(channel_id, address))
 
 
-async def warmed(database: Database, clock: Clock) -> ChannelDirectory:
+async def warmed(database: Database, clock: Clock) -> ChannelCache:
     """A directory with its own sessions, loaded with one channel (tg-menton)."""
-    directory = ChannelDirectory(database.sessions, ttl=30, monotonic=clock)
+    directory = ChannelCache(database.sessions, ttl=30, monotonic=clock)
     await add_channel(database, "tg-menton", "-1001")
     await directory.warm()
     return directory
 
 
-async def ids(directory: ChannelDirectory, database: Database) -> list[str]:
+async def ids(directory: ChannelCache, database: Database) -> list[str]:
     async with database.sessions() as session:
         return [target.id for target in await directory.targets(session)]
 
@@ -91,7 +93,7 @@ async def test_without_sessions_of_its_own_an_old_cache_is_reloaded_by_the_reade
     database: Database,
 ) -> None:
     clock = Clock()
-    directory = ChannelDirectory(ttl=30, monotonic=clock)
+    directory = ChannelCache(ttl=30, monotonic=clock)
     await add_channel(database, "tg-menton", "-1001")
     assert await ids(directory, database) == ["tg-menton"]
     await add_channel(database, "tg-modane", "-1005")
@@ -116,12 +118,14 @@ async def test_a_load_made_while_a_change_was_uncommitted_is_dropped_at_its_comm
 
 async def test_a_change_rolled_back_leaves_the_directory_as_it_was(database: Database) -> None:
     directory = await warmed(database, Clock())
-    try:
+
+    async def failing_command() -> None:
         async with database.sessions() as writer, writer.begin():
             writer.add(channel("tg-irun", "-1007"))
             await writer.flush()
             directory.changed_in(writer)
             raise RuntimeError("the command failed")
-    except RuntimeError:
-        pass
+
+    with pytest.raises(RuntimeError, match="the command failed"):
+        await failing_command()
     assert await ids(directory, database) == ["tg-menton"]

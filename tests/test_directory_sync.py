@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select
 
-from bot.directory import sync_directory
+from bot.config_sync import sync_config
 from config.loader import build_settings
 from storage.database import Database
 from storage.models import Channel, Member, Organisation, Subscription
@@ -94,7 +94,7 @@ organisation = "anafe"
 async def sync(database: Database, text: str) -> None:
     settings = build_settings(tomllib.loads(text), "tocsin.toml")
     async with database.transaction() as session:
-        await sync_directory(session, settings, NOW)
+        await sync_config(session, settings, NOW)
 
 
 async def test_a_restart_with_an_unchanged_file_writes_nothing_twice(database: Database) -> None:
@@ -145,7 +145,8 @@ async def test_the_file_wins_for_its_rows_and_chat_rows_are_kept(database: Datab
     await sync(database, SECOND)
     async with database.sessions() as session:
         anafe = await session.get(Organisation, "anafe")
-        assert anafe is not None and anafe.name == "Anafé (nouveau nom)"
+        assert anafe is not None
+        assert anafe.name == "Anafé (nouveau nom)"
         members = {(m.platform, m.user_ref): m for m in await session.scalars(select(Member))}
         channels = {c.id: c for c in await session.scalars(select(Channel))}
         subscriptions = (
@@ -167,7 +168,8 @@ async def test_the_file_wins_for_its_rows_and_chat_rows_are_kept(database: Datab
     assert channels["tg-menton"].inactive_reason == "bot blocked"
     assert not channels["tg-calais"].active
     assert channels["tg-calais"].inactive_reason == "removed from the configuration"
-    assert channels["mx-chat"].active and channels["mx-chat"].source == "chat"
+    assert channels["mx-chat"].active
+    assert channels["mx-chat"].source == "chat"
     assert sorted((s.channel_id, s.source) for s in subscriptions) == [
         ("mx-chat", "chat"),
         ("tg-calais", "config"),  # kept with its inactive channel, for when it comes back
@@ -181,5 +183,8 @@ async def test_the_file_wins_for_its_rows_and_chat_rows_are_kept(database: Datab
     async with database.sessions() as session:
         calais = await session.get(Channel, "tg-calais")
         menton = await session.get(Channel, "tg-menton")
-    assert calais is not None and calais.active and calais.inactive_reason is None
-    assert menton is not None and not menton.active
+    assert calais is not None
+    assert calais.active
+    assert calais.inactive_reason is None
+    assert menton is not None
+    assert not menton.active

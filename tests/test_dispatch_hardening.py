@@ -106,7 +106,6 @@ async def enqueue(
                 priority=priority,
                 now=wiring.clock.now(),
             )
-    wiring.signal.wake()
 
 
 async def raise_alert(wiring: Wiring, text: str) -> None:
@@ -197,7 +196,9 @@ async def test_a_backlog_in_busy_chats_does_not_hide_an_idle_chat(
     for index in range(groups):
         sent = texts(server, group(index))
         assert sent == [f"routine {index}.{k}" for k in range(len(sent))]  # order, no double
-    assert await pending(wiring) == groups * per_group - flood_sent()  # the rest still queued
+    still_queued = await pending(wiring)
+    await wiring.database.close()  # stopping closed it; the reads above opened it again
+    assert still_queued == groups * per_group - flood_sent()  # the rest still queued
 
 
 async def test_a_429_holds_a_private_chat_and_rows_written_during_the_pause(
@@ -221,7 +222,9 @@ async def test_a_429_holds_a_private_chat_and_rows_written_during_the_pause(
         await wait_for(lambda: len(texts(server, VOLUNTEER)) == 7, 20)
     assert texts(server, VOLUNTEER)[3:] == ["reçu 1", "reçu 2", "reçu 3", "reçu 4"]
     assert server.counters.per_chat_429[VOLUNTEER] == 1
-    assert await pending(wiring) == 0
+    left = await pending(wiring)
+    await wiring.database.close()  # stopping closed it; the reads above opened it again
+    assert left == 0
 
 
 async def test_a_flood_is_paced_with_at_most_one_percent_429(
@@ -255,4 +258,6 @@ async def test_a_flood_is_paced_with_at_most_one_percent_429(
     assert server.counters.too_many_requests <= 0.01 * sends
     for chat in chats:
         assert Counter(texts(server, chat)).most_common(1)[0][1] == 1  # none twice
-    assert await pending(wiring) == 0
+    left = await pending(wiring)
+    await wiring.database.close()  # stopping closed it; the reads above opened it again
+    assert left == 0

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
@@ -14,8 +13,10 @@ from sqlalchemy import func, select
 from alerts.clock import ManualClock
 from alerts.i18n import Translator
 from alerts.messages import DeliveryResult, OutboundMessage, SendContext, text_message
-from alerts.outbox import FactRef, Outbox, OutboxSignal, Target
-from relays.dispatcher import Dispatcher, DispatcherSettings, RetryPolicy
+from alerts.outbox import FactRef, Outbox, Target
+from bot.wiring.platforms import platform_catalogue
+from relays.dispatch_policy import DispatcherSettings, RetryPolicy
+from relays.dispatcher import Dispatcher
 from relays.ratelimit import PlatformLimits, Rate
 from storage.database import Database
 from storage.models import Channel, Delivery, Member, Organisation
@@ -69,7 +70,7 @@ async def enqueue(
 ) -> None:
     async with database.transaction() as session:
         channel = address if address.startswith("group-") else None
-        Outbox().enqueue(
+        Outbox(platform_catalogue()).enqueue(
             session,
             Target("console", address, channel),
             text_message(text),
@@ -90,8 +91,7 @@ def make_dispatcher(
         relays={"console": relay},
         limits={"console": limits or PlatformLimits()},
         clock=clock,
-        signal=OutboxSignal(),
-        outbox=Outbox(),
+        outbox=Outbox(platform_catalogue()),
         translate=Translator(),
         rng=random.Random(7),
         retry=RetryPolicy(first_delay=2.0, give_up_after=timedelta(hours=24)),
@@ -119,9 +119,9 @@ async def statuses(database: Database) -> dict[str, int]:
 
 
 @pytest.fixture
-async def seeded(database: Database, clock: ManualClock) -> AsyncIterator[Database]:
+async def seeded(database: Database, clock: ManualClock) -> Database:
     await seed(database, clock)
-    yield database
+    return database
 
 
 def texts(relay: ScriptedRelay, address: str) -> list[str]:
@@ -150,7 +150,7 @@ async def test_platform_message_id_is_stored_and_used_for_replies(
     await drain(make_dispatcher(seeded, relay, clock))
     async with seeded.transaction() as session:
         first = await session.scalar(select(Delivery.id))
-        Outbox().enqueue(
+        Outbox(platform_catalogue()).enqueue(
             session,
             Target("console", "group-a", "group-a"),
             text_message("follow-up"),
@@ -215,7 +215,9 @@ async def test_gives_up_after_the_limit_and_tells_the_admins(
     await drain(make_dispatcher(seeded, relay, clock))
     assert (await statuses(seeded))["dead"] == 1
     notices = texts(relay, "user-admin")
-    assert len(notices) == 1 and "group-a" in notices[0] and "503" in notices[0]
+    assert len(notices) == 1
+    assert "group-a" in notices[0]
+    assert "503" in notices[0]
 
 
 async def test_blocked_channel_is_deactivated_others_unaffected(
@@ -243,10 +245,13 @@ async def test_blocked_channel_is_deactivated_others_unaffected(
             .select_from(Delivery)
             .where(Delivery.address == "group-b", Delivery.status == "cancelled")
         )
-    assert channel is not None and not channel.active
+    assert channel is not None
+    assert not channel.active
     assert cancelled == 2  # kept with their reason, not silently dropped
     notice = texts(relay, "user-admin")
-    assert len(notice) == 1 and "group-b" in notice[0] and "kicked" in notice[0]
+    assert len(notice) == 1
+    assert "group-b" in notice[0]
+    assert "kicked" in notice[0]
 
 
 async def test_group_upgraded_to_supergroup_follows_the_new_id(
@@ -263,7 +268,9 @@ async def test_group_upgraded_to_supergroup_follows_the_new_id(
     assert texts(relay, "group-a-super") == ["a1", "a2"]
     async with seeded.sessions() as session:
         channel = await session.get(Channel, "group-a")
-    assert channel is not None and channel.address == "group-a-super" and channel.active
+    assert channel is not None
+    assert channel.address == "group-a-super"
+    assert channel.active
 
 
 async def test_refused_markup_is_resent_as_plain_text(seeded: Database, clock: ManualClock) -> None:

@@ -3,7 +3,7 @@ feed's fixed labels, and its keyword filter — whole words, no regular expressi
 
 from __future__ import annotations
 
-from bot.vocabulary import vocabulary_from
+from bot.wiring.vocabulary import vocabulary_from
 from config.loader import build_settings
 from feeds.classify import Classification, FeedLabels, ItemClassifier
 
@@ -23,7 +23,8 @@ def test_places_give_borders_and_keywords_give_themes_whatever_the_case_and_acce
 
 def test_only_whole_words_match() -> None:
     found = classify("Les Mentonnais et l'Irunais", "mineurité, décrets")
-    assert found.borders == () and found.themes == ()
+    assert found.borders == ()
+    assert found.themes == ()
 
 
 def test_a_border_named_in_full_counts_like_its_places() -> None:
@@ -45,8 +46,10 @@ def test_keywords_keep_only_the_items_that_mention_one() -> None:
     keywords = ("zone d'attente", "étranger")
     kept = classify("Projet de loi", "Maintien en ZONE D’ATTENTE des etrangers", keywords=keywords)
     dropped = classify("Projet de loi de finances", "Crédits de l'agriculture", keywords=keywords)
-    assert kept.kept and kept.matched_keywords == ("zone d'attente",)
-    assert not dropped.kept and dropped.matched_keywords == ()
+    assert kept.kept
+    assert kept.matched_keywords == ("zone d'attente",)
+    assert not dropped.kept
+    assert dropped.matched_keywords == ()
     assert classify("Loi", keywords=()).kept  # no keywords: everything is kept
 
 

@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import select
+from typing_extensions import override
 
 from alerts.clock import ManualClock
 from bot.app import Application, Wiring, build
@@ -44,6 +45,7 @@ class NeverAnswers(httpx.AsyncBaseTransport):
     """For feeds on public names: a poll stays in flight, nothing resolves a name or
     leaves the machine, and no poll outcome races the commands under test."""
 
+    @override
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         await asyncio.Event().wait()
         raise AssertionError("unreachable")
@@ -240,8 +242,10 @@ async def test_feeds_shows_last_success_last_error_and_next_poll(
     assert "• ce — Conseil d'État (configuration, toutes les 1m)" in listing
     assert "frontières et thèmes : juridique" in listing
     assert "dernier succès : 24/11 10:00 · prochaine relève : 24/11 10:01" in listing
-    assert "• gone — " in listing and "dernier succès : jamais" in listing
-    assert "dernière erreur (24/11 10:00) : " in listing and "HTTP 404 Not Found" in listing
+    assert "• gone — " in listing
+    assert "dernier succès : jamais" in listing
+    assert "dernière erreur (24/11 10:00) : " in listing
+    assert "HTTP 404 Not Found" in listing
     assert removal == (
         "Le flux ce est défini dans le fichier de configuration : retirez-le de ce fichier."
     )
@@ -269,13 +273,16 @@ async def test_a_paused_feed_is_told_once_and_resumed_from_chat(
         prepare=fail_twice,
     )
     notices = [line for line in lines if line.startswith("[admin] ⚠️ Le flux gone")]
-    assert len(notices) == 1 and "en pause après 2 échecs consécutifs" in notices[0]
+    assert len(notices) == 1
+    assert "en pause après 2 échecs consécutifs" in notices[0]
     listing, resumed, again = replies(lines)
     assert "⏸ en pause après 2 échecs — /feed resume gone" in listing
     assert resumed == "▶️ Flux gone relancé : prochaine relève d'ici une minute."
     assert again == "Le flux gone n'est pas en pause."
     (feed,) = await stored_feeds(database_url)
-    assert not feed.paused and not feed.pause_notified and feed.consecutive_failures == 0
+    assert not feed.paused
+    assert not feed.pause_notified
+    assert feed.consecutive_failures == 0
 
 
 async def test_a_feed_password_is_never_shown_in_chat(
@@ -315,7 +322,8 @@ async def test_a_feed_password_is_never_shown_in_chat(
         feed.url for feed in await stored_feeds(database_url)
     ]
     assert "Adresse invalide : https:///feed." in text
-    assert "s3cret-Pa55" not in text and "veille" not in text
+    assert "s3cret-Pa55" not in text
+    assert "veille" not in text
 
 
 # --- announcements reach the console channels -------------------------------------------

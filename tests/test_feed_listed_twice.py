@@ -90,7 +90,8 @@ async def test_a_catalogue_feed_also_in_the_file_announces_each_item_once(
     titles = [entry.title for entry in NEW]
     assert relayed["partout"] == titles  # once each, not twice
     assert relayed["juridique"] == titles
-    assert relayed["italie"] == titles[:1] and relayed["manche"] == titles[1:]
+    assert relayed["italie"] == titles[:1]
+    assert relayed["manche"] == titles[1:]
 
 
 async def test_a_chat_feed_the_file_now_lists_is_taken_over_by_the_file(

@@ -109,7 +109,8 @@ async def test_first_poll_is_silent_then_new_items_reach_the_right_channels_only
             "manche": 1,
             "partout": 3,
         }
-        assert "Menton" in relayed["italie"][0] and "Calais" in relayed["manche"][0]
+        assert "Menton" in relayed["italie"][0]
+        assert "Calais" in relayed["manche"][0]
         assert [text.split(" | ")[1][:12] for text in relayed["partout"]] == [
             "Refoulements",
             "Calais : un ",
@@ -199,10 +200,10 @@ async def test_an_unchanged_feed_answers_304_and_nothing_is_announced(
         assert sent["If-Modified-Since"] == "Tue, 14 Jan 2025 09:30:00 GMT"
         row = await h.feed("ce")
         assert row.last_success_at == h.clock.now()
-        assert row.next_poll_at is not None and row.next_poll_at >= h.clock.now() + timedelta(
-            minutes=1
-        )
-        assert len(await h.items("ce")) == 1 and await h.deliveries() == []
+        assert row.next_poll_at is not None
+        assert row.next_poll_at >= h.clock.now() + timedelta(minutes=1)
+        assert len(await h.items("ce")) == 1
+        assert await h.deliveries() == []
 
 
 async def test_an_item_is_announced_once_whatever_the_feed_repeats(
@@ -221,7 +222,8 @@ async def test_an_item_is_announced_once_whatever_the_feed_repeats(
         await next_poll(h, "ce")
         again = await h.watcher.poll_due()
 
-        assert again.of("ce").status == "new" and again.new_items == 0
+        assert again.of("ce").status == "new"
+        assert again.new_items == 0
         assert len(await h.items("ce")) == 3
         assert len((await h.relayed())["partout"]) == 3
 
@@ -240,7 +242,8 @@ async def test_oversized_or_odd_guids_are_stored_hashed_and_still_deduplicated(
         await next_poll(h, "ce")
         assert (await h.watcher.poll_due()).new_items == 0
         (item,) = await h.items("ce")
-        assert item.item_key.startswith("sha256:") and len(item.item_key) <= 512
+        assert item.item_key.startswith("sha256:")
+        assert len(item.item_key) <= 512
 
 
 # --- health: backoff, pause, one notice ---------------------------------------------------
@@ -262,13 +265,16 @@ async def test_a_feed_that_disappears_is_paused_and_the_admins_are_told_once(
         assert statuses == ["failed", "failed", "paused"]
 
         row = await h.feed("gone")
-        assert row.paused and row.pause_notified and row.consecutive_failures == 3
+        assert row.paused
+        assert row.pause_notified
+        assert row.consecutive_failures == 3
         assert "HTTP 404" in (row.last_error or "")
         notices = await h.deliveries(NOTICE.fact_type)
         assert [notice.address for notice in notices] == ["admin"]  # the network admin
         text = json.loads(notices[0].payload)["paragraphs"][0]["spans"][0]["text"]
         assert text.startswith("⚠️ Le flux gone (http://127.0.0.1:")
-        assert "en pause après 3 échecs consécutifs" in text and "HTTP 404" in text
+        assert "en pause après 3 échecs consécutifs" in text
+        assert "HTTP 404" in text
 
         hits = server.hits["/feeds/gone"]
         for _ in range(3):  # a paused feed is left alone, and nobody is told twice
@@ -293,7 +299,8 @@ async def test_server_errors_back_off_exponentially(database: Database, server: 
             assert row.next_poll_at is not None
             delays.append((row.next_poll_at - h.clock.now()) / timedelta(minutes=1))
 
-        assert row.consecutive_failures == 4 and not row.paused
+        assert row.consecutive_failures == 4
+        assert not row.paused
         assert "HTTP 500" in (row.last_error or "")
         for failure, delay in enumerate(delays):
             assert 2**failure <= delay <= 2**failure * 1.25
@@ -318,7 +325,8 @@ async def test_a_success_after_failures_resets_the_count(
         await next_poll(h, "ce")
         assert (await h.watcher.poll_due()).of("ce").status == "new"
         row = await h.feed("ce")
-        assert row.consecutive_failures == 0 and row.last_success_at == h.clock.now()
+        assert row.consecutive_failures == 0
+        assert row.last_success_at == h.clock.now()
         assert "HTTP 404" in (row.last_error or "")  # the last error stays visible
 
 
@@ -365,7 +373,8 @@ async def test_bad_input_is_a_failure_of_that_feed_only(
         assert bad.status == "failed"
         assert expected in (bad.error or "")
         row = await h.feed("bad")
-        assert row.consecutive_failures == 2 and expected in (row.last_error or "")
+        assert row.consecutive_failures == 2
+        assert expected in (row.last_error or "")
         assert await h.items("bad") == []
         # The good feed went on: its new item was stored and relayed.
         assert report.of("ce").announced == 1
@@ -386,11 +395,14 @@ async def test_a_malformed_feed_keeps_its_complete_items(
         await h.later(timedelta(minutes=2))
         report = await h.watcher.poll_due()
 
-        assert report.of("gisti").status == "new" and report.announced == 2
+        assert report.of("gisti").status == "new"
+        assert report.announced == 2
         titles = [item.title for item in await h.items("gisti")]
-        assert len(titles) == 2 and not any("tronq" in title for title in titles)
+        assert len(titles) == 2
+        assert not any("tronq" in title for title in titles)
         row = await h.feed("gisti")
-        assert row.consecutive_failures == 0 and "not well-formed" in (row.last_error or "")
+        assert row.consecutive_failures == 0
+        assert "not well-formed" in (row.last_error or "")
 
 
 async def test_a_latin1_feed_served_as_bare_xml_is_relayed_with_its_accents(
@@ -434,7 +446,8 @@ async def test_a_hanging_feed_does_not_hold_up_the_others(
         assert second.announced == 1
         assert server.hits["/hang"] == 1
         slow = (await first).of("slow")
-        assert slow.status == "failed" and "no complete answer" in (slow.error or "")
+        assert slow.status == "failed"
+        assert "no complete answer" in (slow.error or "")
 
 
 async def test_a_feed_too_slow_to_parse_is_refused_and_the_others_are_announced(
@@ -454,7 +467,8 @@ async def test_a_feed_too_slow_to_parse_is_refused_and_the_others_are_announced(
         assert nested.status == "failed"
         assert "took longer than 1 s to parse; refused" in (nested.error or "")
         row = await h.feed("nested")
-        assert row.consecutive_failures == 1 and row.next_poll_at is not None
+        assert row.consecutive_failures == 1
+        assert row.next_poll_at is not None
         assert row.next_poll_at > h.clock.now()  # backed off like any failure
         assert "took longer than 1 s to parse" in (row.last_error or "")
         # The other feed polled at the same time was parsed and announced.

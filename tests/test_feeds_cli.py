@@ -95,7 +95,8 @@ async def test_check_uses_the_labels_of_a_configured_feed(
     )
     code, out, _ = await tocsin("feeds", "check", url, "--config", file, cwd=tmp_path)
     assert code == 0
-    assert "fixed labels: legislation" in out and "keywords: Roissy" in out
+    assert "fixed labels: legislation" in out
+    assert "keywords: Roissy" in out
     assert "themes: legislation, mineurs, asile, enfermement, juridique" in out
 
 
@@ -114,9 +115,12 @@ async def test_check_reports_a_bad_feed_on_one_line(
     code, out, err = await tocsin(
         "feeds", "check", server.url(path), "--config", file, cwd=tmp_path
     )
-    assert code == 1 and out == ""
-    assert err.startswith("tocsin: ") and message in err
-    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert code == 1
+    assert out == ""
+    assert err.startswith("tocsin: ")
+    assert message in err
+    assert len(err.strip().splitlines()) == 1
+    assert "Traceback" not in err
 
 
 @pytest.mark.parametrize("path", ["/feeds/conseil_etat", "/feeds/gone"])
@@ -130,4 +134,5 @@ async def test_check_never_prints_the_user_name_and_password_of_a_feed(
     assert server.requests_headers[-1]["Authorization"].startswith("Basic ")  # still used
     assert (code == 0) == (path == "/feeds/conseil_etat")
     assert f"http://127.0.0.1:{server.port}{path}" in out + err
-    assert "s3cret-Pa55" not in out + err and "veille" not in out + err
+    assert "s3cret-Pa55" not in out + err
+    assert "veille" not in out + err

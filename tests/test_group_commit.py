@@ -4,7 +4,6 @@ handled in few transactions, in arrival order, and one failing update loses noth
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
@@ -13,9 +12,10 @@ from sqlalchemy import event, func, select
 from alerts.clock import ManualClock
 from alerts.i18n import Translator
 from alerts.messages import InboundMessage, OutboundMessage
-from alerts.outbox import Outbox, OutboxSignal
+from alerts.outbox import Outbox
 from bot.context import Command, Request
 from bot.router import MessageRouter
+from bot.wiring.platforms import platform_catalogue
 from storage.database import Database
 from storage.models import Delivery, InboundSeen, Member, Organisation
 
@@ -33,7 +33,7 @@ async def boom(request: Request) -> None:
 
 
 @pytest.fixture
-async def router(database: Database) -> AsyncIterator[MessageRouter]:
+async def router(database: Database) -> MessageRouter:
     async with database.transaction() as session:
         session.add(Organisation(id="anafe", name="Anafé"))
         session.add(
@@ -45,12 +45,11 @@ async def router(database: Database) -> AsyncIterator[MessageRouter]:
                 created_at=NOW,
             )
         )
-    yield MessageRouter(
+    return MessageRouter(
         database=database,
         commands=[Command("note", note), Command("boom", boom)],
         translate=Translator(),
-        outbox=Outbox(),
-        signal=OutboxSignal(),
+        outbox=Outbox(platform_catalogue()),
         clock=ManualClock(NOW),
     )
 

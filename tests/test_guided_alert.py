@@ -5,7 +5,6 @@ English, with the questions read back from the outbox."""
 from __future__ import annotations
 
 import itertools
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
@@ -23,7 +22,7 @@ USER = "@ana:example.org"
 
 
 @pytest.fixture
-async def wiring(database_url: str, database: Database) -> AsyncIterator[Wiring]:
+async def wiring(database_url: str, database: Database) -> Wiring:
     raw: dict[str, object] = {
         "organisations": [{"id": "anafe", "name": "Anafé"}],
         "members": [
@@ -39,8 +38,7 @@ async def wiring(database_url: str, database: Database) -> AsyncIterator[Wiring]
             }
         ],
     }
-    built = await build(config_from(raw, database_url), clock=ManualClock(), database=database)
-    yield built
+    return await build(config_from(raw, database_url), clock=ManualClock(), database=database)
 
 
 class Room:
@@ -110,7 +108,8 @@ async def test_a_guided_alert_in_a_matrix_direct_room_in_english(wiring: Wiring)
     assert started.plain.startswith("🆕 New alert")
     assert place.plain.startswith("(2/7) Where exactly?")
     assert what.plain.startswith("(3/7) What is happening?")
-    assert "Place: Menton" in summary.plain and "Minors: 2" in summary.plain
+    assert "Place: Menton" in summary.plain
+    assert "Minors: 2" in summary.plain
     assert receipt.plain == "✅ Alert #1 relayed to 1 channel(s)."
     async with wiring.database.sessions() as session:
         alert = await session.scalar(select(Alert))
@@ -178,4 +177,5 @@ async def test_a_guided_alert_over_the_limit_is_kept_to_send_again_later(wiring:
     assert "⏸ 1 alert(s) sent between" in receipt.plain
     async with wiring.database.sessions() as session:
         alert = await session.scalar(select(Alert).where(Alert.id == 11))
-    assert alert is not None and alert.text == "Ten people pushed back"
+    assert alert is not None
+    assert alert.text == "Ten people pushed back"

@@ -39,11 +39,14 @@ def test_gps_and_camera_are_removed() -> None:
     clean = strip_metadata(original)
 
     image = reopen(clean)
-    assert clean.mime_type == "image/jpeg" and clean.extension == "jpg"
+    assert clean.mime_type == "image/jpeg"
+    assert clean.extension == "jpg"
     assert (clean.width, clean.height) == (40, 20) == image.size
     assert len(image.getexif()) == 0
-    assert "exif" not in image.info and "comment" not in image.info
-    assert b"Pixel 7" not in clean.data and b"border post" not in clean.data
+    assert "exif" not in image.info
+    assert "comment" not in image.info
+    assert b"Pixel 7" not in clean.data
+    assert b"border post" not in clean.data
     assert b"Exif" not in clean.data
 
 
@@ -52,7 +55,8 @@ def test_orientation_is_applied_to_the_pixels_before_the_tag_goes() -> None:
     image = reopen(clean).convert("RGB")
     assert image.size == (20, 40)
     top = image.getpixel((10, 2))
-    assert isinstance(top, tuple) and top[2] > 150  # the blue half is now on top
+    assert isinstance(top, tuple)
+    assert top[2] > 150
 
 
 def test_png_text_chunks_go_and_transparency_stays() -> None:

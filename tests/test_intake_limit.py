@@ -75,15 +75,19 @@ async def test_thirty_alerts_in_a_burst_relay_ten_answer_one_refusal_and_vital_p
 
     receipts = [text for text in burst_answers if text.startswith("✅ Alerte #")]
     refusals = [text for text in burst_answers if text.startswith("⏸")]
-    assert len(receipts) == 10 and len(burst_answers) == 11
-    assert len(refusals) == 1 and refusals[0].startswith(REFUSAL)
+    assert len(receipts) == 10
+    assert len(burst_answers) == 11
+    assert len(refusals) == 1
+    assert refusals[0].startswith(REFUSAL)
     assert "14:01:00 UTC" in refusals[0]  # until when: one minute after the refusal
     assert len(relayed) == 10
     assert all(f"contrôle n°{number} " in relayed[number] for number in range(10))
-    assert vital_receipt.text is not None and vital_receipt.text.startswith("✅ Alerte #11 ")
+    assert vital_receipt.text is not None
+    assert vital_receipt.text.startswith("✅ Alerte #11 ")
     assert "VITAL" in sent_texts(server, ITALY)[10]
     assert after_restart == []  # refused, counted, and not answered a second time
-    assert later.text is not None and later.text.startswith("✅ Alerte #12 relayée")
+    assert later.text is not None
+    assert later.text.startswith("✅ Alerte #12 relayée")
     # The member learns what was not relayed: 20 from the burst and 1 after the restart.
     assert "⏸ 21 alerte(s) envoyée(s) entre 14:00:00 et 14:00:00 UTC" in later.text
     assert alerts == 12

@@ -126,17 +126,21 @@ def test_redaction_targets_before_and_after_room_v11() -> None:
 def test_malformed_messages_are_tolerated() -> None:
     strange = event({"msgtype": "m.text", "body": 42, "m.relates_to": "x"})
     inbound = inbound_message(strange, ROOM)
-    assert inbound is not None and inbound.text == "" and inbound.reply_to is None
+    assert inbound is not None
+    assert inbound.text == ""
+    assert inbound.reply_to is None
     no_sender = event({"msgtype": "m.text", "body": "x"})
     del no_sender["sender"]
     assert inbound_message(no_sender, ROOM) is None
     far = inbound_message(
         event({"msgtype": "m.location", "body": "x", "geo_uri": "geo:91,2"}), ROOM
     )
-    assert far is not None and far.location is None
+    assert far is not None
+    assert far.location is None
     not_mxc = event({"msgtype": "m.image", "body": "a.jpg", "url": "https://x/a.jpg"})
     image = inbound_message(not_mxc, ROOM)
-    assert image is not None and image.attachments == ()
+    assert image is not None
+    assert image.attachments == ()
 
 
 def test_invite_details() -> None:

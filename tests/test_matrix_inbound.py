@@ -96,5 +96,6 @@ def test_a_redaction() -> None:
     # From room version 11 the target is only in the content.
     del redaction["redacts"]
     later = redaction_message(redaction, ROOM)
-    assert later is not None and later.reply_to == "$Xq3example_text_command_0001"
+    assert later is not None
+    assert later.reply_to == "$Xq3example_text_command_0001"
     assert redaction_message(event("text_command"), ROOM) is None

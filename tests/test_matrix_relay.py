@@ -87,7 +87,8 @@ async def test_an_html_notice_escapes_user_text_and_mentions_nobody(
     async with started(relay_for(scene, sqlite_db, ManualClock()), None) as relay:
         result = await relay.send(room, message, context(1))
 
-    assert result.outcome == "sent" and result.platform_message_id
+    assert result.outcome == "sent"
+    assert result.platform_message_id
     [event] = await scene.bot_events(room)
     assert event["event_id"] == result.platform_message_id
     content = event["content"]
@@ -145,11 +146,13 @@ async def test_inbound_text_commands_replies_and_images_become_neutral(
     assert text.sender_name == "Alice"
     assert text.chat_type == "private"  # alice and the bot alone
     assert (answer.text, answer.reply_to) == ("!whoami", sent.platform_message_id)
-    assert photo.text == "" and photo.attachments[0].kind == "photo"
+    assert photo.text == ""
+    assert photo.attachments[0].kind == "photo"
     assert photo.attachments[0].ref == "mxc://tocsin.test/abcdef"
     assert photo.attachments[0].mime_type == "image/jpeg"
     assert captioned.text == "!alert photo à Vintimille"
-    assert position.location is not None and position.location.latitude == pytest.approx(43.7915)
+    assert position.location is not None
+    assert position.location.latitude == pytest.approx(43.7915)
 
 
 async def test_a_restart_neither_loses_nor_replays_even_past_the_timeline_limit(
@@ -246,7 +249,9 @@ async def test_a_sync_batch_is_handed_over_at_once_in_order(
         assert [m.update_id for m in sink.received if m.text.startswith(name)] == event_ids
     assert len(sink.received) == 20
     assert sink.most_at_once == 20
-    assert before is not None and after is not None and after != before
+    assert before is not None
+    assert after is not None
+    assert after != before
 
 
 async def test_a_batch_not_recorded_is_read_again_and_nothing_is_lost(
@@ -262,7 +267,8 @@ async def test_a_batch_not_recorded_is_read_again_and_nothing_is_lost(
     assert set(handed) == {event for events in said.values() for event in events}
     # The first reading handed over the other 19; the second, all 20 again.
     assert len(handed) == 39
-    assert after is not None and after != before
+    assert after is not None
+    assert after != before
 
 
 async def test_invites_from_members_are_accepted_and_others_ignored_or_declined(
@@ -499,13 +505,15 @@ async def test_a_photo_is_sent_as_m_image_without_its_gps(
         result = await relay.send(scene.rooms["photo"], message, ctx)
         again = await relay.send(scene.rooms["photo"], message, ctx)  # a retry: no duplicate
 
-    assert result.outcome == "sent" and again.platform_message_id == result.platform_message_id
+    assert result.outcome == "sent"
+    assert again.platform_message_id == result.platform_message_id
     text, image = await scene.bot_events(room)
     assert text["event_id"] == result.platform_message_id
     assert image["content"]["msgtype"] == "m.image"
     assert image["content"]["body"] == "Alerte #9 — Menton"  # the caption
     assert image["content"]["filename"] == "photo.jpg"
-    assert image["content"]["info"]["w"] == 32 and image["content"]["url"] != mxc
+    assert image["content"]["info"]["w"] == 32
+    assert image["content"]["url"] != mxc
     relayed = await download(scene, image["content"]["url"])
     assert b"Pixel 7" not in relayed
     assert len(Image.open(io.BytesIO(relayed)).getexif()) == 0
@@ -536,8 +544,10 @@ async def test_a_429_is_reported_with_retry_after_and_never_retried_silently(
                 if result.outcome != "sent":
                     break
     last = results[-1]
-    assert last.outcome == "retry" and last.rate_limited
-    assert last.retry_after is not None and 0 < last.retry_after <= 10
+    assert last.outcome == "retry"
+    assert last.rate_limited
+    assert last.retry_after is not None
+    assert 0 < last.retry_after <= 10
     assert "M_LIMIT_EXCEEDED" in last.reason
 
 
@@ -547,9 +557,11 @@ async def test_a_room_the_bot_left_is_reported_gone(scene: Scene, sqlite_db: Dat
     async with started(relay_for(scene, sqlite_db, ManualClock()), None) as relay:
         result = await relay.send(room, text_message("encore là ?"), context(1))
         unknown = await relay.send("!nowhere:tocsin.test", text_message("?"), context(2))
-    assert result.outcome == "failed" and result.channel_gone
+    assert result.outcome == "failed"
+    assert result.channel_gone
     assert "M_FORBIDDEN" in result.reason
-    assert unknown.outcome == "failed" and unknown.channel_gone
+    assert unknown.outcome == "failed"
+    assert unknown.channel_gone
 
 
 async def test_password_sign_in_keeps_its_device_across_restarts(
@@ -568,7 +580,8 @@ async def test_password_sign_in_keeps_its_device_across_restarts(
             assert (await r.send(room, text_message("deux"), context(2))).outcome == "sent"
         async with database.sessions() as session:
             stored = await queries.get_state(session, SESSION_STATE_KEY)
-        assert stored is not None and first_device in stored
+        assert stored is not None
+        assert first_device in stored
         # Someone revokes the token: the next start signs in again on the same device.
         token = _json(stored)["access_token"]
         await synapse_server.request("POST", f"{CLIENT_API}/logout", access_token=token)

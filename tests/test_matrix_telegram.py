@@ -92,8 +92,10 @@ async def test_a_matrix_alert_reaches_the_telegram_channels_of_its_border(
         await asyncio.sleep(0.5)
 
     assert relayed.parse_mode == "HTML"
-    assert relayed.raw_text is not None and "&lt;b&gt;&amp;&lt;/b&gt;" in relayed.raw_text
-    assert relayed.text is not None and "12 personnes refoulées à Menton <b>&</b>" in relayed.text
+    assert relayed.raw_text is not None
+    assert "&lt;b&gt;&amp;&lt;/b&gt;" in relayed.raw_text
+    assert relayed.text is not None
+    assert "12 personnes refoulées à Menton <b>&</b>" in relayed.text
     assert telegram.sent_messages(TELEGRAM_ESPAGNE) == []
     assert await scene.bodies("espagne") == []
     [receipt] = await scene.bodies("coordination")
@@ -119,4 +121,5 @@ async def test_a_telegram_alert_reaches_the_matrix_rooms_of_its_border(
     assert "contrôle en gare d'Hendaye" in event["content"]["formatted_body"]
     assert await scene.bodies("italie") == []
     assert telegram.sent_messages(TELEGRAM_ITALIE) == []
-    assert receipt.text is not None and receipt.text.startswith("✅ Alerte #1 relayée à 2")
+    assert receipt.text is not None
+    assert receipt.text.startswith("✅ Alerte #1 relayée à 2")

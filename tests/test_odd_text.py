@@ -71,10 +71,13 @@ async def test_telegram_a_lone_surrogate_is_relayed_as_a_replacement_character(
 
     # What the server wrote to getUpdates (aiohttp's json.dumps) holds the raw escape.
     assert "\\ud800" in json.dumps(update)
-    assert receipt.text is not None and receipt.text.startswith("✅ Alerte #1 relayée à 2")
+    assert receipt.text is not None
+    assert receipt.text.startswith("✅ Alerte #1 relayée à 2")
     [copy] = server.sent_messages(ITALY)
-    assert copy.text is not None and "contrôle à Menton \ufffd fin" in copy.text
-    assert refusal.text is not None and "« rtQQ »" in refusal.text
+    assert copy.text is not None
+    assert "contrôle à Menton \ufffd fin" in copy.text
+    assert refusal.text is not None
+    assert "« rtQQ »" in refusal.text
     assert not any(ch in refusal.text for ch in CONTROLS)
 
 
@@ -165,7 +168,8 @@ def test_telegram_every_field_of_an_update_is_made_well_formed_at_the_edge() -> 
     )
     inbound = to_inbound(Update.de_json(json.loads(raw), None))
     assert inbound is not None
-    assert inbound.text == "/alert \ufffd x" and inbound.sender_name == "A\ufffd"
+    assert inbound.text == "/alert \ufffd x"
+    assert inbound.sender_name == "A\ufffd"
     for value in vars(inbound).values():
         if isinstance(value, str):
             value.encode("utf-8")

@@ -8,12 +8,13 @@ from hypothesis import strategies as st
 
 from alerts.messages import OutboundMessage, Paragraph, Span
 from alerts.parsing import AlertInputError, parse_alert_line
-from alerts.splitting import BUDGETS, TextBudget, split_message, utf16_length
+from alerts.splitting import TextBudget, split_message, utf16_length
 from alerts.text import clean_text
 from alerts.types import Urgency
-from bot.vocabulary import vocabulary_from
+from bot.wiring.vocabulary import vocabulary_from
 from config.loader import load_config
 from relays.markup import to_html
+from relays.telegram.traits import TRAITS as TELEGRAM
 
 VOCABULARY = vocabulary_from(load_config(None, {}).settings)
 
@@ -54,7 +55,8 @@ def test_default_urgency_is_normal_and_vital_wins() -> None:
 
 def test_no_border_means_ask_instead_of_guessing() -> None:
     draft = parse("il se passe quelque chose")
-    assert draft.needs_border and draft.border_choices == ()
+    assert draft.needs_border
+    assert draft.border_choices == ()
 
 
 def test_two_borders_mean_ask_which() -> None:
@@ -86,7 +88,8 @@ def test_control_characters_and_bidi_overrides_are_removed() -> None:
     text = "Menton\u202e evil\u2066 \x00\x1b[31mred\x07 ok\nline two\tend"
     assert clean_text(text) == "Menton evil [31mred ok\nline two\tend"
     draft = parse(text)
-    assert "\u202e" not in draft.text and "\x1b" not in draft.text
+    assert "\u202e" not in draft.text
+    assert "\x1b" not in draft.text
     assert draft.border == "franco-italienne"
 
 
@@ -103,13 +106,13 @@ def _message(texts: list[str]) -> OutboundMessage:
 
 def test_short_message_is_one_part() -> None:
     message = _message(["a", "b"])
-    assert split_message(message, BUDGETS["telegram"]) == [message]
+    assert split_message(message, TELEGRAM.text_budget) == [message]
 
 
 def test_split_on_paragraph_boundaries_keeps_every_character() -> None:
     paragraphs = [f"paragraphe {i} " + "é" * 900 for i in range(12)]
     message = _message(paragraphs)
-    parts = split_message(message, BUDGETS["telegram"])
+    parts = split_message(message, TELEGRAM.text_budget)
     assert len(parts) > 1
     assert all(utf16_length(p.plain) <= 4096 for p in parts)
     # paragraphs are never cut when each fits: the parts hold them whole, in order
@@ -137,7 +140,7 @@ def test_a_10000_character_alert_splits_without_cutting_markup() -> None:
     message = OutboundMessage(
         (Paragraph((Span("Alerte", "bold"),)), Paragraph((Span(text, "bold"),)))
     )
-    parts = split_message(message, BUDGETS["telegram"])
+    parts = split_message(message, TELEGRAM.text_budget)
     assert len(parts) == 3
     for part in parts:
         html = to_html(part)

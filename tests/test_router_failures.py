@@ -17,9 +17,10 @@ from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 from alerts.clock import ManualClock
 from alerts.i18n import Translator
 from alerts.messages import InboundMessage, OutboundMessage
-from alerts.outbox import Outbox, OutboxSignal
+from alerts.outbox import Outbox
 from bot.context import Command, Request
 from bot.router import InboundNotRecorded, MessageRouter
+from bot.wiring.platforms import platform_catalogue
 from storage.database import Database, is_transient
 from storage.models import Delivery, Member, Organisation
 
@@ -32,8 +33,7 @@ async def test_an_update_that_cannot_be_recorded_is_not_swallowed() -> None:
         database=database,
         commands=[],
         translate=Translator(),
-        outbox=Outbox(),
-        signal=OutboxSignal(),
+        outbox=Outbox(platform_catalogue()),
         clock=ManualClock(),
     )
     inbound = InboundMessage(
@@ -63,7 +63,7 @@ async def locked_member(request: Request) -> None:
     )
 
 
-async def bug(request: Request) -> None:
+async def bug(_request: Request) -> None:
     raise RuntimeError("a handler bug")
 
 
@@ -83,8 +83,7 @@ async def router_for(database: Database) -> MessageRouter:
         database=database,
         commands=[Command("locked", locked_member), Command("bug", bug)],
         translate=Translator(),
-        outbox=Outbox(),
-        signal=OutboxSignal(),
+        outbox=Outbox(platform_catalogue()),
         clock=ManualClock(NOW),
     )
 
@@ -113,7 +112,8 @@ async def test_a_permanent_failure_is_not_called_harmless(database: Database) ->
     await router(said("u1", "/bug"))
     [answer] = await answers(database)
     assert answer == Translator()("fr", "error.internal")
-    assert "rien n'a été perdu" not in answer and "Réessayez" not in answer
+    assert "rien n'a été perdu" not in answer
+    assert "Réessayez" not in answer
     assert "n'a pas été relayé" in answer
 
 

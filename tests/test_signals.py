@@ -43,11 +43,23 @@ class RunningTocsin:
         )
         self._stdout: list[str] = []
         self._stderr: list[str] = []
-        for stream, lines in (
-            (self.process.stdout, self._stdout),
-            (self.process.stderr, self._stderr),
-        ):
-            threading.Thread(target=lines.extend, args=(stream,), daemon=True).start()
+        self._readers = [
+            threading.Thread(target=lines.extend, args=(stream,), daemon=True)
+            for stream, lines in (
+                (self.process.stdout, self._stdout),
+                (self.process.stderr, self._stderr),
+            )
+        ]
+        for reader in self._readers:
+            reader.start()
+
+    def close_pipes(self) -> None:
+        """Once the process has ended: the readers reach the end, then the pipes close."""
+        for reader in self._readers:
+            reader.join(timeout=30)
+        for stream in (self.process.stdin, self.process.stdout, self.process.stderr):
+            if stream is not None:
+                stream.close()
 
     @property
     def stdout(self) -> str:
@@ -79,8 +91,7 @@ def tocsin_run(cwd: Path) -> Iterator[RunningTocsin]:
         if run.process.poll() is None:
             run.process.kill()
         run.process.wait(timeout=30)
-        if run.process.stdin is not None:
-            run.process.stdin.close()
+        run.close_pipes()
 
 
 async def deliveries_and_workers(tmp_path: Path) -> tuple[list[Delivery], list[str]]:
@@ -117,7 +128,8 @@ async def test_a_signal_stops_run_while_stdin_stays_open(
             run.type("/alert 3 mineurs à Briançon")
         run.process.send_signal(signum)
         returncode = run.process.wait(timeout=30)  # stdin is still open: only the signal stops it
-        assert run.process.stdin is not None and not run.process.stdin.closed
+        assert run.process.stdin is not None
+        assert not run.process.stdin.closed
     assert returncode == 0, run.stderr
     assert "Traceback" not in run.stderr
     assert "after the stop; cancelled" not in run.stderr  # no job held the stop for its grace

@@ -70,10 +70,13 @@ async def test_a_muted_group_gets_only_vital_alerts_until_unmuted(
         await wiring.dispatcher.wait_drained()
         after = await italy_muted_until(wiring)
 
-    assert muted.text is not None and muted.text.startswith("🔕 Sourdine jusqu'à")
+    assert muted.text is not None
+    assert muted.text.startswith("🔕 Sourdine jusqu'à")
     assert until == clock.now() + timedelta(hours=2)
-    assert routine.text is not None and "1 canal(aux) la recevront plus tard" in routine.text
-    assert vital.text is not None and "plus tard" not in vital.text
+    assert routine.text is not None
+    assert "1 canal(aux) la recevront plus tard" in routine.text
+    assert vital.text is not None
+    assert "plus tard" not in vital.text
     # Muted: the vital alert goes through, the routine one waits; other channels unaffected.
     assert any("Vintimille" in text for text in italy_while_muted)
     assert not any("Menton" in text for text in italy_while_muted)
@@ -135,5 +138,6 @@ async def test_mute_refuses_bad_durations_other_roles_and_chats_that_are_not_cha
     ]
     # Nothing changed: the channel is not muted and gets the next alert at once.
     assert until is None
-    assert receipt.text is not None and "plus tard" not in receipt.text
+    assert receipt.text is not None
+    assert "plus tard" not in receipt.text
     assert any("Menton" in text for text in texts(server, ITALY))

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
 from alerts.messages import text_message
 from alerts.outbox import NOTICE, Outbox, Target
+from bot.wiring.platforms import platform_catalogue
 from storage import outbox as store
 from storage import queries
 from storage.database import (
@@ -84,20 +85,24 @@ async def test_inbound_update_is_handled_once(database: Database) -> None:
 
 
 async def test_a_failed_transaction_writes_nothing(database: Database) -> None:
-    outbox = Outbox()
-    with pytest.raises(RuntimeError):
+    outbox = Outbox(platform_catalogue())
+
+    async def crashing_handler() -> None:
         async with database.transaction() as session:
             outbox.enqueue(
                 session, Target("console", "a"), text_message("x"), fact=NOTICE, priority=1, now=NOW
             )
             await session.flush()
             raise RuntimeError("crash between the fact and its commit")
+
+    with pytest.raises(RuntimeError, match="crash between the fact and its commit"):
+        await crashing_handler()
     async with database.sessions() as session:
         assert await session.scalar(select(func.count()).select_from(Delivery)) == 0
 
 
 async def _enqueue(database: Database, chats: list[str], priority: int = 10) -> None:
-    outbox = Outbox()
+    outbox = Outbox(platform_catalogue())
     async with database.transaction() as session:
         for chat in chats:
             outbox.enqueue(

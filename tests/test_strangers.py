@@ -67,8 +67,10 @@ async def test_thirty_help_from_a_stranger_get_one_answer_and_the_alert_is_not_h
         await wiring.dispatcher.wait_drained()
         italy = sent_texts(server, ITALY)
 
-    assert relayed and arrived < 12
-    assert receipt.text is not None and receipt.text.startswith("✅ Alerte #1 relayée à 2")
+    assert relayed
+    assert arrived < 12
+    assert receipt.text is not None
+    assert receipt.text.startswith("✅ Alerte #1 relayée à 2")
     assert sum(text.startswith(NOT_MEMBER) for text in italy) == 1
     [alert] = [text for text in italy if not text.startswith(NOT_MEMBER)]
     assert "6 personne(s)" in alert
@@ -103,7 +105,8 @@ async def test_a_stranger_is_answered_once_per_ten_minutes_over_a_restart_at_low
             await scene.wiring.router(message("matrix", stranger, "!help", f"p{number}"))
         private = await scene.replies("matrix", stranger)
 
-    assert len(first) == 1 and first[0].startswith(NOT_MEMBER)
+    assert len(first) == 1
+    assert first[0].startswith(NOT_MEMBER)
     assert priorities == [0]
     assert priorities[0] <= delivery_priority(Kind.ANNOUNCEMENT, Urgency.INFO)
     assert after_restart == first

@@ -359,10 +359,13 @@ async def test_injected_media_edits_and_service_updates_parse_in_ptb(
     assert updates[2].message is not None
     assert updates[2].message.location is not None
     assert updates[2].message.location.latitude == pytest.approx(43.7764)
-    assert updates[3].message is not None and updates[3].message.sticker is not None
-    assert updates[4].message is not None and updates[4].message.voice is not None
+    assert updates[3].message is not None
+    assert updates[3].message.sticker is not None
+    assert updates[4].message is not None
+    assert updates[4].message.voice is not None
     document = updates[5].message.document if updates[5].message else None
-    assert document is not None and document.file_name == "arrete.pdf"
+    assert document is not None
+    assert document.file_name == "arrete.pdf"
     assert updates[6].message is not None
     assert updates[6].message.migrate_to_chat_id == SUPERGROUP
     assert updates[7].message is not None
@@ -794,9 +797,8 @@ def test_rate_limit_memory_stays_bounded() -> None:
 # -- the control interface over HTTP ----------------------------------------------------
 
 
-async def test_the_control_endpoints_drive_a_bot(
-    bot: Bot, server: BotApiServer, http: httpx.AsyncClient
-) -> None:
+@pytest.mark.usefixtures("server")
+async def test_the_control_endpoints_drive_a_bot(bot: Bot, http: httpx.AsyncClient) -> None:
     added = await http.post(
         "/_control/chats", json={"chat_id": SUPERGROUP, "title": "Manche", "is_forum": True}
     )
@@ -832,7 +834,8 @@ async def test_the_control_endpoints_drive_a_bot(
     assert refused.status_code == 400
     assert updates[0].message is not None
     assert updates[0].message.message_thread_id == thread
-    assert updates[1].message is not None and updates[1].message.photo
+    assert updates[1].message is not None
+    assert updates[1].message.photo
     [record] = sent.json()["messages"]
     assert (record["text"], record["message_thread_id"]) == ("Reçu", thread)
     assert stats.json()["stats"]["sends_accepted"] == 1
@@ -840,9 +843,8 @@ async def test_the_control_endpoints_drive_a_bot(
     assert chat.json()["state"]["blocked"] is True
 
 
-async def test_control_faults_limits_and_waiting(
-    bot: Bot, server: BotApiServer, http: httpx.AsyncClient
-) -> None:
+@pytest.mark.usefixtures("server")
+async def test_control_faults_limits_and_waiting(bot: Bot, http: httpx.AsyncClient) -> None:
     faults = await http.post("/_control/faults", json={"error_ratio": 1.0, "methods": ["*"]})
     with pytest.raises(NetworkError):
         await bot.get_me()

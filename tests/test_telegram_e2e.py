@@ -60,7 +60,7 @@ def texts(server: BotApiServer, chat: int) -> list[str]:
 # -- the phone-style guided alert -----------------------------------------------------
 
 
-async def test_a_guided_alert_by_buttons_fans_out_to_the_right_groups(
+async def test_a_guided_alert_by_buttons_fans_out_to_the_right_groups(  # noqa: PLR0915 (one scenario, read top-down)
     server: BotApiServer, database_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     for name in OUR_LOGGERS:
@@ -72,14 +72,16 @@ async def test_a_guided_alert_by_buttons_fans_out_to_the_right_groups(
     async with running_tocsin(server, scene_config(server, database_url, topic)) as wiring:
         phone.say("/alert")
         started, border = await phone.answers(2)
-        assert started.text is not None and started.text.startswith("🆕 Nouvelle alerte")
+        assert started.text is not None
+        assert started.text.startswith("🆕 Nouvelle alerte")
         assert "Frontière franco-italienne" in labels(border)
         phone.press(border, "Frontière franco-italienne")
         place = await phone.answer()
         assert {"Menton", "Vintimille", "Pas de lieu précis"} <= set(labels(place))
         phone.press(place, "Menton")
         question = await phone.answer()
-        assert question.text is not None and "Que se passe-t-il" in question.text
+        assert question.text is not None
+        assert "Que se passe-t-il" in question.text
         phone.say(what)
         people = await phone.answer()
         phone.say("12")  # typed rather than pressed
@@ -96,8 +98,10 @@ async def test_a_guided_alert_by_buttons_fans_out_to_the_right_groups(
         urgency = await phone.answer()
         phone.press(urgency, "🚨 Urgente")
         summary = await phone.answer()
-        assert summary.text is not None and what in summary.text
-        assert "Personnes : 12" in summary.text and "Mineur·es : 3" in summary.text
+        assert summary.text is not None
+        assert what in summary.text
+        assert "Personnes : 12" in summary.text
+        assert "Mineur·es : 3" in summary.text
         phone.press(summary, "✅ Envoyer")
         receipt = await phone.answer()
         await drained(wiring)
@@ -105,15 +109,18 @@ async def test_a_guided_alert_by_buttons_fans_out_to_the_right_groups(
         async with wiring.database.sessions() as session:
             left = await session.scalar(select(func.count()).select_from(Conversation))
 
-    assert people.text is not None and "Combien" in people.text
+    assert people.text is not None
+    assert "Combien" in people.text
     menu = {entry["command"]: entry["description"] for entry in server.commands()}
     english = {entry["command"]: entry["description"] for entry in server.commands(None, "en")}
     assert {"alert", "urgent", "cancel", "help"} <= set(menu)
-    assert "mobilise" not in menu and "subscribe" not in menu  # the "/" menu: everyone's
+    assert "mobilise" not in menu
+    assert "subscribe" not in menu
     assert menu["cancel"] == "abandonner l'alerte en cours"
     assert english["cancel"] == "give up the alert in progress"
     assert receipt.text == "✅ Alerte #1 relayée à 3 canal(aux)."
-    assert alerts == 1 and left == 0
+    assert alerts == 1
+    assert left == 0
     [italy] = server.sent_messages(ITALY)
     [minors_copy] = server.sent_messages(MINORS)
     [roya] = server.sent_messages(FORUM)
@@ -161,9 +168,11 @@ async def test_cancel_and_a_restart_mid_conversation(
         await drained(wiring)
         alerts = await count_alerts(wiring)
 
-    assert question.text is not None and "Que se passe-t-il" in question.text
+    assert question.text is not None
+    assert "Que se passe-t-il" in question.text
     assert cancelled.text == "Alerte abandonnée : rien n'a été relayé."
-    assert stale.text is not None and stale.text.startswith("Ce bouton ne correspond plus")
+    assert stale.text is not None
+    assert stale.text.startswith("Ce bouton ne correspond plus")
     assert alerts == 0
     assert server.sent_messages(SPAIN) == []
 
@@ -183,10 +192,13 @@ async def test_markup_in_an_alert_is_delivered_escaped_verbatim(
         receipt = await phone.answer()
         await drained(wiring)
 
-    assert receipt.text is not None and receipt.text.startswith("✅ Alerte #1")
+    assert receipt.text is not None
+    assert receipt.text.startswith("✅ Alerte #1")
     [copy] = server.sent_messages(ITALY)
-    assert copy.text is not None and hostile in copy.text
-    assert copy.raw_text is not None and "&lt;script&gt;" in copy.raw_text
+    assert copy.text is not None
+    assert hostile in copy.text
+    assert copy.raw_text is not None
+    assert "&lt;script&gt;" in copy.raw_text
 
 
 async def test_a_10000_character_alert_is_split_and_every_part_delivered_in_order(
@@ -253,7 +265,8 @@ async def test_forged_and_expired_buttons_are_refused_politely(
         "expiré). Rien n'a été relayé. Tapez /alert pour recommencer."
     ] * 2
     assert refusals[2].text == "Ce bouton n'est plus valable. Rien n'a été relayé."
-    assert expired.text is not None and "a expiré après 60 min" in expired.text
+    assert expired.text is not None
+    assert "a expiré après 60 min" in expired.text
     assert alerts == 0
     assert [answer["callback_query_id"] for answer in server.callback_answers]  # acknowledged
     assert server.sent_messages(ITALY) == []
@@ -310,7 +323,8 @@ async def test_stickers_voice_notes_and_documents_get_a_clear_message(
         "Je ne lis pas les documents joints. Écrivez le texte de l'alerte (ou envoyez une "
         "photo avec légende). Rien n'a été relayé.",
     ]
-    assert inside.text is not None and inside.text.startswith("Je ne peux pas écouter")
+    assert inside.text is not None
+    assert inside.text.startswith("Je ne peux pas écouter")
     assert alerts == 0
 
 
@@ -340,17 +354,21 @@ async def test_an_edit_corrects_its_alert_within_the_window_and_not_after(
         await drained(wiring)
         alerts = await count_alerts(wiring)
 
-    assert applied.text is not None and applied.text.startswith(
+    assert applied.text is not None
+    assert applied.text.startswith(
         "✏️ Correction appliquée à l'alerte #1 : 2 message(s) modifié(s)."
     )
-    assert too_late.text is not None and "n'a pas été appliquée" in too_late.text
+    assert too_late.text is not None
+    assert "n'a pas été appliquée" in too_late.text
     assert "plus de 15 min" in too_late.text
-    assert ignored.text is not None and "ne sont pas relus" in ignored.text
+    assert ignored.text is not None
+    assert "ne sont pas relus" in ignored.text
     assert alerts == 1  # an edit never raises a second alert
     for chat in (ITALY, FORUM):  # both copies (the Roya topic too) corrected in place
         [copy] = server.sent_messages(chat)
         assert copy.text is not None
-        assert "7 personne(s)" in copy.text and "<vite>" in copy.text
+        assert "7 personne(s)" in copy.text
+        assert "<vite>" in copy.text
         assert len(copy.edits) == 1
 
 
@@ -379,14 +397,17 @@ async def test_a_photo_with_a_caption_is_an_alert_with_that_photo(
             alert = await session.scalar(select(Alert))
 
     file_id = sent["message"]["photo"][-1]["file_id"]
-    assert receipt.text is not None and receipt.text.startswith("✅ Alerte #1")
-    assert alert is not None and json.loads(alert.photo or "{}") == {
+    assert receipt.text is not None
+    assert receipt.text.startswith("✅ Alerte #1")
+    assert alert is not None
+    assert json.loads(alert.photo or "{}") == {
         "platform": "telegram",
         "ref": file_id,
     }
     [copy] = server.sent_messages(ITALY)
     assert copy.media["photo"][-1]["file_id"] == file_id  # by file id, no upload
-    assert copy.caption is not None and "Contrôle au faciès à Menton" in copy.caption
+    assert copy.caption is not None
+    assert "Contrôle au faciès à Menton" in copy.caption
 
 
 async def test_a_shared_location_becomes_the_nearest_place_not_coordinates(
@@ -415,14 +436,19 @@ async def test_a_shared_location_becomes_the_nearest_place_not_coordinates(
         await phone.answer()
         await drained(wiring)
 
-    assert found.text is not None and "lieu le plus proche, Menton" in found.text
-    assert question.text is not None and "Que se passe-t-il" in question.text
+    assert found.text is not None
+    assert "lieu le plus proche, Menton" in found.text
+    assert question.text is not None
+    assert "Que se passe-t-il" in question.text
     [italy] = server.sent_messages(ITALY)
     roya = server.sent_messages(FORUM)
-    assert italy.text is not None and "📍 Menton" in italy.text
-    assert "43.78" not in italy.text and "7.51" not in italy.text
+    assert italy.text is not None
+    assert "📍 Menton" in italy.text
+    assert "43.78" not in italy.text
+    assert "7.51" not in italy.text
     assert not any("location" in message.media for message in server.sent_messages(ITALY))
-    assert roya[0].text is not None and "Position : 43.7801, 7.5120" in roya[0].text
+    assert roya[0].text is not None
+    assert "Position : 43.7801, 7.5120" in roya[0].text
     assert roya[1].media["location"] == {"latitude": 43.7801, "longitude": 7.512}
 
 
@@ -457,7 +483,8 @@ async def test_groups_commands_for_the_bot_and_a_group_nobody_claims(
         alerts = await count_alerts(wiring)
 
     assert alerts == 1
-    assert hello.text is not None and "d'ici 10 min, je le quitterai" in hello.text
+    assert hello.text is not None
+    assert "d'ici 10 min, je le quitterai" in hello.text
     assert texts(server, orphan)[1].startswith("👋 Personne n'a revendiqué ce groupe")
     assert server.counters.requests["leavechat"] == 1
     assert texts(server, claimed)[1].startswith("✅ Ce canal reçoit désormais")
@@ -511,8 +538,10 @@ async def test_a_restart_neither_loses_nor_replays_updates(
         await drained(wiring)
         alerts = await count_alerts(wiring)
 
-    assert late.text is not None and late.text.startswith("✅ Alerte #2")
-    assert after.text is not None and after.text.startswith("✅ Alerte #3")
+    assert late.text is not None
+    assert late.text.startswith("✅ Alerte #2")
+    assert after.text is not None
+    assert after.text.startswith("✅ Alerte #3")
     assert alerts == 3
     relayed = texts(server, ITALY)
     assert len(relayed) == 3

@@ -12,6 +12,7 @@ import pytest
 
 from alerts.clock import ManualClock
 from alerts.messages import InboundMessage
+from relays.base import BotIdentity
 from relays.telegram import TelegramOptions, TelegramRelay
 from storage import queries
 from storage.database import Database
@@ -56,14 +57,14 @@ async def server() -> AsyncIterator[BotApiServer]:
 def new_relay(
     server: BotApiServer,
     database: Database,
-    on_username: Callable[[str], None] | None = None,
+    identity: BotIdentity | None = None,
 ) -> TelegramRelay:
     return TelegramRelay(
         TOKEN,
         options=TelegramOptions(base_url=server.api_url, poll_timeout=1, first_backoff=0.05),
         database=database,
         clock=ManualClock(),
-        on_username=on_username,
+        identity=identity,
     )
 
 
@@ -74,10 +75,11 @@ async def running(server: BotApiServer, database: Database, inbox: Inbox) -> Tel
     return relay
 
 
-async def test_updates_become_neutral_messages(server: BotApiServer, database: Database) -> None:
+# One scenario, read top-down.
+async def test_updates_become_neutral_messages(server: BotApiServer, database: Database) -> None:  # noqa: PLR0915
     inbox = Inbox()
-    names: list[str] = []
-    relay = new_relay(server, database, names.append)
+    identity = BotIdentity()
+    relay = new_relay(server, database, identity)
     server.add_chat(FORUM, is_forum=True)
     topic = server.add_topic(FORUM, "Menton")
     await relay.start(inbox)
@@ -104,26 +106,37 @@ async def test_updates_become_neutral_messages(server: BotApiServer, database: D
     command, other_bot, reply, in_topic, edit, where, sticker, voice, doc, photo, press, joined = (
         got
     )
+    names = sorted(identity.names)  # what the relay learnt at getMe, for the router
     assert names == ["tocsin_test_bot"]
     assert (command.chat, command.chat_type, command.sender) == (str(GROUP), "group", str(USER))
-    assert command.text == "/alert@tocsin_test_bot vu à Menton" and command.addressed_to_bot
+    assert command.text == "/alert@tocsin_test_bot vu à Menton"
+    assert command.addressed_to_bot
     assert not other_bot.addressed_to_bot
-    assert reply.reply_to == str(said_id) and reply.sender == str(OTHER)
-    assert in_topic.chat == f"{FORUM}:{topic}" and in_topic.reply_to is None
-    assert edit.edited and edit.text == "vu à Vintimille" and edit.message_id == str(said_id)
-    assert where.location is not None and where.location.latitude == pytest.approx(43.7764)
+    assert reply.reply_to == str(said_id)
+    assert reply.sender == str(OTHER)
+    assert in_topic.chat == f"{FORUM}:{topic}"
+    assert in_topic.reply_to is None
+    assert edit.edited
+    assert edit.text == "vu à Vintimille"
+    assert edit.message_id == str(said_id)
+    assert where.location is not None
+    assert where.location.latitude == pytest.approx(43.7764)
     assert where.chat_type == "private"
     assert [a.kind for a in (*sticker.attachments, *voice.attachments, *doc.attachments)] == [
         "sticker",
         "voice",
         "document",
     ]
-    assert photo.text == "/alert contrôle" and photo.attachments[0].kind == "photo"
-    assert press.button is not None and press.button.data == "go"
+    assert photo.text == "/alert contrôle"
+    assert photo.attachments[0].kind == "photo"
+    assert press.button is not None
+    assert press.button.data == "go"
     assert press.button.message_id == str(sent.message_id)
     assert [answer["data"] for answer in server.callback_answers] == ["go"]
-    assert joined.event == "joined_group" and joined.sender == str(OTHER)
-    assert joined.chat == "-4000000009" and joined.text == "Soutien Roya"
+    assert joined.event == "joined_group"
+    assert joined.sender == str(OTHER)
+    assert joined.chat == "-4000000009"
+    assert joined.text == "Soutien Roya"
     assert len({message.update_id for message in got}) == 12
 
 
@@ -259,7 +272,8 @@ async def test_webhook_mode_takes_updates_with_the_secret_only(
         await relay.stop()
 
     assert server.webhook["url"] == "https://tocsin.example.org/telegram-hook"
-    assert secret and TOKEN.split(":")[1] not in secret
+    assert secret
+    assert TOKEN.split(":")[1] not in secret
     assert stranger.status_code == 403
     assert telegram.status_code == 200
     assert [message.text for message in got] == ["/alert par webhook"]

@@ -20,6 +20,7 @@ from alerts.messages import (
     Span,
     text_message,
 )
+from relays.images import PhotoSource
 from relays.telegram import TelegramOptions, TelegramRelay
 from relays.telegram.outbound import ChatAddress
 from tests.telegram_api import BotApiServer
@@ -53,8 +54,18 @@ async def server() -> AsyncIterator[BotApiServer]:
 
 
 @pytest.fixture
-async def relay(server: BotApiServer) -> AsyncIterator[TelegramRelay]:
-    relay = TelegramRelay(TOKEN, options=TelegramOptions(base_url=server.api_url))
+def photos() -> dict[str, PhotoSource]:
+    """The other platforms' photo downloads the relay is given (a test adds its own)."""
+    return {}
+
+
+@pytest.fixture
+async def relay(
+    server: BotApiServer, photos: dict[str, PhotoSource]
+) -> AsyncIterator[TelegramRelay]:
+    relay = TelegramRelay(
+        TOKEN, options=TelegramOptions(base_url=server.api_url), photo_sources=photos
+    )
     await relay.start(None)
     try:
         yield relay
@@ -75,7 +86,7 @@ def test_addresses_parse_with_and_without_a_topic() -> None:
     assert ChatAddress.parse("-100123:45") == ChatAddress(-100123, 45)
     assert ChatAddress.parse("42") == ChatAddress(42)
     assert str(ChatAddress.parse("-100123:45")) == "-100123:45"
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="not a Telegram chat address"):
         ChatAddress.parse("!room:example.org")
 
 
@@ -168,15 +179,17 @@ async def test_photos_by_file_id_with_caption_or_before_long_text(
 
     assert with_caption.outcome == with_text.outcome == "sent"
     captioned, photo, text = server.sent_messages(GROUP)
-    assert captioned.caption == "Court" and captioned.media["photo"]
-    assert photo.caption is None and photo.media["photo"]
+    assert captioned.caption == "Court"
+    assert captioned.media["photo"]
+    assert photo.caption is None
+    assert photo.media["photo"]
     assert text.text == "x" * 2000
     assert text.reply_to_message_id == photo.message_id
     assert with_text.platform_message_id == str(text.message_id)
 
 
 async def test_a_photo_from_another_platform_is_stripped_before_upload(
-    relay: TelegramRelay, server: BotApiServer
+    relay: TelegramRelay, server: BotApiServer, photos: dict[str, PhotoSource]
 ) -> None:
     original = jpeg_with_gps()
 
@@ -184,7 +197,7 @@ async def test_a_photo_from_another_platform_is_stripped_before_upload(
         assert ref == "mxc://example.org/abc"
         return original
 
-    relay.photo_sources["matrix"] = from_matrix
+    photos["matrix"] = from_matrix
     message = OutboundMessage(
         (Paragraph((Span("photo"),)),), photo=PhotoRef("matrix", "mxc://example.org/abc")
     )
@@ -224,7 +237,9 @@ async def test_refusals_become_delivery_results(relay: TelegramRelay, server: Bo
     migrated = await relay.send("-4000000002", text_message("x"), context())
 
     assert blocked.outcome == kicked.outcome == missing.outcome == "failed"
-    assert blocked.channel_gone and kicked.channel_gone and missing.channel_gone
+    assert blocked.channel_gone
+    assert kicked.channel_gone
+    assert missing.channel_gone
     assert "blocked" in blocked.reason
     assert migrated.outcome == "moved"
     assert migrated.moved_to == "-1004000000002"
@@ -248,7 +263,8 @@ def test_refused_markup_asks_for_a_plain_resend() -> None:
     result = TelegramRelay._result_of(error, context())
 
     assert result.outcome == "failed"
-    assert result.markup_refused and not result.channel_gone
+    assert result.markup_refused
+    assert not result.channel_gone
 
 
 async def test_429_is_reported_with_its_retry_after() -> None:
@@ -279,15 +295,18 @@ async def test_server_errors_and_a_dead_server_are_retryable(server: BotApiServe
     finally:
         await relay.stop()
 
-    assert bad_gateway.outcome == "retry" and not bad_gateway.rate_limited
+    assert bad_gateway.outcome == "retry"
+    assert not bad_gateway.rate_limited
     assert unreachable.outcome == "retry"
 
 
-async def test_a_photo_source_failing_for_now_is_a_retry(relay: TelegramRelay) -> None:
-    async def unreachable(ref: str) -> bytes:
+async def test_a_photo_source_failing_for_now_is_a_retry(
+    relay: TelegramRelay, photos: dict[str, PhotoSource]
+) -> None:
+    async def unreachable(_ref: str) -> bytes:
         raise ConnectionError("homeserver down")
 
-    relay.photo_sources["matrix"] = unreachable
+    photos["matrix"] = unreachable
     message = OutboundMessage(
         (Paragraph((Span("photo"),)),), photo=PhotoRef("matrix", "mxc://example.org/abc")
     )

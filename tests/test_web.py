@@ -25,13 +25,15 @@ from alerts.messages import (
     SendContext,
     text_message,
 )
-from alerts.outbox import FactRef, Outbox, OutboxSignal, Target
+from alerts.outbox import FactRef, Outbox, Target
 from bot.app import Wiring, build
 from bot.web.health import HealthChecks
 from bot.web.metrics import MetricsEndpoint, PrometheusMetrics, ScrapeState
 from bot.web.server import WebServer
+from bot.wiring.platforms import platform_catalogue
 from relays.base import RelayHealth
-from relays.dispatcher import Dispatcher, RetryPolicy
+from relays.dispatch_policy import RetryPolicy
+from relays.dispatcher import Dispatcher
 from relays.matrix import MatrixRelay
 from relays.ratelimit import PlatformLimits
 from relays.telegram import TelegramRelay
@@ -75,7 +77,8 @@ async def get_json(port: int, path: str) -> tuple[int, Any]:
 
 async def scrape(port: int) -> Samples:
     status, content_type, body = await get(port, "/metrics")
-    assert status == 200 and content_type.startswith("text/plain; version=0.0.4")
+    assert status == 200
+    assert content_type.startswith("text/plain; version=0.0.4")
     return samples(body)
 
 
@@ -96,7 +99,8 @@ async def console_tocsin(database_url: str) -> AsyncIterator[Wiring]:
 
 async def test_health_endpoints_and_metrics_change_after_a_delivery(database_url: str) -> None:
     async with console_tocsin(database_url) as wiring:
-        assert wiring.web is not None and wiring.web.port
+        assert wiring.web is not None
+        assert wiring.web.port
         port = wiring.web.port
         assert await get_json(port, "/livez") == (200, {"live": True})
         assert await get_json(port, "/readyz") == (200, {"ready": True, "not_ready": {}})
@@ -129,7 +133,7 @@ async def test_health_endpoints_and_metrics_change_after_a_delivery(database_url
 
 async def test_outbox_depth_and_oldest_due_are_read_at_scrape_time(database: Database) -> None:
     clock = ManualClock()
-    metrics = PrometheusMetrics()
+    metrics = PrometheusMetrics(platform_catalogue())
     checks = HealthChecks(database, {"console": ScriptedRelay()})
     endpoint = MetricsEndpoint(metrics, database, checks, clock)
     server = WebServer("127.0.0.1:0", endpoint.routes(), source="test.toml")
@@ -139,7 +143,7 @@ async def test_outbox_depth_and_oldest_due_are_read_at_scrape_time(database: Dat
         empty = await scrape(server.port)
         async with database.transaction() as session:
             for priority, address in ((90, "a"), (20, "b"), (20, "c")):
-                Outbox().enqueue(
+                Outbox(platform_catalogue()).enqueue(
                     session,
                     Target("console", address),
                     text_message("x"),
@@ -170,22 +174,20 @@ async def test_retries_429s_failures_and_dead_rows_are_counted(database: Databas
         return None
 
     relay = ScriptedRelay(script=script)
-    metrics = PrometheusMetrics()
-    signal = OutboxSignal()
+    metrics = PrometheusMetrics(platform_catalogue())
     dispatcher = Dispatcher(
         database=database,
         relays={"console": relay},
         limits={"console": PlatformLimits()},
         clock=clock,
-        signal=signal,
-        outbox=Outbox(),
+        outbox=Outbox(platform_catalogue()),
         translate=Translator(),
         retry=RetryPolicy(first_delay=0.0),
         metrics=metrics,
     )
     async with database.transaction() as session:
         for address, kind in (("limited", "alert"), ("refused", "announcement")):
-            Outbox().enqueue(
+            Outbox(platform_catalogue()).enqueue(
                 session,
                 Target("console", address),
                 text_message("x"),
@@ -215,7 +217,7 @@ async def test_feed_polls_are_counted_by_outcome(database: Database) -> None:
     """The real watcher against the local feed server: a first poll, a 304, a 404."""
     server = FeedServer()
     await server.start()
-    metrics = PrometheusMetrics()
+    metrics = PrometheusMetrics(platform_catalogue())
     publish(server, "ce", rss(Entry("a", "Rapport annuel")), version=1)
     feeds = [
         feed_entry("ce", server.url("/feeds/ce"), every="1s"),
@@ -242,7 +244,7 @@ class _Unreachable(ScriptedRelay):
 async def test_readyz_names_the_relay_that_is_not_connected(database: Database) -> None:
     relays: Mapping[str, Any] = {"console": ScriptedRelay(), "matrix": _Unreachable()}
     checks = HealthChecks(database, relays)
-    metrics = PrometheusMetrics()
+    metrics = PrometheusMetrics(platform_catalogue())
     routes = [*checks.routes(), *MetricsEndpoint(metrics, database, checks, ManualClock()).routes()]
     server = WebServer("127.0.0.1:0", routes, source="test.toml")
     await server.start()
@@ -271,7 +273,8 @@ async def test_readyz_follows_the_telegram_bot_api(tmp_path: Path) -> None:
     port_of_api = int(server.base_url.rsplit(":", 1)[1])
     try:
         async with running_tocsin(server, raw) as wiring:
-            assert wiring.web is not None and wiring.web.port
+            assert wiring.web is not None
+            assert wiring.web.port
             assert isinstance(wiring.relays["telegram"], TelegramRelay)
             port = wiring.web.port
             assert (await get_json(port, "/readyz"))[0] == 200

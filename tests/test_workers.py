@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from alerts.clock import SystemClock
 from alerts.messages import text_message
 from alerts.outbox import NOTICE, Outbox, Target
+from bot.wiring.platforms import platform_catalogue
 from storage.database import open_database
 from storage.models import Delivery
 from tests.support.databases import fresh_database_url, postgres_url
@@ -54,7 +55,7 @@ async def test_two_workers_drain_2000_deliveries_without_double_sends(tmp_path: 
     async with database.transaction() as session:
         for index in range(PER_CHAT):
             for chat in range(CHATS):
-                Outbox().enqueue(
+                Outbox(platform_catalogue()).enqueue(
                     session,
                     Target("console", f"chat-{chat}"),
                     text_message(f"msg-{chat}-{index}"),

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from alerts.channel_cache import ChannelCache
 from alerts.digest.audience import select_view
 from alerts.digest.gather import gather
 from alerts.digest.model import Period
-from alerts.directory import ChannelDirectory
 from alerts.types import Role
+from bot.config_sync import REMOVED
 from bot.context import Command, Request
 from bot.digest.service import DigestService, audience_of
-from bot.directory import REMOVED
 from config.durations import parse_duration
 
 MAX_SINCE = timedelta(days=366)
@@ -30,7 +30,7 @@ def since_of(text: str, default: timedelta) -> timedelta:
 
 
 class DigestCommand:
-    def __init__(self, service: DigestService, directory: ChannelDirectory) -> None:
+    def __init__(self, service: DigestService, directory: ChannelCache) -> None:
         self._service = service
         self._directory = directory
 

@@ -10,21 +10,21 @@ import argparse
 from datetime import UTC, datetime
 from typing import TextIO
 
+from alerts.channel_cache import load_targets
 from alerts.digest.archive import ArchiveRenderer
 from alerts.digest.audience import NETWORK, select_view
 from alerts.digest.gather import gather
 from alerts.digest.model import Period
 from alerts.digest.render import ChatRenderer
-from alerts.digest.texts import TEXTS
-from alerts.directory import load_targets
-from alerts.i18n import Translator
 from alerts.messages import OutboundMessage
+from alerts.outbox import Outbox
 from alerts.routing import ChannelTarget
-from alerts.splitting import BUDGETS, split_message
+from bot.config_sync import REMOVED, spec_of
 from bot.digest.command import since_of
 from bot.digest.service import audience_of
-from bot.directory import REMOVED, spec_of
-from bot.vocabulary import vocabulary_from
+from bot.wiring.platforms import platform_catalogue
+from bot.wiring.texts import translator
+from bot.wiring.vocabulary import vocabulary_from
 from config.loader import ConfigError, LoadedConfig
 from config.schema import Settings
 from relays.markup import to_html, to_plain
@@ -47,7 +47,7 @@ def add_arguments(digest: argparse.ArgumentParser) -> None:
 def formatted(message: OutboundMessage, form: str) -> str:
     """The chat digest as `form`'s platform receives it, part by part."""
     platform = {"text": "console", "telegram": "telegram", "matrix": "matrix"}[form]
-    parts = split_message(message, BUDGETS[platform])
+    parts = Outbox(platform_catalogue()).split(message, platform)
     shown = []
     for index, part in enumerate(parts, 1):
         if form == "telegram":
@@ -87,7 +87,7 @@ async def preview(config: LoadedConfig, args: argparse.Namespace, out: TextIO) -
         since = since_of(args.since, settings.digest.period)
     except ValueError:
         raise ConfigError(f"--since: invalid duration {args.since!r} (e.g. 7d, 48h)") from None
-    translate = Translator(extra=TEXTS)
+    translate = translator()
     vocabulary = vocabulary_from(settings)
     now = datetime.now(UTC)
     period = Period(now - since, now, settings.digest.timezone)

@@ -12,18 +12,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from alerts.channel_cache import ChannelCache
 from alerts.digest.archive import totals_json
 from alerts.digest.audience import NETWORK, Audience, PeriodIndex, select_view
 from alerts.digest.gather import gather, period_ending
 from alerts.digest.model import DigestView, Period, PeriodFacts
 from alerts.digest.render import ChatRenderer
-from alerts.directory import ChannelDirectory
 from alerts.messages import OutboundMessage
-from alerts.outbox import FactRef, Outbox, OutboxSignal, Target
+from alerts.outbox import FactRef, Outbox, Target
 from alerts.routing import ChannelTarget, RoutableFact, deliver_at
 from alerts.types import Kind, Urgency, delivery_priority
+from bot.config_sync import REMOVED
 from bot.digest.archive import ArchiveWriter
-from bot.directory import REMOVED
 from storage import digest_queries
 from storage.database import Database
 
@@ -51,9 +51,8 @@ class DigestService:
         self,
         *,
         database: Database,
-        directory: ChannelDirectory,
+        directory: ChannelCache,
         outbox: Outbox,
-        signal: OutboxSignal,
         renderer: ChatRenderer,
         archive: ArchiveWriter | None,
         period: timedelta,
@@ -63,7 +62,6 @@ class DigestService:
         self._database = database
         self._directory = directory
         self._outbox = outbox
-        self._signal = signal
         self._renderer = renderer
         self._archive = archive
         self.period = period
@@ -161,7 +159,6 @@ class DigestService:
                     deliver_at=deliver_at(target, _ROUTING, now),
                 )
                 sent += 1
-        self._signal.wake()
         log.info(
             "digest %s: %d channel(s), %d empty skipped", scheduled_for.isoformat(), sent, skipped
         )

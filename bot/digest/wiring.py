@@ -8,10 +8,6 @@ from pathlib import Path
 from alerts.clock import Clock
 from alerts.digest.archive import ArchiveRenderer
 from alerts.digest.render import ChatRenderer
-from alerts.directory import ChannelDirectory
-from alerts.i18n import Translator
-from alerts.outbox import Outbox, OutboxSignal
-from alerts.vocabulary import Vocabulary
 from bot.digest.archive import ArchiveWriter
 from bot.digest.command import DigestCommand
 from bot.digest.schedule import DigestSchedule
@@ -19,6 +15,7 @@ from bot.digest.scheduler import DigestScheduler
 from bot.digest.service import DigestService
 from bot.web.digests import DigestArchive
 from bot.web.server import Route
+from bot.wiring.shared import SharedParts
 from config.schema import Settings
 from storage.database import Database
 
@@ -36,26 +33,18 @@ class DigestParts:
 
 
 def build_digest(
-    settings: Settings,
-    *,
-    database: Database,
-    clock: Clock,
-    vocabulary: Vocabulary,
-    translate: Translator,
-    outbox: Outbox,
-    signal: OutboxSignal,
-    directory: ChannelDirectory,
+    settings: Settings, shared: SharedParts, *, database: Database, clock: Clock
 ) -> DigestParts:
     digest = settings.digest
+    vocabulary, translate = shared.vocabulary, shared.translate
     archive_renderer = ArchiveRenderer(
         vocabulary, translate, settings.language, digest.archive_authority
     )
     archive = ArchiveWriter(Path(digest.archive_dir), archive_renderer, database, digest.timezone)
     service = DigestService(
         database=database,
-        directory=directory,
-        outbox=outbox,
-        signal=signal,
+        directory=shared.directory,
+        outbox=shared.outbox,
         renderer=ChatRenderer(vocabulary, translate),
         archive=archive,
         period=digest.period,
@@ -71,7 +60,7 @@ def build_digest(
     return DigestParts(
         service=service,
         scheduler=scheduler,
-        command=DigestCommand(service, directory),
+        command=DigestCommand(service, shared.directory),
         archive=archive,
         archive_renderer=archive_renderer,
     )

@@ -35,7 +35,7 @@ class DigestArchive:
             Route("GET", "/digests/{name}", self._file),
         ]
 
-    async def _to_folder(self, request: web.Request) -> web.StreamResponse:
+    async def _to_folder(self, _request: web.Request) -> web.StreamResponse:
         raise web.HTTPMovedPermanently("/digests/")
 
     async def _file(self, request: web.Request) -> web.StreamResponse:

@@ -27,7 +27,6 @@ from feeds.polls import PollStatus
 from storage import outbox_stats
 from storage.database import Database
 
-PLATFORMS = ("telegram", "matrix", "console")
 KINDS = ("alert", "mobilisation", "announcement", "digest", "notice")
 POLL_OUTCOMES: tuple[str, ...] = get_args(PollStatus)
 OTHER = "other"
@@ -50,8 +49,9 @@ class ScrapeState:
 
 
 class _ScrapeCollector(Collector):
-    def __init__(self) -> None:
+    def __init__(self, platforms: frozenset[str]) -> None:
         self.state = ScrapeState()
+        self._platforms = platforms
 
     def collect(self) -> Iterator[Metric]:
         state = self.state
@@ -81,7 +81,7 @@ class _ScrapeCollector(Collector):
             labels=["platform"],
         )
         for platform, up in sorted(state.relays_connected.items()):
-            connected.add_metric([_known(platform, PLATFORMS)], 1.0 if up else 0.0)
+            connected.add_metric([_known(platform, self._platforms)], 1.0 if up else 0.0)
         yield connected
 
     def describe(self) -> Iterator[Metric]:
@@ -97,7 +97,9 @@ class _ScrapeCollector(Collector):
 class PrometheusMetrics:
     """The `alerts.metrics.Metrics` of `tocsin run` and `tocsin worker`."""
 
-    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+    def __init__(self, platforms: Iterable[str], registry: CollectorRegistry | None = None) -> None:
+        """`platforms`: the platform labels (the root's catalogue); others count as "other"."""
+        self._platforms = frozenset(platforms)
         self.registry = registry or CollectorRegistry()
         by_delivery = ("platform", "kind")
 
@@ -132,13 +134,13 @@ class PrometheusMetrics:
         self._polls = counter("tocsin_feed_polls", "Feed polls by outcome", ("outcome",))
         for outcome in POLL_OUTCOMES:
             self._polls.labels(outcome)
-        self._scrape = _ScrapeCollector()
+        self._scrape = _ScrapeCollector(self._platforms)
         self.registry.register(self._scrape)
 
     def expect(self, platforms: Iterable[str]) -> None:
         """Create the configured platforms' series at 0, so a rate has a starting point."""
         for platform in platforms:
-            platform = _known(platform, PLATFORMS)
+            platform = _known(platform, self._platforms)
             self._rate_limited.labels(platform)
             for kind in KINDS:
                 for counter in (self._sent, self._retried, self._failed, self._dead):
@@ -151,7 +153,7 @@ class PrometheusMetrics:
     def delivery_reported(
         self, platform: str, kind: str, result: DeliveryResult, since_accepted: float
     ) -> None:
-        labels = (_known(platform, PLATFORMS), _known(kind, KINDS))
+        labels = (_known(platform, self._platforms), _known(kind, KINDS))
         if result.outcome == "sent":
             self._sent.labels(*labels).inc()
             self._latency.labels(*labels).observe(max(since_accepted, 0.0))
@@ -163,10 +165,10 @@ class PrometheusMetrics:
             self._rate_limited.labels(labels[0]).inc()
 
     def delivery_dead(self, platform: str, kind: str) -> None:
-        self._dead.labels(_known(platform, PLATFORMS), _known(kind, KINDS)).inc()
+        self._dead.labels(_known(platform, self._platforms), _known(kind, KINDS)).inc()
 
     def alert_received(self, platform: str, kind: str) -> None:
-        self._alerts.labels(_known(platform, PLATFORMS), _known(kind, KINDS)).inc()
+        self._alerts.labels(_known(platform, self._platforms), _known(kind, KINDS)).inc()
 
     def feed_polled(self, outcome: str) -> None:
         self._polls.labels(_known(outcome, POLL_OUTCOMES)).inc()

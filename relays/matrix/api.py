@@ -33,7 +33,8 @@ async def matrix_api(
     client: nio.AsyncClient, method: str, path: str, body: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
     """One client-server API call nio has no method for; raises on an error answer."""
-    assert client.client_session is not None, "signed in first"
+    if client.client_session is None:
+        raise RuntimeError("signed in first")
     response = await client.send(
         method,
         f"/_matrix/client/v3/{path}",

@@ -36,7 +36,10 @@ from relays.matrix.api import UiaRequired, matrix_api
 
 log = logging.getLogger(__name__)
 
-TABLE = "tocsin_cross_signing"
+# One table in the crypto store's SQLite file, beside nio's own.
+_CREATE = "CREATE TABLE IF NOT EXISTS tocsin_cross_signing (user_id TEXT PRIMARY KEY, sealed BLOB)"
+_LOAD = "SELECT sealed FROM tocsin_cross_signing WHERE user_id = ?"
+_SAVE = "INSERT OR REPLACE INTO tocsin_cross_signing (user_id, sealed) VALUES (?, ?)"
 USAGES = ("master", "self_signing", "user_signing")
 
 
@@ -135,12 +138,8 @@ class CrossSigningStore:
 
     def load(self, user_id: str) -> CrossSigningKeys | None:
         with sqlite3.connect(self._path) as connection:
-            connection.execute(
-                f"CREATE TABLE IF NOT EXISTS {TABLE} (user_id TEXT PRIMARY KEY, sealed BLOB)"
-            )
-            row = connection.execute(
-                f"SELECT sealed FROM {TABLE} WHERE user_id = ?", (user_id,)
-            ).fetchone()
+            connection.execute(_CREATE)
+            row = connection.execute(_LOAD, (user_id,)).fetchone()
         if row is None:
             return None
         sealed: bytes = row[0]
@@ -157,13 +156,8 @@ class CrossSigningStore:
         salt, nonce = os.urandom(16), os.urandom(12)
         box = AESGCM(self._key(salt)).encrypt(nonce, keys.seeds(), user_id.encode())
         with sqlite3.connect(self._path) as connection:
-            connection.execute(
-                f"CREATE TABLE IF NOT EXISTS {TABLE} (user_id TEXT PRIMARY KEY, sealed BLOB)"
-            )
-            connection.execute(
-                f"INSERT OR REPLACE INTO {TABLE} (user_id, sealed) VALUES (?, ?)",
-                (user_id, salt + nonce + box),
-            )
+            connection.execute(_CREATE)
+            connection.execute(_SAVE, (user_id, salt + nonce + box))
 
 
 class CrossSigning:

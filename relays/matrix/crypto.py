@@ -110,17 +110,7 @@ def stored_account(options: CryptoOptions, user_id: str, device_id: str | None) 
     if not path.exists():
         return False
     try:
-        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as connection:
-            if connection.execute("PRAGMA quick_check").fetchone() != ("ok",):
-                raise sqlite3.DatabaseError("integrity check failed")
-            tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master")}
-            rows = (
-                connection.execute(
-                    "SELECT device_id, account FROM accounts WHERE user_id = ?", (user_id,)
-                ).fetchall()
-                if "accounts" in tables
-                else []
-            )
+        rows = _stored_accounts(path, user_id)
     except sqlite3.DatabaseError as error:
         raise MatrixStoreError(
             f"the Matrix crypto store {path} is damaged ({error}): restore it from a backup, "
@@ -136,6 +126,20 @@ def stored_account(options: CryptoOptions, user_id: str, device_id: str | None) 
                 "give the key it was created with"
             ) from error
     return device_id is not None and any(row[0] == device_id for row in rows)
+
+
+def _stored_accounts(path: Path, user_id: str) -> list[Any]:
+    """The (device_id, pickled account) rows of `user_id`; raises sqlite3.DatabaseError
+    when the file fails its integrity check or is not a database."""
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as connection:
+        if connection.execute("PRAGMA quick_check").fetchone() != ("ok",):
+            raise sqlite3.DatabaseError("integrity check failed")
+        tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master")}
+        if "accounts" not in tables:
+            return []
+        return connection.execute(
+            "SELECT device_id, account FROM accounts WHERE user_id = ?", (user_id,)
+        ).fetchall()
 
 
 class E2EE:

@@ -15,8 +15,9 @@ from urllib.parse import parse_qsl, urlencode
 
 from alerts.messages import Attachment, InboundMessage, Location
 from relays.base import replace_lone_surrogates
+from relays.matrix.traits import TRAITS
 
-PLATFORM = "matrix"
+PLATFORM = TRAITS.name
 
 ChatType = Literal["private", "group"]
 Event = Mapping[str, Any]
@@ -36,6 +37,14 @@ EventKind = Literal[
 ]
 
 
+_BY_TYPE: dict[str, EventKind] = {
+    "m.room.encrypted": "encrypted",
+    "m.room.redaction": "redaction",
+    "m.reaction": "reaction",
+    "m.room.member": "membership",
+}
+
+
 def event_kind(event: Mapping[str, Any]) -> EventKind:
     kind = event.get("type")
     content = event.get("content")
@@ -44,18 +53,15 @@ def event_kind(event: Mapping[str, Any]) -> EventKind:
         return "redacted" if kind == "m.room.message" else "other"
     if not isinstance(content, Mapping):
         return "other"
-    if kind == "m.room.encrypted":
-        return "encrypted"
     if kind == "m.room.encryption" and event.get("state_key") == "":
         return "encryption_enabled"
-    if kind == "m.room.redaction":
-        return "redaction"
-    if kind == "m.reaction":
-        return "reaction"
-    if kind == "m.room.member":
-        return "membership"
     if kind != "m.room.message":
-        return "other"
+        return _BY_TYPE.get(kind, "other") if isinstance(kind, str) else "other"
+    return _message_kind(content)
+
+
+def _message_kind(content: Mapping[str, Any]) -> EventKind:
+    """An `m.room.message`'s content: emptied, an edit, a notice, or a message."""
     if not content:
         return "redacted"
     relation = content.get("m.relates_to")

@@ -87,8 +87,11 @@ class MatrixRelay(SyncLoop):
         self._clock = clock
         self._options = options or MatrixOptions()
         self._session = SessionKeeper(account, database, clock)
-        self.photo_sources: dict[str, PhotoSource] = dict(photo_sources or {})
-        self._rng = rng or random.Random()
+        # Read at each send, never copied: the root's view over the relays of the process.
+        self._photo_sources: Mapping[str, PhotoSource] = (
+            {} if photo_sources is None else photo_sources
+        )
+        self._rng = rng or random.SystemRandom()
         self._crypto = crypto  # None: rooms are read and written unencrypted only
         self._client: nio.AsyncClient | None = None
         self._login_lock = asyncio.Lock()
@@ -280,7 +283,8 @@ class MatrixRelay(SyncLoop):
     ) -> DeliveryResult | None:
         """The alert's photo after its text, metadata stripped; None when done or skipped."""
         photo = message.photo
-        assert photo is not None
+        if photo is None:
+            raise ValueError("a photo message without its photo")
         try:
             raw = await self._fetch_photo(photo.platform, photo.ref)
             clean = strip_metadata(raw, max_bytes=self._options.max_photo_bytes)
@@ -321,7 +325,7 @@ class MatrixRelay(SyncLoop):
     async def _fetch_photo(self, platform: str, ref: str) -> bytes:
         if platform == PLATFORM:
             return await self.fetch_photo(ref)
-        source = self.photo_sources.get(platform)
+        source = self._photo_sources.get(platform)
         if source is None:
             raise PhotoUnavailable(f"no way to fetch a {platform} photo from Matrix")
         return await source(ref)

@@ -155,9 +155,10 @@ class SessionKeeper:
         if stored is not None and stored.access_token != refused_token:
             try:
                 await self._adopt(client, stored.access_token, stored.device_id)
-                return
             except MatrixLoginError:
                 log.info("the stored Matrix session is no longer valid; logging in again")
+            else:
+                return
         device_id = account.device_id or (stored.device_id if stored else None)
         await self._log_in(client, device_id)
 
@@ -193,7 +194,8 @@ class SessionKeeper:
 
     async def _log_in(self, client: nio.AsyncClient, device_id: str | None) -> None:
         account = self._account
-        assert account.password is not None
+        if account.password is None:  # checked by the caller before logging in
+            raise RuntimeError("logging in without a password")
         client.device_id = device_id or ""
         try:
             answer = await client.login(account.password, device_name=account.device_name)

@@ -158,26 +158,31 @@ class SyncLoop:
         if since is None:
             log.info("Matrix: first sync; earlier room history is not replayed")
         else:
-            inbounds: list[InboundMessage] = []
-            for room_id, room in answer.rooms.join.items():
-                inbounds.extend(await self._room_inbounds(client, room_id, room, since))
-            if self._crypto is not None:
-                inbounds.extend(await self._released(client, self._crypto))
-            # The whole batch at once (the router writes it in one transaction). If any
-            # could not be recorded, the batch is not stored: the sync is retried and the
-            # router recognises what it already has.
-            failed = await hand_over_together(sink, inbounds)
-            if failed:
-                if self._crypto is not None:
-                    self._crypto.forget_unsaved()
-                raise failed[0][1]
-            if self._crypto is not None:
-                await self._crypto.save_held()
+            await self._hand_over_batch(client, sink, answer, since)
         for room_id in answer.rooms.leave:
             log.info("Matrix: no longer in room %s", room_id)
         await self._store_batch(answer.next_batch)
         self._caught_up = True
         self.synced.set()
+
+    async def _hand_over_batch(
+        self, client: nio.AsyncClient, sink: InboundSink, answer: nio.SyncResponse, since: str
+    ) -> None:
+        """The whole batch at once (the router writes it in one transaction). If any could
+        not be recorded, this raises and the batch is not stored: the sync is retried and
+        the router recognises what it already has."""
+        inbounds: list[InboundMessage] = []
+        for room_id, room in answer.rooms.join.items():
+            inbounds.extend(await self._room_inbounds(client, room_id, room, since))
+        if self._crypto is not None:
+            inbounds.extend(await self._released(client, self._crypto))
+        failed = await hand_over_together(sink, inbounds)
+        if failed:
+            if self._crypto is not None:
+                self._crypto.forget_unsaved()
+            raise failed[0][1]
+        if self._crypto is not None:
+            await self._crypto.save_held()
 
     async def _stored_batch(self) -> str | None:
         if not self._next_batch_loaded:
@@ -351,16 +356,7 @@ class SyncLoop:
         kind = event_kind(event)
         view = self._room_view(room_id, sender)
         if kind == "message":
-            inbound = inbound_message(event, view)
-            if inbound is None:
-                return None
-            if (
-                inbound.chat_type == "private"
-                and sender not in self._dm_rooms
-                and await self._is_member(sender)
-            ):
-                await self._remember_dm(sender, room_id, explicit=False)
-            return await self._as_choice(client, inbound)
+            return await self._message_inbound(client, event, view, sender)
         if kind in ("encrypted", "encryption_enabled"):
             if self._crypto is None:
                 return self._undecryptable(room_id, event)
@@ -370,15 +366,37 @@ class SyncLoop:
         if kind in ("redaction", "redacted"):
             return redaction_message(event, view)
         if kind == "reaction":
-            answer = await self._reaction_answer(client, room_id, event)
-            if isinstance(answer, ButtonPress):
-                return event_message(view, sender, event_id, button=answer)
-            if answer is not None:  # a count: as if typed in reply to the question
-                reaction = reaction_target(event)
-                question = reaction[0] if reaction else None
-                return event_message(view, sender, event_id, text=answer, reply_to=question)
+            return await self._reaction_inbound(client, event, view, (sender, event_id))
         # Edits are not re-read (an edited "!alert" must not raise a second alert); notices
         # come from other bots, which by Matrix convention are never answered.
+        return None
+
+    async def _message_inbound(
+        self, client: nio.AsyncClient, event: Event, view: RoomView, sender: str
+    ) -> InboundMessage | None:
+        inbound = inbound_message(event, view)
+        if inbound is None:
+            return None
+        if (
+            inbound.chat_type == "private"
+            and sender not in self._dm_rooms
+            and await self._is_member(sender)
+        ):
+            await self._remember_dm(sender, view.room_id, explicit=False)
+        return await self._as_choice(client, inbound)
+
+    async def _reaction_inbound(
+        self, client: nio.AsyncClient, event: Event, view: RoomView, ids: tuple[str, str]
+    ) -> InboundMessage | None:
+        """A reaction to a question: a button press, or a count typed as a reply."""
+        sender, event_id = ids
+        answer = await self._reaction_answer(client, view.room_id, event)
+        if isinstance(answer, ButtonPress):
+            return event_message(view, sender, event_id, button=answer)
+        if answer is not None:  # a count: as if typed in reply to the question
+            reaction = reaction_target(event)
+            question = reaction[0] if reaction else None
+            return event_message(view, sender, event_id, text=answer, reply_to=question)
         return None
 
     # numbered choices (Telegram's buttons)

@@ -15,8 +15,9 @@ from telegram import CallbackQuery, Chat, ChatMemberUpdated, Message, Update, Us
 
 from alerts.messages import Attachment, ButtonPress, InboundMessage, Location
 from relays.base import replace_lone_surrogates
+from relays.telegram.traits import TRAITS
 
-PLATFORM = "telegram"
+PLATFORM = TRAITS.name
 ALLOWED_UPDATES = ("message", "edited_message", "callback_query", "my_chat_member")
 _ADDRESSED = re.compile(r"^/[A-Za-z0-9_]+@([A-Za-z0-9_]+)")
 _IN_GROUP = ("member", "administrator", "creator", "restricted")
@@ -67,10 +68,9 @@ def _message(
     location = _location(message)
     if not text and not attachments and location is None:
         return None  # a service message: members joined, title changed, pinned, migrated
-    addressed = True
-    target = _ADDRESSED.match(text)
-    if target and bot_username and target.group(1).lower() != bot_username.lower():
-        addressed = False
+    # Decided here, once: the router reads it and needs no username of its own.
+    target = _ADDRESSED.match(text.lstrip())
+    addressed = not (target and bot_username and target.group(1).lower() != bot_username.lower())
     return InboundMessage(
         platform=PLATFORM,
         update_id=update_id,

@@ -14,7 +14,7 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -26,7 +26,7 @@ from telegram.request import HTTPXRequest
 from alerts.clock import Clock, SystemClock
 from alerts.messages import DeliveryResult, OutboundMessage, PhotoRef, SendContext
 from alerts.splitting import utf16_length
-from relays.base import ChatClass, InboundSink, RelayHealth
+from relays.base import BotIdentity, ChatClass, InboundSink, RelayHealth
 from relays.images import ImageError, PhotoSource, PhotoUnavailable, strip_metadata
 from relays.markup import to_plain
 from relays.telegram.errors import PhotoNotYet, TelegramSetupError, delivery_result
@@ -37,12 +37,13 @@ from relays.telegram.outbound import (
     render,
     reply_parameters,
 )
+from relays.telegram.traits import TRAITS
 from relays.telegram.updates import HandOverQueue, PollingBot, UpdateReceiving
 from storage.database import Database
 
 log = logging.getLogger(__name__)
 
-PLATFORM = "telegram"
+PLATFORM = TRAITS.name
 DEFAULT_API_URL = "https://api.telegram.org/bot"
 DEFAULT_FILE_URL = "https://api.telegram.org/file/bot"
 PROBE_EVERY = 10.0  # seconds between two getMe asked by the health check
@@ -83,24 +84,27 @@ class TelegramRelay(UpdateReceiving):
         database: Database | None = None,
         clock: Clock | None = None,
         photo_sources: Mapping[str, PhotoSource] | None = None,
-        on_username: Callable[[str], None] | None = None,
+        identity: BotIdentity | None = None,
         menus: Mapping[str, Sequence[tuple[str, str]]] | None = None,
         rng: random.Random | None = None,
     ) -> None:
-        """`database` stores the update offset (needed to receive); `on_username` is told
-        the bot's @username once known (the router needs it for `/cmd@bot`); `menus`
+        """`database` stores the update offset (needed to receive); `photo_sources`
+        download the other platforms' photos (read at each send, never copied); `menus`
         are the commands shown in the clients' "/" menu, by language code ("" = default).
-        """
+        `identity` learns the bot's @username at connection, for what shows it outside
+        relays/ (invitation links); the inbound mapping decides `addressed_to_bot`."""
         if not token:
             raise ValueError("a Telegram bot token is needed")
         self._token = token
         self._options = options or TelegramOptions()
         self._db = database
         self._clock = clock or SystemClock()
-        self.photo_sources: dict[str, PhotoSource] = dict(photo_sources or {})
-        self._on_username = on_username
+        self._photo_sources: Mapping[str, PhotoSource] = (
+            {} if photo_sources is None else photo_sources
+        )
+        self.identity = identity or BotIdentity()
         self._menus = dict(menus or {})
-        self._rng = rng or random.Random()
+        self._rng = rng or random.SystemRandom()
         self._bot: PollingBot | None = None
         self._updater: Updater | None = None
         self._queue: HandOverQueue | None = None
@@ -167,8 +171,7 @@ class TelegramRelay(UpdateReceiving):
         if self.username != bot.username:
             self.username, self.bot_id = bot.username, bot.id
             log.info("telegram: connected as @%s", self.username)
-            if self._on_username is not None:
-                self._on_username(bot.username)
+            self.identity.learn(bot.username)
             await self._publish_menus(bot)
 
     async def _publish_menus(self, bot: Bot) -> None:
@@ -297,7 +300,8 @@ class TelegramRelay(UpdateReceiving):
         """The map pin under the text; the text already has the coordinates, so a failure
         here is logged rather than retried (a retry would send the text twice)."""
         location = message.location
-        assert location is not None
+        if location is None:
+            raise ValueError("a location message without its location")
         try:
             await self.bot.send_location(
                 target.chat_id,
@@ -317,7 +321,7 @@ class TelegramRelay(UpdateReceiving):
         metadata. None (text only) when the photo cannot be had."""
         if photo.platform == PLATFORM:
             return photo.ref
-        source = self.photo_sources.get(photo.platform)
+        source = self._photo_sources.get(photo.platform)
         if source is None:
             log.warning(
                 "delivery %s: no way to fetch a %s photo", context.delivery_id, photo.platform

@@ -189,14 +189,7 @@ class UpdateReceiving:
                     await self._identify()
                 await self._start_updater(sink)
                 failures = 0
-                waiting = asyncio.create_task(bot.token_refused.wait())
-                stopping = asyncio.create_task(self._stopping.wait())
-                await asyncio.wait({waiting, stopping}, return_when=asyncio.FIRST_COMPLETED)
-                waiting.cancel()
-                stopping.cancel()
-                if bot.token_refused.is_set():
-                    bot.token_refused.clear()
-                    raise TelegramSetupError("the Bot API refused the token while polling")
+                await self._while_receiving(bot)
             except asyncio.CancelledError:
                 raise
             except Exception as error:
@@ -211,6 +204,17 @@ class UpdateReceiving:
             log.info("telegram: receiving again in %.1fs", delay)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), delay)
+
+    async def _while_receiving(self, bot: PollingBot) -> None:
+        """Wait until `stop()`; raises when the Bot API refuses the token meanwhile."""
+        waiting = asyncio.create_task(bot.token_refused.wait())
+        stopping = asyncio.create_task(self._stopping.wait())
+        await asyncio.wait({waiting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        waiting.cancel()
+        stopping.cancel()
+        if bot.token_refused.is_set():
+            bot.token_refused.clear()
+            raise TelegramSetupError("the Bot API refused the token while polling")
 
     async def _start_updater(self, sink: InboundSink) -> None:
         bot = self.bot
@@ -273,7 +277,8 @@ class UpdateReceiving:
     async def _confirm_handled(self, bot: Bot) -> None:
         """Confirm to Telegram the updates handled before a restart, so they do not come
         again (getUpdates with an offset confirms every earlier update)."""
-        assert self._db is not None
+        if self._db is None:
+            raise RuntimeError("confirming updates before the database is set")
         async with self._db.sessions() as session:
             stored = await queries.get_state(session, self._offset_key)
         if stored is not None:
@@ -283,7 +288,8 @@ class UpdateReceiving:
         """Before each getUpdates: the previous batch is handled (see `PollingBot`). When
         stopping, a batch that cannot be handled in time (the database is down) is not
         confirmed: PTB's last getUpdates fails instead, and Telegram sends it again."""
-        assert self._queue is not None
+        if self._queue is None:
+            raise RuntimeError("handing over before polling started")
         if not self._stopping.is_set():
             await self._queue.hand_over()
             return
@@ -322,7 +328,6 @@ class UpdateReceiving:
         while True:
             try:
                 await sink(inbound)
-                return
             except Exception as error:
                 # Not confirmed yet, so nothing is lost: try again after a pause.
                 failures += 1
@@ -334,6 +339,8 @@ class UpdateReceiving:
                     delay,
                 )
                 await asyncio.sleep(delay * self._rng.uniform(0.5, 1.0))
+            else:
+                return
 
     async def _answer_button(self, press_id: str) -> None:
         """Stop the client's spinner; the answer itself comes as a message."""

@@ -19,14 +19,12 @@ import httpx
 from sqlalchemy import select
 
 from alerts.clock import ManualClock
-from alerts.directory import ChannelDirectory
-from alerts.i18n import Translator
 from alerts.messages import OutboundMessage
 from alerts.metrics import Metrics
-from alerts.outbox import Outbox, OutboxSignal
-from bot.directory import sync_directory
-from bot.feed_wiring import build_feeds
-from bot.vocabulary import vocabulary_from
+from alerts.outbox import OutboxSignal
+from bot.config_sync import sync_config
+from bot.wiring.feeds import build_feeds
+from bot.wiring.shared import shared_parts
 from config.loader import build_settings
 from config.schema import Settings
 from feeds.addresses import Resolver
@@ -193,17 +191,13 @@ async def watch_harness(
     settings = build_settings(raw, "test.toml")
     clock = ManualClock()
     async with database.transaction() as session:
-        await sync_directory(session, settings, clock.now())
-    signal = OutboxSignal()
+        await sync_config(session, settings, clock.now())
+    shared = shared_parts(settings, database)
     parts = build_feeds(
         settings,
+        shared,
         database=database,
         clock=clock,
-        vocabulary=vocabulary_from(settings),
-        translate=Translator(),
-        outbox=Outbox(),
-        signal=signal,
-        directory=ChannelDirectory(),
         transport=transport,
         resolver=resolver,
         rng=random.Random(6),
@@ -212,9 +206,12 @@ async def watch_harness(
     )
     try:
         await parts.watcher.sync()
-        yield WatchHarness(database, clock, server, settings, parts.watcher, signal, parts.parser)
+        yield WatchHarness(
+            database, clock, server, settings, parts.watcher, shared.outbox.signal, parts.parser
+        )
     finally:
         await parts.close()
+        await shared.directory.stop()
 
 
 def labels(row: FeedItem) -> tuple[list[str], list[str]]:

@@ -29,7 +29,7 @@ class ScriptedRelay:
     sent: list[SentRecord] = field(default_factory=list)
     attempts: list[SentRecord] = field(default_factory=list)
 
-    async def start(self, sink: InboundSink | None) -> None:
+    async def start(self, _sink: InboundSink | None) -> None:
         return None
 
     async def stop(self) -> None:

@@ -67,6 +67,9 @@ class TelegramServerProcess:
                 self._process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self._process.kill()
+                self._process.wait()
+        if self._process.stdout is not None:
+            self._process.stdout.close()  # the pipe the address was read from
         if hasattr(self, "control"):
             self.control.close()
 

@@ -6,8 +6,10 @@
         ...                                                # the code under test runs
         [reply] = await server.wait_for_sent(1, chat_id=chat_id)
 
-server.py has the lifecycle and configuration, state.py the injection and readback,
-methods.py the Bot API methods, limits.py the flood limits, markup.py Telegram's HTML,
+server.py has the lifecycle and configuration, state.py the memory and readback
+(records.py its records, injection.py what users do),
+methods.py the Bot API methods (checks.py what they check, params.py how they read
+parameters), limits.py the flood limits, markup.py Telegram's HTML,
 control.py the same over HTTP under /_control for another process; ``python -m
 tests.telegram_api`` runs it alone.
 """
@@ -15,8 +17,8 @@ tests.telegram_api`` runs it alone.
 from .errors import ApiError
 from .limits import RateLimiter, RateLimits
 from .markup import EntityParseError, ParsedText, parse_html, utf16_length
+from .records import ChatRecord, Counters, StoredFile, StoredMessage, UserRecord
 from .server import DEFAULT_TOKEN, TOKEN_PATTERN, BotApiServer, FaultConfig
-from .state import ChatRecord, Counters, StoredFile, StoredMessage, UserRecord
 
 __all__ = [
     "DEFAULT_TOKEN",

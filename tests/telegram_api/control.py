@@ -55,7 +55,8 @@ async def _body(request: web.Request) -> dict[str, Any]:
         return {}
     body = await request.json()
     if not isinstance(body, dict):
-        raise ValueError("the body is a JSON object")
+        # ValueError: `_refuse` answers it as a 400, like any malformed body.
+        raise ValueError("the body is a JSON object")  # noqa: TRY004
     for key in _BYTES_KEYS:
         if key in body:
             body["data"] = base64.b64decode(body.pop(key))
@@ -77,44 +78,48 @@ def _chat_query(request: web.Request) -> int | None:
     return int(raw) if raw not in (None, "") else None
 
 
-def control_routes(server: BotApiServer) -> list[web.RouteDef]:
-    state = server.state
-    injectors: dict[str, Callable[..., Any]] = {
-        "message": state.inject_message,
-        "photo": state.inject_photo,
-        "location": state.inject_location,
-        "sticker": state.inject_sticker,
-        "voice": state.inject_voice,
-        "document": state.inject_document,
-        "edit": state.inject_edit,
-        "callback": state.inject_callback,
-        "bot_added": state.inject_bot_added,
-        "bot_removed": state.inject_bot_removed,
-        "migration": state.inject_migration,
-    }
+class _ControlApi:
+    """The control endpoints: what a test does to the simulated Telegram and reads back."""
 
-    async def health(request: web.Request) -> web.StreamResponse:
-        return _ok(base_url=server.base_url)
+    def __init__(self, server: BotApiServer) -> None:
+        self._server = server
+        self._state = server.state
+        self._injectors: dict[str, Callable[..., Any]] = {
+            "message": self._state.inject_message,
+            "photo": self._state.inject_photo,
+            "location": self._state.inject_location,
+            "sticker": self._state.inject_sticker,
+            "voice": self._state.inject_voice,
+            "document": self._state.inject_document,
+            "edit": self._state.inject_edit,
+            "callback": self._state.inject_callback,
+            "bot_added": self._state.inject_bot_added,
+            "bot_removed": self._state.inject_bot_removed,
+            "migration": self._state.inject_migration,
+        }
 
-    async def users(request: web.Request) -> web.StreamResponse:
-        return _ok(user=state.add_user(**await _body(request)).to_api())
+    async def health(self, _request: web.Request) -> web.StreamResponse:
+        return _ok(base_url=self._server.base_url)
 
-    async def chats(request: web.Request) -> web.StreamResponse:
-        return _ok(chat=state.add_chat(**await _body(request)).to_api())
+    async def users(self, request: web.Request) -> web.StreamResponse:
+        return _ok(user=self._state.add_user(**await _body(request)).to_api())
 
-    async def chat(request: web.Request) -> web.StreamResponse:
-        record = state.chats[int(request.match_info["chat_id"])]
+    async def chats(self, request: web.Request) -> web.StreamResponse:
+        return _ok(chat=self._state.add_chat(**await _body(request)).to_api())
+
+    async def chat(self, request: web.Request) -> web.StreamResponse:
+        record = self._state.chats[int(request.match_info["chat_id"])]
         return _ok(chat=record.to_api(), state=record.fault_state(), topics=record.topics)
 
-    async def topics(request: web.Request) -> web.StreamResponse:
-        return _ok(message_thread_id=state.add_topic(**await _body(request)))
+    async def topics(self, request: web.Request) -> web.StreamResponse:
+        return _ok(message_thread_id=self._state.add_topic(**await _body(request)))
 
-    async def chat_state(request: web.Request) -> web.StreamResponse:
-        record = state.set_chat_state(**await _body(request))
+    async def chat_state(self, request: web.Request) -> web.StreamResponse:
+        record = self._state.set_chat_state(**await _body(request))
         return _ok(chat=record.to_api(), state=record.fault_state())
 
-    async def faults(request: web.Request) -> web.StreamResponse:
-        config = server.set_faults(**await _body(request))
+    async def faults(self, request: web.Request) -> web.StreamResponse:
+        config = self._server.set_faults(**await _body(request))
         return _ok(
             error_ratio=config.error_ratio,
             timeout_ratio=config.timeout_ratio,
@@ -123,81 +128,86 @@ def control_routes(server: BotApiServer) -> list[web.RouteDef]:
             echo_url=config.echo_url,
         )
 
-    async def limits(request: web.Request) -> web.StreamResponse:
-        server.set_limits(**await _body(request))
-        return _ok(enabled=server.limits_enabled, rate_scale=server.rate_scale)
+    async def limits(self, request: web.Request) -> web.StreamResponse:
+        self._server.set_limits(**await _body(request))
+        return _ok(enabled=self._server.limits_enabled, rate_scale=self._server.rate_scale)
 
-    async def reset_counters(request: web.Request) -> web.StreamResponse:
-        server.reset_counters()
+    async def reset_counters(self, _request: web.Request) -> web.StreamResponse:
+        self._server.reset_counters()
         return _ok()
 
-    async def inject(request: web.Request) -> web.StreamResponse:
+    async def inject(self, request: web.Request) -> web.StreamResponse:
         kind = request.match_info["kind"]
-        injector = injectors.get(kind)
+        injector = self._injectors.get(kind)
         if injector is None:
-            raise ValueError(f"unknown injection {kind!r}; one of {sorted(injectors)}")
+            raise ValueError(f"unknown injection {kind!r}; one of {sorted(self._injectors)}")
         result = injector(**await _body(request))
         if isinstance(result, list):
             return _ok(updates=result)
         return _ok(update=result)
 
-    async def sent(request: web.Request) -> web.StreamResponse:
+    async def sent(self, request: web.Request) -> web.StreamResponse:
         chat_id = _chat_query(request)
         min_count = int(request.query.get("min_count", "0"))
         timeout = float(request.query.get("timeout", "5"))
         if min_count:
-            await state.wait_until(lambda: len(state.sent_messages(chat_id)) >= min_count, timeout)
-        return _ok(messages=state.records(state.sent_messages(chat_id)))
+            await self._state.wait_until(
+                lambda: len(self._state.sent_messages(chat_id)) >= min_count, timeout
+            )
+        return _ok(messages=self._state.records(self._state.sent_messages(chat_id)))
 
-    async def messages(request: web.Request) -> web.StreamResponse:
+    async def messages(self, request: web.Request) -> web.StreamResponse:
         chat_id = _chat_query(request)
         if chat_id is None:
             raise ValueError("chat_id is required")
-        return _ok(messages=state.records(state.chat_messages(chat_id)))
+        return _ok(messages=self._state.records(self._state.chat_messages(chat_id)))
 
-    async def stats(request: web.Request) -> web.StreamResponse:
-        return _ok(stats=server.stats())
+    async def stats(self, _request: web.Request) -> web.StreamResponse:
+        return _ok(stats=self._server.stats())
 
-    async def updates(request: web.Request) -> web.StreamResponse:
-        return _ok(updates=state.pending_updates())
+    async def updates(self, _request: web.Request) -> web.StreamResponse:
+        return _ok(updates=self._state.pending_updates())
 
-    async def wait_consumed(request: web.Request) -> web.StreamResponse:
+    async def wait_consumed(self, request: web.Request) -> web.StreamResponse:
         within = float((await _body(request)).get("timeout", 5.0))
-        return _ok(consumed=await server.wait_until_consumed(within))
+        return _ok(consumed=await self._server.wait_until_consumed(within))
 
-    async def callback_answers(request: web.Request) -> web.StreamResponse:
-        return _ok(answers=server.callback_answers)
+    async def callback_answers(self, _request: web.Request) -> web.StreamResponse:
+        return _ok(answers=self._server.callback_answers)
 
-    async def commands(request: web.Request) -> web.StreamResponse:
+    async def commands(self, request: web.Request) -> web.StreamResponse:
         language = request.query.get("language_code", "")
-        return _ok(commands=server.commands(language_code=language))
+        return _ok(commands=self._server.commands(language_code=language))
 
-    async def webhook(request: web.Request) -> web.StreamResponse:
-        return _ok(webhook=server.webhook)
+    async def webhook(self, _request: web.Request) -> web.StreamResponse:
+        return _ok(webhook=self._server.webhook)
 
-    async def files(request: web.Request) -> web.StreamResponse:
-        stored = state.files[request.match_info["file_id"]]
+    async def files(self, request: web.Request) -> web.StreamResponse:
+        stored = self._state.files[request.match_info["file_id"]]
         return web.Response(body=stored.data, content_type="application/octet-stream")
 
+
+def control_routes(server: BotApiServer) -> list[web.RouteDef]:
+    api = _ControlApi(server)
     routes: list[tuple[str, str, RouteHandler]] = [
-        ("GET", "/_control/health", health),
-        ("POST", "/_control/users", users),
-        ("POST", "/_control/chats", chats),
-        ("GET", "/_control/chats/{chat_id}", chat),
-        ("POST", "/_control/topics", topics),
-        ("POST", "/_control/chat_state", chat_state),
-        ("POST", "/_control/faults", faults),
-        ("POST", "/_control/limits", limits),
-        ("POST", "/_control/reset_counters", reset_counters),
-        ("POST", "/_control/inject/{kind}", inject),
-        ("GET", "/_control/sent", sent),
-        ("GET", "/_control/messages", messages),
-        ("GET", "/_control/stats", stats),
-        ("GET", "/_control/updates", updates),
-        ("POST", "/_control/wait_consumed", wait_consumed),
-        ("GET", "/_control/callback_answers", callback_answers),
-        ("GET", "/_control/commands", commands),
-        ("GET", "/_control/webhook", webhook),
-        ("GET", "/_control/files/{file_id}", files),
+        ("GET", "/_control/health", api.health),
+        ("POST", "/_control/users", api.users),
+        ("POST", "/_control/chats", api.chats),
+        ("GET", "/_control/chats/{chat_id}", api.chat),
+        ("POST", "/_control/topics", api.topics),
+        ("POST", "/_control/chat_state", api.chat_state),
+        ("POST", "/_control/faults", api.faults),
+        ("POST", "/_control/limits", api.limits),
+        ("POST", "/_control/reset_counters", api.reset_counters),
+        ("POST", "/_control/inject/{kind}", api.inject),
+        ("GET", "/_control/sent", api.sent),
+        ("GET", "/_control/messages", api.messages),
+        ("GET", "/_control/stats", api.stats),
+        ("GET", "/_control/updates", api.updates),
+        ("POST", "/_control/wait_consumed", api.wait_consumed),
+        ("GET", "/_control/callback_answers", api.callback_answers),
+        ("GET", "/_control/commands", api.commands),
+        ("GET", "/_control/webhook", api.webhook),
+        ("GET", "/_control/files/{file_id}", api.files),
     ]
     return [web.route(method, path, _guarded(handler)) for method, path, handler in routes]

@@ -103,24 +103,35 @@ class _HtmlReader:
     def run(self) -> ParsedText:
         while self.pos < len(self.data):
             char = self.data[self.pos]
-            if char == ord("&"):
-                reference = decode_reference(self.data, self.pos)
-                if reference is not None:
-                    code, self.pos = reference
-                    self.append_code_point(code)
-                    continue
-                if self.strict_ampersand:
-                    raise EntityParseError(f'Unescaped "&" at byte offset {self.pos}')
-            if char != ord("<"):
-                self.out.append(char)
-                if char & 0xC0 != 0x80:  # the first byte of a UTF-8 sequence
-                    self.utf16 += 2 if char >= 0xF0 else 1
-                self.pos += 1
+            if char == ord("&") and self.read_reference():
                 continue
-            if self.at(self.pos + 1) == ord("/"):
+            if char != ord("<"):
+                self.append_byte(char)
+            elif self.at(self.pos + 1) == ord("/"):
                 self.end_tag()
             else:
                 self.start_tag()
+        return self.finish()
+
+    def read_reference(self) -> bool:
+        """Decode the character reference at `pos`; False for a bare "&" (kept as text,
+        unless strict)."""
+        reference = decode_reference(self.data, self.pos)
+        if reference is not None:
+            code, self.pos = reference
+            self.append_code_point(code)
+            return True
+        if self.strict_ampersand:
+            raise EntityParseError(f'Unescaped "&" at byte offset {self.pos}')
+        return False
+
+    def append_byte(self, char: int) -> None:
+        self.out.append(char)
+        if char & 0xC0 != 0x80:  # the first byte of a UTF-8 sequence
+            self.utf16 += 2 if char >= 0xF0 else 1
+        self.pos += 1
+
+    def finish(self) -> ParsedText:
         if self.stack:
             raise EntityParseError(
                 f'Can\'t find end tag corresponding to start tag "{self.stack[-1].name}"'
@@ -151,30 +162,26 @@ class _HtmlReader:
         name = self.data[begin + 1 : self.pos].decode("utf-8", "replace").lower()
         if name not in SUPPORTED_TAGS:
             raise EntityParseError(f'Unsupported start tag "{name}" at byte offset {begin}')
+        argument = self.read_attributes(name, begin)
+        self.pos += 1  # the '>'
+        if name == "span" and argument != "spoiler":
+            raise EntityParseError(
+                f'Tag "span" must have class "tg-spoiler" at byte offset {begin}'
+            )
+        self.stack.append(_OpenTag(name, argument, self.utf16, len(self.out)))
+
+    def read_attributes(self, name: str, begin: int) -> str:
+        """Read the tag's attributes up to its ">"; the argument they give the entity."""
         argument = ""
         while self.here() != ord(">"):
             self.skip_spaces()
             if self.here() == ord(">"):
                 break
-            attribute_start = self.pos
-            while self.here() not in _SPACES and self.here() not in b"=>":
-                self.pos += 1
-            attribute = self.data[attribute_start : self.pos].decode("utf-8", "replace").lower()
-            if not attribute:
-                raise EntityParseError(
-                    f'Empty attribute name in the tag "{name}" at byte offset {begin}'
-                )
+            attribute = self.attribute_name(name, begin)
             self.skip_spaces()
             if self.here() != ord("="):
-                if self.here() == 0:
-                    raise EntityParseError(f'Unclosed start tag "{name}" at byte offset {begin}')
-                if name == "blockquote" and attribute == "expandable":
-                    argument = "1"
-                    continue
-                raise EntityParseError(
-                    "Expected equal sign in declaration of an attribute of the tag "
-                    f'"{name}" at byte offset {begin}'
-                )
+                argument = self.bare_attribute(name, attribute, begin)
+                continue
             self.pos += 1
             self.skip_spaces()
             if self.here() == 0:
@@ -183,12 +190,29 @@ class _HtmlReader:
             if self.here() == 0:
                 raise EntityParseError(f"Unclosed start tag at byte offset {begin}")
             argument = _tag_argument(name, attribute, value, argument)
-        self.pos += 1  # the '>'
-        if name == "span" and argument != "spoiler":
+        return argument
+
+    def attribute_name(self, name: str, begin: int) -> str:
+        attribute_start = self.pos
+        while self.here() not in _SPACES and self.here() not in b"=>":
+            self.pos += 1
+        attribute = self.data[attribute_start : self.pos].decode("utf-8", "replace").lower()
+        if not attribute:
             raise EntityParseError(
-                f'Tag "span" must have class "tg-spoiler" at byte offset {begin}'
+                f'Empty attribute name in the tag "{name}" at byte offset {begin}'
             )
-        self.stack.append(_OpenTag(name, argument, self.utf16, len(self.out)))
+        return attribute
+
+    def bare_attribute(self, name: str, attribute: str, begin: int) -> str:
+        """An attribute without a value: only <blockquote expandable> has one."""
+        if self.here() == 0:
+            raise EntityParseError(f'Unclosed start tag "{name}" at byte offset {begin}')
+        if name == "blockquote" and attribute == "expandable":
+            return "1"
+        raise EntityParseError(
+            "Expected equal sign in declaration of an attribute of the tag "
+            f'"{name}" at byte offset {begin}'
+        )
 
     def attribute_value(self) -> str:
         quote = self.here()
@@ -240,8 +264,6 @@ class _HtmlReader:
 
     def close_entity(self, opened: _OpenTag, length: int) -> None:
         offset = opened.utf16_start
-        last = self.entities[-1] if self.entities else None
-        same_span = last is not None and last["offset"] == offset and last["length"] == length
         kind = _SIMPLE_ENTITY.get(opened.name)
         if kind is not None:
             self.entities.append({"type": kind, "offset": offset, "length": length})
@@ -265,19 +287,25 @@ class _HtmlReader:
                     "custom_emoji_id": opened.argument,
                 }
             )
-        elif opened.name == "pre":
+        elif opened.name in ("pre", "code"):
+            self.close_code(opened, offset, length)
+
+    def close_code(self, opened: _OpenTag, offset: int, length: int) -> None:
+        """<pre><code class="language-x"> over the same text is one `pre` with a language."""
+        last = self.entities[-1] if self.entities else None
+        same_span = last is not None and last["offset"] == offset and last["length"] == length
+        if opened.name == "pre":
             if last is not None and same_span and last["type"] == "code" and "language" in last:
                 last["type"] = "pre"
             else:
                 self.entities.append({"type": "pre", "offset": offset, "length": length})
-        elif opened.name == "code":
-            if last is not None and same_span and last["type"] == "pre" and opened.argument:
-                last["language"] = opened.argument
-            else:
-                code: dict[str, Any] = {"type": "code", "offset": offset, "length": length}
-                if opened.argument:
-                    code["language"] = opened.argument
-                self.entities.append(code)
+        elif last is not None and same_span and last["type"] == "pre" and opened.argument:
+            last["language"] = opened.argument
+        else:
+            code: dict[str, Any] = {"type": "code", "offset": offset, "length": length}
+            if opened.argument:
+                code["language"] = opened.argument
+            self.entities.append(code)
 
 
 def _tag_argument(tag: str, attribute: str, value: str, current: str) -> str:

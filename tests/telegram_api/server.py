@@ -23,11 +23,14 @@ from urllib.parse import quote
 from aiohttp import web
 
 from . import errors
+from .checks import ApiOptions
 from .control import control_routes
 from .errors import ApiError
 from .limits import RateLimiter, RateLimits
-from .methods import ApiOptions, BotApi, Params, Upload
-from .state import Counters, StoredMessage, TelegramState, UserRecord
+from .methods import BotApi
+from .params import Params, Upload
+from .records import Counters, StoredMessage, UserRecord
+from .state import TelegramState
 
 TOKEN_PATTERN = re.compile(r"^\d+:[A-Za-z0-9_-]{20,}$")
 DEFAULT_TOKEN = "123456789:TEST-tocsin-telegram-api-server"

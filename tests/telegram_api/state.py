@@ -7,243 +7,34 @@ the server (a test's own loop); another process drives it over ``/_control``.
 from __future__ import annotations
 
 import asyncio
-import io
 import itertools
-import re
 import secrets
 import time
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from typing import Any
 
-from .markup import utf16_length
+from .injection import DEFAULT_USER_ID, UserActions
+from .records import (
+    SUPERGROUP_ID_LIMIT,
+    ChatRecord,
+    Counters,
+    StoredFile,
+    StoredMessage,
+    UserRecord,
+    infer_chat_type,
+)
 
-SUPERGROUP_ID_LIMIT = -1_000_000_000_000
-DEFAULT_USER_ID = 1_000_001
 UPDATE_TYPES_OFF_BY_DEFAULT = frozenset(
     {"chat_member", "message_reaction", "message_reaction_count"}
 )
 
-# TDLib's bot command pattern: /name (1-64 word characters), optionally @botname.
-_BOT_COMMAND = re.compile(r"(?<![\w/<>])/[A-Za-z0-9_]{1,64}(?:@[A-Za-z0-9_]{3,32})?(?![\w/<>])")
 _FILE_PREFIX = {"photo": "AgAC", "document": "BQAC", "voice": "AwAC", "sticker": "CAAC"}
 _FILE_FOLDER = {"photo": "photos", "document": "documents", "voice": "voice", "sticker": "stickers"}
 _FILE_EXTENSION = {"photo": "jpg", "document": "bin", "voice": "oga", "sticker": "webp"}
 
 
-def infer_chat_type(chat_id: int) -> str:
-    if chat_id > 0:
-        return "private"
-    return "supergroup" if chat_id <= SUPERGROUP_ID_LIMIT else "group"
-
-
-def command_entities(text: str) -> list[dict[str, Any]]:
-    """bot_command entities as Telegram marks them in a user's text."""
-    return [
-        {
-            "type": "bot_command",
-            "offset": utf16_length(text[: match.start()]),
-            "length": utf16_length(match.group()),
-        }
-        for match in _BOT_COMMAND.finditer(text)
-    ]
-
-
-def image_size(data: bytes) -> tuple[int, int] | None:
-    """Width and height of an image Pillow can read, else None."""
-    try:
-        from PIL import Image
-
-        with Image.open(io.BytesIO(data)) as image:
-            return image.size
-    except Exception:  # not an image: the caller decides what that means
-        return None
-
-
-@dataclass
-class UserRecord:
-    id: int
-    first_name: str
-    username: str | None = None
-    last_name: str | None = None
-    language_code: str | None = None
-    is_bot: bool = False
-
-    def to_api(self) -> dict[str, Any]:
-        user: dict[str, Any] = {"id": self.id, "is_bot": self.is_bot, "first_name": self.first_name}
-        for key in ("last_name", "username", "language_code"):
-            value = getattr(self, key)
-            if value is not None:
-                user[key] = value
-        return user
-
-
-@dataclass
-class ChatRecord:
-    id: int
-    type: str
-    title: str | None = None
-    username: str | None = None
-    first_name: str | None = None
-    last_name: str | None = None
-    is_forum: bool = False
-    # Fault states: what the real server would answer for this chat.
-    blocked: bool = False
-    deactivated: bool = False
-    kicked: bool = False
-    left: bool = False
-    not_found: bool = False
-    migrate_to: int | None = None
-    topics: dict[int, str] = field(default_factory=dict)
-    last_message_id: int = 0
-
-    def to_api(self) -> dict[str, Any]:
-        chat: dict[str, Any] = {"id": self.id, "type": self.type}
-        if self.type == "private":
-            chat["first_name"] = self.first_name or "User"
-            for key in ("last_name", "username"):
-                value = getattr(self, key)
-                if value is not None:
-                    chat[key] = value
-        else:
-            chat["title"] = self.title or f"Chat {abs(self.id)}"
-            if self.username is not None:
-                chat["username"] = self.username
-            if self.is_forum:
-                chat["is_forum"] = True
-        return chat
-
-    def fault_state(self) -> dict[str, Any]:
-        return {
-            "blocked": self.blocked,
-            "deactivated": self.deactivated,
-            "kicked": self.kicked,
-            "left": self.left,
-            "not_found": self.not_found,
-            "migrate_to": self.migrate_to,
-        }
-
-
-@dataclass
-class StoredFile:
-    file_id: str
-    file_unique_id: str
-    kind: str
-    data: bytes
-    file_path: str
-    mime_type: str | None = None
-    file_name: str | None = None
-    width: int | None = None
-    height: int | None = None
-
-    def file_api(self) -> dict[str, Any]:
-        """The File object getFile answers (file_path relative, as the real server)."""
-        return {
-            "file_id": self.file_id,
-            "file_unique_id": self.file_unique_id,
-            "file_size": len(self.data),
-            "file_path": self.file_path,
-        }
-
-
-@dataclass
-class StoredMessage:
-    """One message of a chat, from the bot or injected as a user's."""
-
-    seq: int
-    chat_id: int
-    message_id: int
-    date: int
-    sender: UserRecord
-    from_bot: bool
-    method: str | None = None
-    text: str | None = None
-    raw_text: str | None = None
-    caption: str | None = None
-    raw_caption: str | None = None
-    parse_mode: str | None = None
-    entities: list[dict[str, Any]] = field(default_factory=list)
-    caption_entities: list[dict[str, Any]] = field(default_factory=list)
-    reply_markup: dict[str, Any] | None = None
-    reply_to_message_id: int | None = None
-    message_thread_id: int | None = None
-    is_topic_message: bool = False
-    link_preview_options: dict[str, Any] | None = None
-    media: dict[str, Any] = field(default_factory=dict)
-    edit_date: int | None = None
-    edits: list[dict[str, Any]] = field(default_factory=list)
-    deleted: bool = False
-    options: dict[str, Any] = field(default_factory=dict)
-
-    def to_record(self) -> dict[str, Any]:
-        """A JSON-able view for readback (tests, /_control)."""
-        return {
-            "seq": self.seq,
-            "chat_id": self.chat_id,
-            "message_id": self.message_id,
-            "date": self.date,
-            "from_bot": self.from_bot,
-            "sender_id": self.sender.id,
-            "method": self.method,
-            "text": self.text,
-            "raw_text": self.raw_text,
-            "caption": self.caption,
-            "raw_caption": self.raw_caption,
-            "parse_mode": self.parse_mode,
-            "entities": self.entities,
-            "caption_entities": self.caption_entities,
-            "reply_markup": self.reply_markup,
-            "reply_to_message_id": self.reply_to_message_id,
-            "message_thread_id": self.message_thread_id,
-            "link_preview_options": self.link_preview_options,
-            "media": self.media,
-            "edit_date": self.edit_date,
-            "edits": self.edits,
-            "deleted": self.deleted,
-            "options": self.options,
-        }
-
-    def callback_data(self) -> list[str]:
-        """Every callback_data of the message's inline keyboard, row by row."""
-        rows = (self.reply_markup or {}).get("inline_keyboard", [])
-        return [
-            button["callback_data"]
-            for row in rows
-            for button in row
-            if isinstance(button, dict) and "callback_data" in button
-        ]
-
-
-@dataclass
-class Counters:
-    requests: Counter[str] = field(default_factory=Counter)
-    sends_accepted: int = 0
-    too_many_requests: int = 0
-    server_errors: int = 0
-    timeouts: int = 0
-    max_retry_after: int = 0
-    errors: Counter[int] = field(default_factory=Counter)
-    per_chat_sent: Counter[int] = field(default_factory=Counter)
-    per_chat_429: Counter[int] = field(default_factory=Counter)
-    per_chat_errors: Counter[int] = field(default_factory=Counter)
-
-    def snapshot(self) -> dict[str, Any]:
-        return {
-            "requests": dict(self.requests),
-            "sends_accepted": self.sends_accepted,
-            "too_many_requests": self.too_many_requests,
-            "server_errors": self.server_errors,
-            "timeouts": self.timeouts,
-            "max_retry_after": self.max_retry_after,
-            "errors": {str(code): count for code, count in self.errors.items()},
-            "per_chat_sent": {str(chat): count for chat, count in self.per_chat_sent.items()},
-            "per_chat_429": {str(chat): count for chat, count in self.per_chat_429.items()},
-            "per_chat_errors": {str(chat): count for chat, count in self.per_chat_errors.items()},
-        }
-
-
-class TelegramState:
+class TelegramState(UserActions):
     """The fake Telegram's memory, and the injection/readback API built on it."""
 
     def __init__(
@@ -474,17 +265,7 @@ class TelegramState:
                 body["reply_to_message"] = self.message_api(replied, with_reply=False)
         if message.edit_date is not None:
             body["edit_date"] = message.edit_date
-        if message.text is not None:
-            body["text"] = message.text
-            if message.entities:
-                body["entities"] = message.entities
-        body.update(message.media)
-        if message.caption is not None:
-            body["caption"] = message.caption
-            if message.caption_entities:
-                body["caption_entities"] = message.caption_entities
-        if message.reply_markup is not None and "inline_keyboard" in message.reply_markup:
-            body["reply_markup"] = message.reply_markup
+        body.update(_content_api(message))
         return body
 
     # -- files -------------------------------------------------------------------------
@@ -566,282 +347,6 @@ class TelegramState:
         self.updates = kept
         return list(itertools.islice(kept, limit))
 
-    # -- injection: what users do --------------------------------------------------------
-
-    def _sender_for(self, chat: ChatRecord, user_id: int | None) -> UserRecord:
-        if chat.type == "private":
-            if user_id not in (None, chat.id):
-                raise ValueError("in a private chat the sender is the chat's user")
-            return self.user(chat.id)
-        return self.user(user_id or DEFAULT_USER_ID)
-
-    def _user_message(
-        self,
-        chat_id: int,
-        user_id: int | None,
-        message_thread_id: int | None,
-        reply_to_message_id: int | None,
-    ) -> StoredMessage:
-        chat = self.chat(chat_id)
-        sender = self._sender_for(chat, user_id)
-        if reply_to_message_id is not None and (
-            self.find_message(chat_id, reply_to_message_id) is None
-        ):
-            raise ValueError(f"no message {reply_to_message_id} in chat {chat_id}")
-        message = self.new_message(chat, sender, from_bot=False)
-        message.reply_to_message_id = reply_to_message_id
-        if message_thread_id is not None:
-            if chat.type != "supergroup":
-                raise ValueError("threads exist in supergroups only")
-            message.message_thread_id = message_thread_id
-            if chat.is_forum:
-                chat.topics.setdefault(message_thread_id, f"Topic {message_thread_id}")
-                message.is_topic_message = True
-        return message
-
-    def inject_message(
-        self,
-        chat_id: int,
-        text: str,
-        *,
-        user_id: int | None = None,
-        message_thread_id: int | None = None,
-        reply_to_message_id: int | None = None,
-        entities: list[dict[str, Any]] | None = None,
-    ) -> dict[str, Any]:
-        """A user's text message (commands get their bot_command entities)."""
-        if not text:
-            raise ValueError("a text message has text")
-        message = self._user_message(chat_id, user_id, message_thread_id, reply_to_message_id)
-        message.text = message.raw_text = text
-        message.entities = entities if entities is not None else command_entities(text)
-        return self.queue_update("message", self.message_api(message))
-
-    def inject_photo(
-        self,
-        chat_id: int,
-        data: bytes,
-        *,
-        caption: str | None = None,
-        user_id: int | None = None,
-        message_thread_id: int | None = None,
-        reply_to_message_id: int | None = None,
-    ) -> dict[str, Any]:
-        """A user's photo; its bytes are served through getFile and the file URL."""
-        message = self._user_message(chat_id, user_id, message_thread_id, reply_to_message_id)
-        stored = self.store_file("photo", data, mime_type="image/jpeg", size=image_size(data))
-        message.media["photo"] = self.photo_sizes(stored)
-        if caption:
-            message.caption = message.raw_caption = caption
-            message.caption_entities = command_entities(caption)
-        return self.queue_update("message", self.message_api(message))
-
-    def inject_location(
-        self,
-        chat_id: int,
-        latitude: float,
-        longitude: float,
-        *,
-        user_id: int | None = None,
-        message_thread_id: int | None = None,
-        horizontal_accuracy: float | None = None,
-    ) -> dict[str, Any]:
-        message = self._user_message(chat_id, user_id, message_thread_id, None)
-        location: dict[str, Any] = {"latitude": latitude, "longitude": longitude}
-        if horizontal_accuracy is not None:
-            location["horizontal_accuracy"] = horizontal_accuracy
-        message.media["location"] = location
-        return self.queue_update("message", self.message_api(message))
-
-    def inject_sticker(
-        self,
-        chat_id: int,
-        *,
-        emoji: str = "👍",
-        data: bytes = b"RIFF\x00\x00\x00\x00WEBPVP8 ",
-        user_id: int | None = None,
-    ) -> dict[str, Any]:
-        message = self._user_message(chat_id, user_id, None, None)
-        stored = self.store_file("sticker", data, mime_type="image/webp", size=(512, 512))
-        message.media["sticker"] = {
-            "file_id": stored.file_id,
-            "file_unique_id": stored.file_unique_id,
-            "type": "regular",
-            "width": 512,
-            "height": 512,
-            "is_animated": False,
-            "is_video": False,
-            "emoji": emoji,
-            "file_size": len(data),
-        }
-        return self.queue_update("message", self.message_api(message))
-
-    def inject_voice(
-        self,
-        chat_id: int,
-        data: bytes,
-        *,
-        duration: int = 1,
-        user_id: int | None = None,
-        caption: str | None = None,
-    ) -> dict[str, Any]:
-        message = self._user_message(chat_id, user_id, None, None)
-        stored = self.store_file("voice", data, mime_type="audio/ogg")
-        message.media["voice"] = {
-            "file_id": stored.file_id,
-            "file_unique_id": stored.file_unique_id,
-            "duration": duration,
-            "mime_type": "audio/ogg",
-            "file_size": len(data),
-        }
-        if caption:
-            message.caption = message.raw_caption = caption
-        return self.queue_update("message", self.message_api(message))
-
-    def inject_document(
-        self,
-        chat_id: int,
-        data: bytes,
-        *,
-        file_name: str = "document.pdf",
-        mime_type: str = "application/pdf",
-        caption: str | None = None,
-        user_id: int | None = None,
-    ) -> dict[str, Any]:
-        message = self._user_message(chat_id, user_id, None, None)
-        stored = self.store_file("document", data, mime_type=mime_type, file_name=file_name)
-        message.media["document"] = {
-            "file_id": stored.file_id,
-            "file_unique_id": stored.file_unique_id,
-            "file_name": file_name,
-            "mime_type": mime_type,
-            "file_size": len(data),
-        }
-        if caption:
-            message.caption = message.raw_caption = caption
-        return self.queue_update("message", self.message_api(message))
-
-    def inject_edit(self, chat_id: int, message_id: int, text: str) -> dict[str, Any]:
-        """A user edits the text of one of their messages: an edited_message update."""
-        message = self.find_message(chat_id, message_id)
-        if message is None or message.from_bot or message.text is None:
-            raise ValueError(f"no user text message {message_id} in chat {chat_id}")
-        message.edits.append({"text": message.text, "edit_date": message.edit_date})
-        message.text = message.raw_text = text
-        message.entities = command_entities(text)
-        message.edit_date = self.date()
-        return self.queue_update("edited_message", self.message_api(message))
-
-    def inject_callback(
-        self, chat_id: int, message_id: int, data: str, *, user_id: int | None = None
-    ) -> dict[str, Any]:
-        """A user presses the inline button carrying ``data`` on a bot's message."""
-        chat = self.chat(chat_id)
-        message = self.find_message(chat_id, message_id)
-        if message is None or not message.from_bot:
-            raise ValueError(f"no bot message {message_id} in chat {chat_id}")
-        if data not in message.callback_data():
-            raise ValueError(f"message {message_id} has no button with callback_data {data!r}")
-        sender = self._sender_for(chat, user_id)
-        query_id = str(secrets.randbits(63))
-        query = {
-            "id": query_id,
-            "from": sender.to_api(),
-            "message": self.message_api(message),
-            "chat_instance": str(abs(chat_id) * 2_654_435_761 % 10**19),
-            "data": data,
-        }
-        self.callback_queries[query_id] = query
-        return self.queue_update("callback_query", query)
-
-    def _bot_member(self, status: str) -> dict[str, Any]:
-        member: dict[str, Any] = {"user": self.bot.to_api(), "status": status}
-        if status == "kicked":
-            member["until_date"] = 0
-        elif status == "administrator":
-            member.update(
-                {
-                    "can_be_edited": False,
-                    "is_anonymous": False,
-                    "can_manage_chat": True,
-                    "can_delete_messages": True,
-                    "can_manage_video_chats": False,
-                    "can_restrict_members": False,
-                    "can_promote_members": False,
-                    "can_change_info": False,
-                    "can_invite_users": True,
-                    "can_post_stories": False,
-                    "can_edit_stories": False,
-                    "can_delete_stories": False,
-                    "can_pin_messages": True,
-                }
-            )
-        return member
-
-    def inject_bot_added(
-        self,
-        chat_id: int,
-        *,
-        user_id: int | None = None,
-        status: str = "member",
-        title: str | None = None,
-        type: str | None = None,
-        is_forum: bool = False,
-    ) -> dict[str, Any]:
-        """A user adds the bot to a group: a my_chat_member update (left → status)."""
-        if status not in ("member", "administrator"):
-            raise ValueError("the bot is added as member or administrator")
-        if chat_id > 0:
-            raise ValueError("the bot is added to groups, supergroups or channels")
-        chat = self.add_chat(chat_id, type=type, title=title, is_forum=is_forum)
-        chat.kicked = chat.left = False
-        return self._my_chat_member(chat, user_id, "left", status)
-
-    def inject_bot_removed(
-        self, chat_id: int, *, user_id: int | None = None, status: str = "kicked"
-    ) -> dict[str, Any]:
-        """The bot is removed from a group (kicked) or blocked in a private chat."""
-        chat = self.chat(chat_id)
-        if chat.type == "private":
-            chat.blocked = True
-            return self._my_chat_member(chat, chat.id, "member", "kicked")
-        if status not in ("kicked", "left"):
-            raise ValueError("a removed bot is kicked or left")
-        chat.kicked = status == "kicked"
-        chat.left = status == "left"
-        return self._my_chat_member(chat, user_id, "member", status)
-
-    def _my_chat_member(
-        self, chat: ChatRecord, user_id: int | None, old: str, new: str
-    ) -> dict[str, Any]:
-        actor = self.user(user_id or (chat.id if chat.type == "private" else DEFAULT_USER_ID))
-        return self.queue_update(
-            "my_chat_member",
-            {
-                "chat": chat.to_api(),
-                "from": actor.to_api(),
-                "date": self.date(),
-                "old_chat_member": self._bot_member(old),
-                "new_chat_member": self._bot_member(new),
-            },
-        )
-
-    def inject_migration(
-        self, chat_id: int, new_chat_id: int, *, user_id: int | None = None
-    ) -> list[dict[str, Any]]:
-        """A group becomes a supergroup: the two service messages, and the migrate state."""
-        chat = self.set_chat_state(chat_id, migrate_to=new_chat_id)
-        new_chat = self.chat(new_chat_id)
-        actor = self.user(user_id or DEFAULT_USER_ID)
-        old_message = self.new_message(chat, actor, from_bot=False)
-        old_message.media["migrate_to_chat_id"] = new_chat_id
-        new_message = self.new_message(new_chat, actor, from_bot=False)
-        new_message.media["migrate_from_chat_id"] = chat_id
-        return [
-            self.queue_update("message", self.message_api(old_message)),
-            self.queue_update("message", self.message_api(new_message)),
-        ]
-
     # -- readback ----------------------------------------------------------------------
 
     def sent_messages(self, chat_id: int | None = None) -> list[StoredMessage]:
@@ -859,3 +364,20 @@ class TelegramState:
 
     def records(self, messages: Iterable[StoredMessage]) -> list[dict[str, Any]]:
         return [message.to_record() for message in messages]
+
+
+def _content_api(message: StoredMessage) -> dict[str, Any]:
+    """A message's text or media, caption and inline keyboard, as the Bot API shows them."""
+    body: dict[str, Any] = {}
+    if message.text is not None:
+        body["text"] = message.text
+        if message.entities:
+            body["entities"] = message.entities
+    body.update(message.media)
+    if message.caption is not None:
+        body["caption"] = message.caption
+        if message.caption_entities:
+            body["caption_entities"] = message.caption_entities
+    if message.reply_markup is not None and "inline_keyboard" in message.reply_markup:
+        body["reply_markup"] = message.reply_markup
+    return body

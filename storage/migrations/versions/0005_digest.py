@@ -3,7 +3,7 @@ archive — so a scheduled digest is sent once whatever fires it. The unused `di
 table of 0001 (audience, period text) is replaced.
 
 Revision ID: 0005digest
-Revises: 0004
+Revises: 0005people (re-chained after merging main)
 Create Date: 2026-12-02
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0005digest"
-down_revision: str | None = "0004"
+down_revision: str | None = "0005people"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
