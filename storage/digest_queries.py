@@ -136,7 +136,7 @@ async def unreachable_channels(session: AsyncSession, *, except_reason: str) -> 
     """Channels deactivated by a failure (blocked, kicked, gone), not those an operator
     removed from the configuration (`except_reason`)."""
     query = (
-        select(Channel.id, Channel.platform, Channel.inactive_reason)
+        select(Channel.id, Channel.platform, Channel.inactive_reason, Channel.organisation_id)
         .where(
             Channel.active.is_(False),
             or_(Channel.inactive_reason.is_(None), Channel.inactive_reason != except_reason),

@@ -47,7 +47,7 @@ def scene(database_url: str, archive: Path, **digest: Any) -> dict[str, Any]:
 
     return {
         "storage": {"url": database_url},
-        "organisations": [{"id": "anafe", "name": "Anafé"}],
+        "organisations": [{"id": "anafe", "name": "Anafé"}, {"id": "cimade", "name": "Cimade"}],
         "members": [
             {"platform": "console", "user": "admin", "organisation": "anafe", "role": "org-admin"}
         ],
@@ -57,6 +57,7 @@ def scene(database_url: str, archive: Path, **digest: Any) -> dict[str, Any]:
             channel("espagne", ["franco-espagnole"], "en"),
             channel("manche", ["manche"], digest_empty="skip"),
             channel("alertes", ["*"], kinds=["alert"]),
+            channel("autre", ["*"], kinds=["alert"], organisation="cimade"),
         ],
     }
 
@@ -151,7 +152,7 @@ async def week_of_facts(wiring: Wiring) -> dict[str, int]:
         )
         await session.execute(
             update(Channel)
-            .where(Channel.id == "alertes")
+            .where(Channel.id.in_(["alertes", "autre"]))
             .values(active=False, inactive_reason="Forbidden: bot was kicked")
         )
     wiring.directory.invalidate()
@@ -195,6 +196,7 @@ async def test_each_channel_gets_its_own_borders_in_its_language(wiring: Wiring)
     assert court < decree
     assert "Flux <cassé> : 4 échec(s) de suite" in italy
     assert "alertes (console) : Forbidden: bot was kicked" in italy
+    assert "autre" not in italy  # another organisation's channel: not this one's business
     telegram = to_html(sent["italie"][0])
     assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; &lt;b&gt;refoulés&lt;/b&gt;" in telegram
     assert 'href="javascript' not in telegram
@@ -329,6 +331,8 @@ async def test_the_archive_is_written_with_no_person_and_no_coordinates(wiring: 
     assert "<script" not in page.lower()
     for private in ("43.77", "7.50", "Menton", "ASE", "relâchées", "Longue alerte"):
         assert private not in page  # typed by members: never on the web
+    assert "autre (console)" in page  # the network's archive lists every lost channel
+    assert "Forbidden" not in page  # without the platform's words
     assert "Décision &lt;CE&gt; n° 1" in page
     assert "javascript:" not in page
     index = (folder / "index.html").read_text("utf-8")

@@ -35,9 +35,11 @@ class Limits:
 
 @dataclass(frozen=True)
 class Audience:
-    """The digest subscriptions of a channel; `None` specs: the whole network."""
+    """The digest subscriptions of a channel; `None` specs: the whole network. A
+    channel's digest lists the unreachable channels of its own organisation only."""
 
     specs: frozenset[SubscriptionSpec] | None
+    organisation_id: str | None = None
 
     def covers(self, borders: Iterable[str | None], themes: frozenset[str]) -> bool:
         if self.specs is None:
@@ -112,7 +114,11 @@ def select_view(
         more_mobilisations=more_mobilisations,
         announcements=_announcements(index, audience, limits.per_theme),
         failing_feeds=index.facts.failing_feeds,
-        unreachable=index.facts.unreachable,
+        unreachable=tuple(
+            channel
+            for channel in index.facts.unreachable
+            if audience.organisation_id in (None, channel.organisation_id)
+        ),
     )
 
 

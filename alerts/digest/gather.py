@@ -76,7 +76,7 @@ async def gather(session: AsyncSession, period: Period, *, removed_reason: str) 
         current_keys=dict(current),
         previous_keys=dict(previous_keys),
         failing_feeds=tuple(FailingFeed(f[0], f[1] or f[0], f[2], f[3]) for f in feeds),
-        unreachable=tuple(UnreachableChannel(c[0], c[1], c[2] or "") for c in channels),
+        unreachable=tuple(UnreachableChannel(c[0], c[1], c[2] or "", c[3]) for c in channels),
     )
 
 

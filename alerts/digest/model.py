@@ -87,6 +87,7 @@ class UnreachableChannel:
     id: str
     platform: str
     reason: str
+    organisation_id: str
 
 
 # (border or None, theme or None) → count; an alert with several themes counts once per

@@ -43,7 +43,7 @@ class Fired:
 def audience_of(target: ChannelTarget) -> Audience | None:
     """The channel's digest subscriptions; None when it takes no digest."""
     specs = frozenset(s for s in target.subscriptions if Kind.DIGEST in s.kinds)
-    return Audience(specs) if specs else None
+    return Audience(specs, target.organisation_id) if specs else None
 
 
 class DigestService:
