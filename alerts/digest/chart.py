@@ -9,11 +9,12 @@ from dataclasses import dataclass
 
 from alerts.digest.model import CountRow
 
-WIDTH = 640
-LABEL = 210  # room for the theme names left of the bars
-ROW = 22
-GROUP_HEAD = 26
-BAR_ROOM = WIDTH - LABEL - 48  # leaves room for the count right of the longest bar
+# Units close to a phone's CSS pixels: the chart is drawn at about its own size there.
+WIDTH = 400
+LABEL = 160  # room for the theme names left of the bars
+ROW = 26
+GROUP_HEAD = 28
+BAR_ROOM = WIDTH - LABEL - 40  # leaves room for the count right of the longest bar
 
 
 @dataclass(frozen=True)

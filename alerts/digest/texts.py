@@ -46,6 +46,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "digest.archive_feed": "Flux Atom",
         "digest.archive_back": "← Toutes les périodes",
         "digest.chart": "Alertes par frontière et thème",
+        "digest.col.border": "Frontière",
+        "digest.col.theme": "Thème",
+        "digest.col.count": "Alertes",
+        "digest.col.previous": "Avant",
         "digest.chart_none": "Aucune alerte pendant cette période.",
         "digest.entry_summary": "{total} alerte(s), {mobilisations} mobilisation(s), "
         "{announcements} annonce(s).",
@@ -102,6 +106,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "digest.archive_feed": "Atom feed",
         "digest.archive_back": "← All periods",
         "digest.chart": "Alerts by border and theme",
+        "digest.col.border": "Border",
+        "digest.col.theme": "Theme",
+        "digest.col.count": "Alerts",
+        "digest.col.previous": "Before",
         "digest.chart_none": "No alert in this period.",
         "digest.entry_summary": "{total} alert(s), {mobilisations} mobilisation(s), "
         "{announcements} announcement(s).",
