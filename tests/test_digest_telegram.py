@@ -95,6 +95,9 @@ async def test_slash_digest_previews_the_channel_digest_for_its_org_admin_only(
         note, preview = await admin.answers(2)
         admin.say("/digest soon")
         bad = await admin.answer()
+        private = Phone(server, COORDINATOR, COORDINATOR)
+        private.say("/digest")
+        not_channel = await private.answer()
         await wiring.dispatcher.wait_drained()
         async with wiring.database.sessions() as session:
             from sqlalchemy import func, select
@@ -112,6 +115,8 @@ async def test_slash_digest_previews_the_channel_digest_for_its_org_admin_only(
     assert "Du 27/11/2026 08:00 au 30/11/2026 08:00" in preview.text
     assert bad.text is not None
     assert "Durée non comprise : soon" in bad.text
+    assert not_channel.text is not None
+    assert "n'est pas un canal de Tocsin" in not_channel.text
     assert recorded == 0  # a preview is never recorded
     for chat in (SPAIN, MINORS):
         assert sent_texts(server, chat) == []  # nor sent anywhere else
