@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from alerts.channel_cache import ChannelCache
 from alerts.digest.archive import totals_json
 from alerts.digest.audience import NETWORK, Audience, PeriodIndex, select_view
@@ -113,8 +115,7 @@ class DigestService:
             if await digest_queries.network_done(session, scheduled_for):
                 return Fired(scheduled_for, sent=False)
         period = period_ending(scheduled_for, self.period, self.timezone)
-        facts = await self.facts(period)
-        index = PeriodIndex(facts)
+        index = PeriodIndex(await self.facts(period))
         plan = self.plan(index, await self.targets())
         network = select_view(index, NETWORK)
         row = {
@@ -124,44 +125,47 @@ class DigestService:
             "created_at": now,
         }
         async with self._database.transaction() as session:
-            mine = await digest_queries.claim(
-                session,
-                [
-                    {
-                        **row,
-                        "audience": digest_queries.NETWORK,
-                        "channel_id": None,
-                        "totals": totals_json(network),
-                    }
-                ],
-            )
-            if not mine:
-                return Fired(scheduled_for, sent=False)
+            network_row = {**row, "audience": digest_queries.NETWORK, "channel_id": None}
+            if not await digest_queries.claim(
+                session, [{**network_row, "totals": totals_json(network)}]
+            ):
+                return Fired(scheduled_for, sent=False)  # another firing sent it
             claimed = await digest_queries.claim(
                 session,
                 [{**row, "audience": t.id, "channel_id": t.id, "totals": None} for t, _ in plan],
             )
-            sent = skipped = 0
-            for target, message in plan:
-                digest_id = claimed.get(target.id)
-                if digest_id is None:
-                    continue
-                if message is None:
-                    skipped += 1
-                    continue
-                self._outbox.enqueue(
-                    session,
-                    Target(target.platform, target.address, target.id),
-                    message,
-                    fact=FactRef("digest", digest_id, "digest"),
-                    priority=PRIORITY,
-                    now=now,
-                    deliver_at=deliver_at(target, _ROUTING, now),
-                )
-                sent += 1
+            sent, skipped = self._enqueue(session, plan, claimed, now)
         log.info(
             "digest %s: %d channel(s), %d empty skipped", scheduled_for.isoformat(), sent, skipped
         )
         if self._archive is not None:
             await self._archive.write(network)
         return Fired(scheduled_for, sent=True, channels=sent, skipped=skipped)
+
+    def _enqueue(
+        self,
+        session: AsyncSession,
+        plan: list[tuple[ChannelTarget, OutboundMessage | None]],
+        claimed: dict[str, int],
+        now: datetime,
+    ) -> tuple[int, int]:
+        """The claimed channels' outbox rows, in the claim's transaction: (sent, skipped)."""
+        sent = skipped = 0
+        for target, message in plan:
+            digest_id = claimed.get(target.id)
+            if digest_id is None:
+                continue
+            if message is None:
+                skipped += 1
+                continue
+            self._outbox.enqueue(
+                session,
+                Target(target.platform, target.address, target.id),
+                message,
+                fact=FactRef("digest", digest_id, "digest"),
+                priority=PRIORITY,
+                now=now,
+                deliver_at=deliver_at(target, _ROUTING, now),
+            )
+            sent += 1
+        return sent, skipped
