@@ -29,13 +29,14 @@ from bot.config_sync import sync_config
 from bot.context import Command, Fallback
 from bot.digest.wiring import DigestParts, build_digest
 from bot.event_notices import EventNotices
+from bot.mobilisations.wiring import MobilisationParts, build_mobilisations
 from bot.people import PeopleCommands
 from bot.permissions import with_permissions
 from bot.router import MessageRouter
 from bot.supervisor import Supervisor
 from bot.web.health import HealthChecks
 from bot.web.metrics import MetricsEndpoint, PrometheusMetrics
-from bot.web.server import WebServer
+from bot.web.server import Route, WebServer
 from bot.wiring.feeds import FeedParts, build_feeds
 from bot.wiring.intake import IntakeParts, intake_chores, intake_handlers
 from bot.wiring.platforms import delivery_limits
@@ -70,6 +71,7 @@ class Wiring:
     metrics: PrometheusMetrics
     feeds: FeedParts | None = None
     intake: IntakeParts | None = None
+    mobilisations: MobilisationParts | None = None
     web: WebServer | None = None
     purge: PurgeJob | None = None  # the daily retention purge (`[privacy] retention`)
     digest: DigestParts | None = None  # the weekly digest (issue 16)
@@ -138,16 +140,23 @@ async def build(
         help_handler=next(c.handler for c in intake.commands if c.name == "help"),
         telegram=telegram_identity,
     )
+    # mobilisations (issue #14): calls, answers, live counts, deadlines, the agenda.
+    mobilisations = build_mobilisations(
+        settings, shared, database=database, clock=clock, metrics=metrics
+    )
     commands = with_permissions(
         [
             *intake.commands,
             *channels.commands(),
             *feeds.commands.commands(),
             *people.commands(),
+            *mobilisations.commands,
             *digest.command.commands(),
         ]
     )
-    router = message_router(settings, shared, database, clock, commands, intake.fallbacks)
+    # The calls' buttons, guide and edited calls before the intake's fallbacks.
+    fallbacks = [*mobilisations.fallbacks, *intake.fallbacks]
+    router = message_router(settings, shared, database, clock, commands, fallbacks)
 
     # The relays of this process. The console waits, after each typed line, for the
     # replies it caused (the dispatcher below prints them).
@@ -173,7 +182,15 @@ async def build(
         *(config, database, clock, shared, router, dispatcher, relays, metrics),
         feeds=feeds,
         intake=IntakeParts(intake, chores),
-        web=web_server(config, database, relays, metrics, clock, digest),
+        mobilisations=mobilisations,
+        web=web_server(
+            config,
+            database,
+            relays,
+            metrics,
+            clock,
+            [*mobilisations.agenda.routes(), *digest.routes()],
+        ),
         purge=purge_job(settings, database, clock),
         digest=digest,
         skipped=skipped_relays(config, worker=worker),
@@ -259,16 +276,19 @@ def web_server(
     relays: dict[str, Relay],
     metrics: PrometheusMetrics,
     clock: Clock,
-    digest: DigestParts,
+    more: list[Route],
 ) -> WebServer | None:
-    """The read-only web server (health, metrics, the digest archive), when `[web] listen`
-    is set."""
+    """The read-only web server (health, metrics, and `more`: the agenda, the digest
+    archive), when `[web] listen` is set."""
     listen = config.settings.web.listen
     if listen is None:
         return None
     checks = HealthChecks(database, relays)
-    routes = [*checks.routes(), *MetricsEndpoint(metrics, database, checks, clock).routes()]
-    routes += digest.routes()
+    routes = [
+        *checks.routes(),
+        *MetricsEndpoint(metrics, database, checks, clock).routes(),
+        *more,
+    ]
     return WebServer(listen, routes, source=config.source)
 
 
@@ -311,15 +331,21 @@ class Application:
             log.info("%s: started%s", name, "" if self._receive else ", sending only")
         await self._warn_channels_without_relay()
         self._supervisor.start("dispatcher", wiring.dispatcher.run)
-        if not self._receive:
-            return
+        if self._receive:
+            self._start_receiving()
+
+    def _start_receiving(self) -> None:
+        """The jobs of `tocsin run` only: a `tocsin worker` just dispatches."""
+        wiring = self._wiring
         if wiring.feeds is not None:
             self._supervisor.start("feed-watcher", wiring.feeds.watcher.run)
         if wiring.intake is not None:
             self._supervisor.start("intake-chores", wiring.intake.chores.run)
+        if wiring.mobilisations is not None:
+            self._supervisor.start("mobilisation-deadlines", wiring.mobilisations.runner.run)
         if wiring.purge is not None:
             self._supervisor.start("retention-purge", wiring.purge.run)
-        if wiring.digest is not None:  # `tocsin worker` never schedules
+        if wiring.digest is not None:
             self._supervisor.start("digest-scheduler", wiring.digest.scheduler.run)
         if wiring.console is not None and wiring.config.settings.console.interactive:
             self._supervisor.start("console-eof", self._stop_when_console_done)
@@ -331,6 +357,8 @@ class Application:
             wiring.feeds.watcher.stop()
         if wiring.intake is not None:
             wiring.intake.chores.stop()
+        if wiring.mobilisations is not None:
+            wiring.mobilisations.runner.stop()
         if wiring.purge is not None:
             wiring.purge.stop()
         if wiring.digest is not None:

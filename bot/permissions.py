@@ -33,6 +33,7 @@ PERMISSIONS: Final[dict[str, Role | None]] = {
     "org": Role.OBSERVER,
     "name": Role.OBSERVER,
     "agenda": Role.OBSERVER,
+    "answer": Role.OBSERVER,
     # joining and leaving
     "start": OPEN,
     "join": OPEN,

@@ -201,6 +201,17 @@ class DeliverySettings(Section):
     first_retry_delay: Duration = timedelta(seconds=2)  # then doubling, capped at 15 min
 
 
+class MobilisationSettings(Section):
+    """Rapid-response calls: their deadlines and the pace of their live count."""
+
+    escalate_after: Duration = timedelta(minutes=30)
+    escalate_to: tuple[Identifier, ...] = ()  # channel ids; empty: every mobilisation channel
+    remind_before: Duration = timedelta(hours=1)
+    close_after: Duration = timedelta(hours=6)
+    edit_every: Duration = timedelta(seconds=5)
+    timezone: TimeZone = "Europe/Paris"  # how `18h` and `demain 9h` are read
+
+
 class WebSettings(Section):
     """The health and metrics web server; off unless `listen` is set."""
 
@@ -236,3 +247,4 @@ class Settings(Section):
     delivery: DeliverySettings = DeliverySettings()
     web: WebSettings = WebSettings()
     privacy: PrivacySettings = PrivacySettings()
+    mobilisations: MobilisationSettings = MobilisationSettings()

@@ -206,6 +206,8 @@ class MobilisationAnswer(Base):
     need: Mapped[str | None] = mapped_column(String(16))  # the need a "going" covers
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    # When the call's coordinator was told this answer; NULL again when it changes.
+    notified_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
 class Delivery(Base):

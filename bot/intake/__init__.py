@@ -5,7 +5,7 @@
 - `raising`: a draft raised within the member's limit (`limit`), answered with its receipt.
 - `entry`: where a line or a lone photo or location enters (raised at once, or the guided
   conversation started for what is missing) and where non-command input is taken.
-- `commands`: `/alert`, `/urgent`, `/cancel`; `mobilise`: `/mobilise`, kept apart.
+- `commands`: `/alert`, `/urgent`, `/cancel` (`/mobilise` is `bot/mobilisations/`).
 - `guided`, `guided_steps`, `guided_questions`, `drafts`: the step-by-step alert, its
   answers, its questions, and its draft stored in the database.
 - `corrections`: an edited message corrects the alert it raised.

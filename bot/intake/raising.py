@@ -1,6 +1,6 @@
 """The one place a draft is raised: within the member's intake limit, in the request's
 transaction, answered with its receipt. Every way in (the one-line commands, a photo's
-caption, the guided alert's "send", `/mobilise`) ends here."""
+caption, the guided alert's "send") ends here."""
 
 from __future__ import annotations
 

@@ -23,7 +23,6 @@ from bot.intake.guided import GuidedConversation
 from bot.intake.guided_questions import GuidedQuestions
 from bot.intake.guided_steps import GuidedSteps
 from bot.intake.limit import AlertLimit
-from bot.intake.mobilise import MobiliseCommand
 from bot.intake.raising import AlertRaiser
 from bot.intake.reading import LineReader
 from bot.intake.unclaimed_groups import UnclaimedGroups
@@ -36,7 +35,7 @@ from storage.database import Database
 
 @dataclass(frozen=True)
 class IntakeHandlers:
-    commands: list[Command]  # /alert, /urgent, /cancel, /mobilise, then the basics
+    commands: list[Command]  # /alert, /urgent, /cancel, then the basics
     fallbacks: list[Fallback]  # in the router's order, after the event notices
 
 
@@ -73,7 +72,6 @@ def intake_handlers(
     return IntakeHandlers(
         commands=[
             *AlertCommands(entry=entry, guided=guided).commands(),
-            MobiliseCommand(reader=reader, raiser=raiser).command(),
             *BasicCommands(vocabulary=vocabulary).commands(),
         ],
         fallbacks=[groups, entry, corrections, StaleButtons()],

@@ -9,6 +9,7 @@ from __future__ import annotations
 from alerts import feed_announcements
 from alerts.digest import texts as digest_texts
 from alerts.i18n import TextTable, Translator
+from alerts.mobilisations import texts as mobilisation_texts
 from bot import channel_commands, event_notices, feed_commands
 from bot.intake import texts as intake_texts
 from bot.people import texts as people_texts
@@ -22,6 +23,7 @@ MODULE_TEXTS: tuple[TextTable, ...] = (
     feed_commands.TEXTS,
     intake_texts.TEXTS,
     people_texts.TEXTS,
+    mobilisation_texts.TEXTS,
     watcher.TEXTS,
 )
 

@@ -2,8 +2,8 @@
 archive — so a scheduled digest is sent once whatever fires it. The unused `digests`
 table of 0001 (audience, period text) is replaced.
 
-Revision ID: 0005digest
-Revises: 0005people (re-chained after merging main)
+Revision ID: 0007digest
+Revises: 0006mobilise (re-chained after merging main)
 Create Date: 2026-12-02
 """
 
@@ -12,8 +12,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0005digest"
-down_revision: str | None = "0005people"
+revision: str = "0007digest"
+down_revision: str | None = "0006mobilise"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

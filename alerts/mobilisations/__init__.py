@@ -1,0 +1,1 @@
+"""Mobilisation calls: needs, start times, live counts and lifecycle decisions (pure)."""

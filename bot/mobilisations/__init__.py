@@ -1,0 +1,2 @@
+"""The chat side of mobilisation calls: commands, the guided call, answer buttons and
+the deadline runner."""
