@@ -36,7 +36,7 @@ async def serving(database_url: str, archive: Path, *, receive: bool) -> AsyncIt
     )
     async with RunningApp(wiring, receive=receive):
         assert wiring.web is not None
-        for _ in range(200):  # bound by the supervisor's tasks starting
+        for _ in range(1000):  # bound by the supervisor's tasks starting (10 s at most)
             if wiring.web.port and (not receive or _scheduled(wiring)):
                 break
             await asyncio.sleep(0.01)
