@@ -207,8 +207,10 @@ class Translator:
 
     def __call__(self, language: str | None, key: str, /, **params: object) -> str:
         # Positional-only: a text may have a {language} parameter ("language.unknown").
-        catalogue = self._catalogues.get(language or DEFAULT_LANGUAGE, _FR)
-        template = catalogue.get(key) or _FR.get(key) or key
+        # French (with every module's texts) for a language or a key without a catalogue.
+        french = self._catalogues[DEFAULT_LANGUAGE]
+        catalogue = self._catalogues.get(language or DEFAULT_LANGUAGE, french)
+        template = catalogue.get(key) or french.get(key) or key
         return template.format(**params) if params else template
 
     @property

@@ -26,6 +26,7 @@ from alerts.outbox import Outbox, OutboxSignal
 from alerts.retention import PurgeJob, Purger
 from bot.config_sync import sync_config
 from bot.context import Command, Fallback
+from bot.digest.wiring import DigestParts
 from bot.event_notices import EventNotices
 from bot.mobilisations.wiring import MobilisationParts
 from bot.router import MessageRouter
@@ -71,6 +72,7 @@ class Wiring:
     mobilisations: MobilisationParts | None = None
     web: WebServer | None = None
     purge: PurgeJob | None = None  # the daily retention purge (`[privacy] retention`)
+    digest: DigestParts | None = None  # the weekly digest (issue 16)
     # platform → why its relay was not built (logged at start)
     skipped: dict[str, str] = field(default_factory=dict)
 
@@ -127,8 +129,7 @@ async def build(
     )
     router = message_router(settings, shared, database, clock, chat.commands, chat.fallbacks)
 
-    # The relays of this process. The console waits, after each typed line, for the
-    # replies it caused (the dispatcher below prints them).
+    # The relays of this process; the console waits for the replies each line caused.
     async def console_replies_printed() -> None:
         await dispatcher.wait_drained(platforms=(CONSOLE.name,))
 
@@ -154,6 +155,7 @@ async def build(
         mobilisations=chat.mobilisations,
         web=web_server(config, database, relays, metrics, clock, chat.web_routes),
         purge=purge_job(settings, database, clock),
+        digest=chat.digest,
         skipped=skipped_relays(config, worker=worker),
     )
 
@@ -247,8 +249,8 @@ def web_server(
     clock: Clock,
     more: list[Route],
 ) -> WebServer | None:
-    """The read-only web server (health, metrics, and `more`: the agenda), when `[web]
-    listen` is set."""
+    """The read-only web server (health, metrics, and `more`: the agenda, the digest
+    archive), when `[web] listen` is set."""
     listen = config.settings.web.listen
     if listen is None:
         return None
@@ -300,8 +302,12 @@ class Application:
             log.info("%s: started%s", name, "" if self._receive else ", sending only")
         await self._warn_channels_without_relay()
         self._supervisor.start("dispatcher", wiring.dispatcher.run)
-        if not self._receive:
-            return
+        if self._receive:
+            self._start_receiving()
+
+    def _start_receiving(self) -> None:
+        """The jobs of `tocsin run` only: a `tocsin worker` just dispatches."""
+        wiring = self._wiring
         if wiring.feeds is not None:
             self._supervisor.start("feed-watcher", wiring.feeds.watcher.run)
         if wiring.intake is not None:
@@ -310,6 +316,8 @@ class Application:
             self._supervisor.start("mobilisation-deadlines", wiring.mobilisations.runner.run)
         if wiring.purge is not None:
             self._supervisor.start("retention-purge", wiring.purge.run)
+        if wiring.digest is not None:
+            self._supervisor.start("digest-scheduler", wiring.digest.scheduler.run)
         if wiring.console is not None and wiring.config.settings.console.interactive:
             self._supervisor.start("console-eof", self._stop_when_console_done)
 
@@ -324,6 +332,8 @@ class Application:
             wiring.mobilisations.runner.stop()
         if wiring.purge is not None:
             wiring.purge.stop()
+        if wiring.digest is not None:
+            wiring.digest.scheduler.stop()
         if wiring.web is not None:
             wiring.web.stop()
         # The dispatcher's sends in flight finish through relays that still run.

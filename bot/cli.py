@@ -11,6 +11,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from bot import feeds_check, privacy_cli, redaction
 from bot.app import Application, build
+from bot.digest import preview as digest_preview
 from bot.routing_table import routing_table
 from config.loader import ConfigError, LoadedConfig, load_config
 from relays.matrix import MatrixStoreError
@@ -62,6 +63,7 @@ def parser() -> argparse.ArgumentParser:
     db_upgrade.add_argument("--config", help="TOML file (default: $TOCSIN_CONFIG)")
     feeds_check.add_arguments(sub.add_parser("feeds", help="feed tools"))
     privacy_cli.add_arguments(sub)
+    digest_preview.add_arguments(sub.add_parser("digest", help="the weekly digest"))
     return root
 
 
@@ -101,6 +103,8 @@ def _dispatch(args: argparse.Namespace) -> int:
                 config.settings, args.url, sys.stdout, sys.stderr, keywords=args.keywords
             )
         )
+    if args.command == "digest":
+        return asyncio.run(digest_preview.preview(config, args, sys.stdout))
     if args.command in privacy_cli.COMMANDS:
         return asyncio.run(privacy_cli.run(args, config.settings, sys.stdout))
     if args.command == "db":

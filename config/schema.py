@@ -142,6 +142,8 @@ class ChannelSettings(Section):
     timezone: TimeZone = "Europe/Paris"
     quiet: Annotated[str, AfterValidator(checks.quiet_hours)] | None = None
     share_locations: bool = False
+    # An empty weekly digest: "say" it in one line, or "skip" it (issue 16).
+    digest_empty: Literal["say", "skip"] = "say"
 
     @model_validator(mode="after")
     def _address_fits_the_platform(self) -> ChannelSettings:
@@ -176,6 +178,12 @@ class FeedSettings(Section):
 class DigestSettings(Section):
     cron: Annotated[str, AfterValidator(checks.cron)] = "0 8 * * mon"
     timezone: TimeZone = "Europe/Paris"
+    # What one digest covers, ending at its scheduled time (issue 16).
+    period: Duration = timedelta(days=7)
+    archive_dir: Name = "tocsin-data/archive"
+    # The Atom feed's permanent `tag:` ids are minted under this name (a domain or an
+    # e-mail address the operator owns; it is never contacted).
+    archive_authority: Name = "tocsin.invalid"
 
 
 class AlertSettings(Section):

@@ -334,13 +334,20 @@ class FeedItem(Base):
 
 
 class Digest(Base):
-    """One digest per audience and period: the key makes scheduled jobs idempotent."""
+    """One scheduled digest sent to one audience: a channel (`audience` = its id) or the
+    network's archive (`audience` = "*"). The unique key (audience, scheduled_for) makes
+    the scheduled job idempotent: a second firing or a second process inserts nothing."""
 
     __tablename__ = "digests"
-    __table_args__ = (UniqueConstraint("audience", "period"),)
+    __table_args__ = (UniqueConstraint("audience", "scheduled_for"),)
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     audience: Mapped[str] = mapped_column(String(64))
-    period: Mapped[str] = mapped_column(String(32))
+    channel_id: Mapped[str | None] = mapped_column(ForeignKey("channels.id", ondelete="SET NULL"))
+    scheduled_for: Mapped[datetime] = mapped_column(UtcDateTime())
+    period_start: Mapped[datetime] = mapped_column(UtcDateTime())
+    period_end: Mapped[datetime] = mapped_column(UtcDateTime())
+    # The network row's counts (JSON) for the archive's index and feed; no text, no names.
+    totals: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 

@@ -35,6 +35,13 @@ def test_the_root_translator_holds_every_module_text_in_both_languages() -> None
     assert translate.languages == ("fr", "en")
 
 
+def test_a_language_without_a_catalogue_reads_every_module_text_in_french() -> None:
+    translate = Translator({"fr": {"module.hello": "Bonjour {name}"}, "en": {}})
+
+    assert translate("de", "module.hello", name="Ana") == "Bonjour Ana"
+    assert translate("en", "module.hello", name="Ana") == "Bonjour Ana"
+
+
 def test_every_platform_is_split_even_without_its_relay_in_the_process() -> None:
     """A worker runs no Telegram relay but writes Telegram rows: they still fit Telegram."""
     platforms = platform_catalogue()

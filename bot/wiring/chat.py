@@ -11,6 +11,7 @@ import httpx
 from alerts.clock import Clock
 from bot.channel_commands import ChannelCommands
 from bot.context import Command, Fallback
+from bot.digest.wiring import DigestParts, build_digest
 from bot.mobilisations.wiring import MobilisationParts, build_mobilisations
 from bot.people import PeopleCommands
 from bot.permissions import with_permissions
@@ -32,11 +33,13 @@ class ChatParts:
     intake: IntakeHandlers
     feeds: FeedParts
     mobilisations: MobilisationParts
+    digest: DigestParts
 
     @property
     def web_routes(self) -> list[Route]:
-        """What the chat parts publish on the read-only web server (the agenda)."""
-        return self.mobilisations.agenda.routes()
+        """What the chat parts publish on the read-only web server (the agenda, the
+        digest archive)."""
+        return [*self.mobilisations.agenda.routes(), *self.digest.routes()]
 
 
 def chat_parts(
@@ -70,6 +73,7 @@ def chat_parts(
     mobilisations = build_mobilisations(
         settings, shared, database=database, clock=clock, metrics=metrics
     )
+    digest = build_digest(settings, shared, database=database, clock=clock)
     commands = with_permissions(
         [
             *intake.commands,
@@ -77,8 +81,9 @@ def chat_parts(
             *feeds.commands.commands(),
             *people.commands(),
             *mobilisations.commands,
+            *digest.command.commands(),
         ]
     )
     # The calls' buttons, guide and edited calls before the intake's fallbacks.
     fallbacks = [*mobilisations.fallbacks, *intake.fallbacks]
-    return ChatParts(commands, fallbacks, intake, feeds, mobilisations)
+    return ChatParts(commands, fallbacks, intake, feeds, mobilisations, digest)

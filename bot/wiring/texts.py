@@ -7,6 +7,7 @@ stops the start (see `Translator`)."""
 from __future__ import annotations
 
 from alerts import feed_announcements
+from alerts.digest import texts as digest_texts
 from alerts.i18n import TextTable, Translator
 from alerts.mobilisations import texts as mobilisation_texts
 from bot import channel_commands, event_notices, feed_commands
@@ -17,6 +18,7 @@ from feeds import watcher
 MODULE_TEXTS: tuple[TextTable, ...] = (
     feed_announcements.TEXTS,
     channel_commands.TEXTS,
+    digest_texts.TEXTS,
     event_notices.TEXTS,
     feed_commands.TEXTS,
     intake_texts.TEXTS,
