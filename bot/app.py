@@ -109,9 +109,38 @@ async def build(
     feed_resolver: Resolver | None = None,
     worker: bool = False,
 ) -> Wiring:
-    settings = config.settings
+    """Everything one configuration describes, over `database` (opened here unless
+    given; closed again when the build refuses, e.g. a missing secret)."""
     clock = clock or SystemClock()
-    database = await synced_database(settings, database, clock)
+    opened = await synced_database(config.settings, database, clock)
+    try:
+        return assembled(
+            config,
+            opened,
+            clock,
+            Seams(console_output, console_input, feed_transport, feed_resolver),
+            worker=worker,
+        )
+    except BaseException:
+        if database is None:
+            await opened.close()
+        raise
+
+
+@dataclass(frozen=True)
+class Seams:
+    """What tests and the CLI plug in: the console's streams, the feeds' transport."""
+
+    console_output: TextIO | None = None
+    console_input: Callable[[], str] | None = None
+    feed_transport: httpx.AsyncBaseTransport | None = None
+    feed_resolver: Resolver | None = None
+
+
+def assembled(
+    config: LoadedConfig, database: Database, clock: Clock, seams: Seams, *, worker: bool
+) -> Wiring:
+    settings = config.settings
     shared = shared_parts(settings, database)
     metrics = PrometheusMetrics(shared.platforms)
 
@@ -124,8 +153,8 @@ async def build(
         clock=clock,
         metrics=metrics,
         telegram_identity=telegram_identity,
-        feed_transport=feed_transport,
-        feed_resolver=feed_resolver,
+        feed_transport=seams.feed_transport,
+        feed_resolver=seams.feed_resolver,
     )
     router = message_router(settings, shared, database, clock, chat.commands, chat.fallbacks)
 
@@ -135,7 +164,7 @@ async def build(
 
     relays = process_relays(
         config,
-        console_relay(settings, console_output, console_input, console_replies_printed),
+        console_relay(settings, seams.console_output, seams.console_input, console_replies_printed),
         database=database,
         clock=clock,
         worker=worker,
@@ -297,8 +326,8 @@ class Application:
         for name, reason in wiring.skipped.items():
             log.info("%s: %s, skipped", name, reason)
         for name, relay in wiring.relays.items():
+            started.append(relay)  # before: one whose start fails half-way is stopped too
             await relay.start(wiring.router if self._receive else None)
-            started.append(relay)
             log.info("%s: started%s", name, "" if self._receive else ", sending only")
         await self._warn_channels_without_relay()
         self._supervisor.start("dispatcher", wiring.dispatcher.run)

@@ -166,13 +166,7 @@ async def running(config: LoadedConfig, *, clock: Clock | None = None) -> AsyncI
         yield wiring
     finally:
         application.stop()
-        try:
-            await asyncio.wait_for(task, 30)
-        finally:
-            # `Application.run` stops only the relays whose start returned: a Matrix start
-            # that raised (a store it cannot use) left its client open. Closing it here
-            # keeps the suite free of unclosed sessions; stop() after stop() does nothing.
-            await matrix_of(wiring).stop()
+        await asyncio.wait_for(task, 30)
 
 
 class RecordingSink:
