@@ -11,14 +11,13 @@ stored row, so a restart (or a second process) does not purge twice in a day.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 
 from alerts.clock import Clock
 from alerts.messages import OutboundMessage
+from alerts.periodic import Periodic
 from storage import audit_queries, queries, retention_queries
 from storage.database import Database
 
@@ -113,8 +112,13 @@ class PurgeJob:
         self._db = database
         self._clock = clock
         self._every = every
-        self._check_every = check_every
-        self._stopping = asyncio.Event()
+        # Resumable: the next look (or tomorrow's purge) finishes what a failed one left.
+        self._periodic = Periodic(
+            self.tick,
+            every=check_every,
+            log=log,
+            failure="retention purge failed; it resumes at the next run",
+        )
 
     async def tick(self) -> PurgeReport | None:
         """Purge if the day's turn is free (stored: holds over restarts and processes)."""
@@ -132,14 +136,7 @@ class PurgeJob:
             raise
 
     async def run(self) -> None:
-        self._stopping.clear()
-        while not self._stopping.is_set():
-            try:
-                await self.tick()
-            except Exception:  # resumable: tomorrow's purge finishes what this one left
-                log.exception("retention purge failed; it resumes at the next run")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), self._check_every)
+        await self._periodic.run()
 
     def stop(self) -> None:
-        self._stopping.set()
+        self._periodic.stop()

@@ -4,12 +4,11 @@ guided drafts abandoned long ago and old answers to strangers."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from datetime import timedelta
 
 from alerts.clock import Clock
+from alerts.periodic import Periodic
 from bot.intake import drafts
 from bot.intake.delivery_reports import DeliveryReports
 from bot.intake.unclaimed_groups import UnclaimedGroups
@@ -35,23 +34,17 @@ class IntakeUpkeep:
         self._clock = clock
         self._groups = groups
         self._reports = reports
-        self._every = every
         self._forget_after = forget_after
-        self._stopping = asyncio.Event()
+        self._periodic = Periodic(
+            self.tick, every=every, log=log, failure="intake upkeep failed; trying again later"
+        )
 
     async def run(self) -> None:
         """Until `stop()`; supervised by the caller."""
-        self._stopping.clear()
-        while not self._stopping.is_set():
-            try:
-                await self.tick()
-            except Exception:  # one bad round must not stop the next
-                log.exception("intake upkeep failed; trying again later")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), self._every)
+        await self._periodic.run()
 
     def stop(self) -> None:
-        self._stopping.set()
+        self._periodic.stop()
 
     async def tick(self) -> None:
         await self._groups.leave_unclaimed()

@@ -4,8 +4,6 @@ transaction and at most once (`*_at` columns), so a restart resumes where it sto
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -14,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from alerts.clock import Clock
 from alerts.messages import text_message
 from alerts.mobilisations.calls import CallService
+from alerts.periodic import Periodic
 from storage import mobilisation_queries
 from storage.database import Database
 from storage.models import Alert, Member
@@ -35,23 +34,20 @@ class DeadlineRunner:
         self._db = database
         self._clock = clock
         self._calls = calls
-        self._every = every
         self._language = language
-        self._stopping = asyncio.Event()
+        self._periodic = Periodic(
+            self.tick,
+            every=every,
+            log=log,
+            failure="mobilisation deadlines failed; trying again later",
+        )
 
     async def run(self) -> None:
         """Until `stop()`; supervised by the caller."""
-        self._stopping.clear()
-        while not self._stopping.is_set():
-            try:
-                await self.tick()
-            except Exception:  # one bad round must not stop the next
-                log.exception("mobilisation deadlines failed; trying again later")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), self._every)
+        await self._periodic.run()
 
     def stop(self) -> None:
-        self._stopping.set()
+        self._periodic.stop()
 
     async def tick(self) -> int:
         """Fire every deadline due now; returns how many fired."""
