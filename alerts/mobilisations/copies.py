@@ -6,19 +6,17 @@ platform's pace; edits sit below urgent alerts in every chat's queue."""
 
 from __future__ import annotations
 
-import json
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from alerts.messages import Location, PhotoRef
 from alerts.mobilisations.counts import NeedCount, count_needs
 from alerts.mobilisations.needs import Need
 from alerts.mobilisations.render import CallRenderer, CallView
 from alerts.outbox import FactRef, Outbox, Target, cleaned
-from alerts.rendering import AlertView
-from alerts.types import Kind, Urgency
-from storage import mobilisation_queries, queries
+from alerts.stored_views import alert_view
+from storage import mobilisation_queries
 from storage.mobilisation_queries import EditState
 from storage.models import Alert, Delivery, Mobilisation
 
@@ -43,31 +41,8 @@ async def call_counts(session: AsyncSession, alert_id: int) -> tuple[NeedCount, 
 
 
 async def call_view(session: AsyncSession, alert: Alert, mobilisation: Mobilisation) -> CallView:
-    organisation = (
-        await queries.organisation(session, alert.organisation_id)
-        if alert.organisation_id
-        else None
-    )
-    photo = json.loads(alert.photo) if alert.photo else None
-    location = (
-        Location(alert.latitude, alert.longitude)
-        if alert.latitude is not None and alert.longitude is not None
-        else None
-    )
-    view = AlertView(
-        id=alert.id,
-        kind=Kind(alert.kind),
-        text=alert.text,
-        urgency=Urgency(alert.urgency),
-        border=alert.border,
-        place=alert.place,
-        themes=tuple(json.loads(alert.themes)),
-        people=alert.people,
-        minors=alert.minors,
-        organisation_name=organisation.name if organisation else alert.organisation_id,
-        location=location,
-        photo=PhotoRef(photo["platform"], photo["ref"]) if photo else None,
-    )
+    # A call's card never carried the follow-up line: its view leaves the parent out.
+    view = replace(await alert_view(session, alert), parent_id=None)
     return CallView(
         alert=view,
         counts=await call_counts(session, alert.id),

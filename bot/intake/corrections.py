@@ -5,19 +5,18 @@ saying why it was not applied. Border, themes and urgency stay: they chose the c
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from datetime import timedelta
 
-from alerts.messages import Location, PhotoRef
 from alerts.outbox import FactRef, Target
 from alerts.parsing import AlertInputError, place_key
-from alerts.rendering import AlertRenderer, AlertView
+from alerts.rendering import AlertRenderer
+from alerts.stored_views import alert_view
 from alerts.types import Kind, Urgency, delivery_priority
 from bot.context import Fallback, Request
 from bot.intake.reading import LineReader
-from storage import alert_queries, channel_queries, queries
+from storage import alert_queries, channel_queries
 from storage.models import Alert, Delivery
 
 log = logging.getLogger(__name__)
@@ -84,7 +83,7 @@ class AlertCorrections(Fallback):
         by_chat: dict[tuple[str, str], list[Delivery]] = {}
         for row in rows:
             by_chat.setdefault((row.platform, row.address), []).append(row)
-        view = await self._view(request, alert)
+        view = await alert_view(session, alert)
         priority = delivery_priority(Kind(alert.kind), Urgency(alert.urgency))
         edited = skipped = 0
         for (platform, address), parts in by_chat.items():
@@ -109,31 +108,3 @@ class AlertCorrections(Fallback):
             )
             edited += 1
         return edited, skipped
-
-    async def _view(self, request: Request, alert: Alert) -> AlertView:
-        organisation = (
-            await queries.organisation(request.session, alert.organisation_id)
-            if alert.organisation_id
-            else None
-        )
-        photo = json.loads(alert.photo) if alert.photo else None
-        location = (
-            Location(alert.latitude, alert.longitude)
-            if alert.latitude is not None and alert.longitude is not None
-            else None
-        )
-        return AlertView(
-            id=alert.id,
-            kind=Kind(alert.kind),
-            text=alert.text,
-            urgency=Urgency(alert.urgency),
-            border=alert.border,
-            place=alert.place,
-            themes=tuple(json.loads(alert.themes)),
-            people=alert.people,
-            minors=alert.minors,
-            organisation_name=organisation.name if organisation else alert.organisation_id,
-            parent_id=alert.parent_id,
-            location=location,
-            photo=PhotoRef(photo["platform"], photo["ref"]) if photo else None,
-        )
