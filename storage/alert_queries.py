@@ -42,21 +42,21 @@ async def alert_author(session: AsyncSession, alert_id: int) -> Member | None:
     return await session.get(Member, alert.author_member_id)
 
 
-async def editable_copies(session: AsyncSession, alert_id: int) -> Sequence[Delivery]:
-    """The alert's copies in channels, queued or sent, not edits themselves (by id)."""
-    return (
-        await session.scalars(
-            select(Delivery)
-            .where(
-                Delivery.fact_type == "alert",
-                Delivery.fact_id == alert_id,
-                Delivery.channel_id.is_not(None),
-                Delivery.edit_of_delivery_id.is_(None),
-                Delivery.status.in_(("pending", "sent")),
-            )
-            .order_by(Delivery.id)
-        )
-    ).all()
+async def editable_copies(
+    session: AsyncSession, alert_id: int, *, first_parts_only: bool = False
+) -> Sequence[Delivery]:
+    """The alert's copies in channels, queued or sent, not edits themselves (by id);
+    `first_parts_only`: one row a copy, even where the text was split into parts."""
+    query = select(Delivery).where(
+        Delivery.fact_type == "alert",
+        Delivery.fact_id == alert_id,
+        Delivery.channel_id.is_not(None),
+        Delivery.edit_of_delivery_id.is_(None),
+        Delivery.status.in_(("pending", "sent")),
+    )
+    if first_parts_only:
+        query = query.where(Delivery.part == 0)
+    return (await session.scalars(query.order_by(Delivery.id))).all()
 
 
 async def channel_outcomes_of_failing_alerts(

@@ -10,6 +10,7 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage import alert_queries
 from storage.models import (
     Alert,
     Channel,
@@ -196,20 +197,7 @@ async def lock_call(session: AsyncSession, alert_id: int) -> Mobilisation | None
 
 async def copies(session: AsyncSession, alert_id: int) -> Sequence[Delivery]:
     """Every channel copy of the call (first part, not an edit), queued or sent."""
-    return (
-        await session.scalars(
-            select(Delivery)
-            .where(
-                Delivery.fact_type == "alert",
-                Delivery.fact_id == alert_id,
-                Delivery.channel_id.is_not(None),
-                Delivery.edit_of_delivery_id.is_(None),
-                Delivery.part == 0,
-                Delivery.status.in_(("pending", "sent")),
-            )
-            .order_by(Delivery.id)
-        )
-    ).all()
+    return await alert_queries.editable_copies(session, alert_id, first_parts_only=True)
 
 
 async def channels_with_copies(session: AsyncSession, alert_id: int) -> set[str]:
