@@ -7,7 +7,7 @@ import json
 from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypedDict
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -84,6 +84,34 @@ def _key(kind: str, border: str | None, themes: str, urgency: str) -> CountKey:
     return CountKey(kind, border, _ids(themes), _urgency(urgency))
 
 
+class _Incident(TypedDict):
+    """What an alert and a call have in common in a digest."""
+
+    id: int
+    text: str
+    border: str | None
+    themes: frozenset[str]
+    urgency: Urgency
+    place: str | None
+    status: str
+    outcome: str | None
+    created_at: datetime
+
+
+def _incident(row: Any) -> _Incident:
+    return _Incident(
+        id=row.id,
+        text=row.text,
+        border=row.border,
+        themes=_ids(row.themes),
+        urgency=_urgency(row.urgency),
+        place=row.place,
+        status=row.status,
+        outcome=row.outcome,
+        created_at=row.created_at,
+    )
+
+
 def _by_urgency(fact: AlertFact | MobilisationFact) -> tuple[int, float]:
     return (-fact.urgency.rank, -fact.created_at.timestamp())
 
@@ -98,15 +126,7 @@ def _incidents(rows: Sequence[Any]) -> tuple[list[AlertFact], list[Any]]:
             )
     alerts = [
         AlertFact(
-            id=row.id,
-            text=row.text,
-            border=row.border,
-            themes=_ids(row.themes),
-            urgency=_urgency(row.urgency),
-            place=row.place,
-            status=row.status,
-            outcome=row.outcome,
-            created_at=row.created_at,
+            **_incident(row),
             follow_ups=tuple(follow_ups.get(row.id, ())),
         )
         for row in rows
@@ -129,15 +149,7 @@ async def _mobilisations(session: AsyncSession, rows: Sequence[Any]) -> list[Mob
             going_for[(alert_id, need)] += count
     facts = [
         MobilisationFact(
-            id=row.id,
-            text=row.text,
-            border=row.border,
-            themes=_ids(row.themes),
-            urgency=_urgency(row.urgency),
-            place=row.place,
-            status=row.status,
-            outcome=row.outcome,
-            created_at=row.created_at,
+            **_incident(row),
             needs=tuple(
                 NeedFact(need, wanted, going_for[(row.id, need)])
                 for need, wanted in sorted(needs.get(row.id, ()))
