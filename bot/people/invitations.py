@@ -10,7 +10,7 @@ from sqlalchemy import update
 from alerts.types import Role
 from bot.context import Command, Handler, Request
 from bot.people import codes
-from bot.people.scope import answer_open, parse_role, role_name
+from bot.people.scope import answer_open, parse_role, refused_above, role_name
 from config.durations import parse_duration
 from relays.base import BotIdentity
 from storage import audit_queries, people_queries
@@ -50,14 +50,7 @@ class Invitations:
         if actor is Role.COORDINATOR and role is not Role.OBSERVER:
             request.reply(request.t("invite.coordinator_observers"))
             return
-        if role.rank > actor.rank:
-            request.reply(
-                request.t(
-                    "invite.above",
-                    role=role_name(request, role.value),
-                    yours=role_name(request, actor.value),
-                )
-            )
+        if refused_above(request, role, actor, "invite.above"):
             return
         code = codes.new_code()
         until = request.now + validity

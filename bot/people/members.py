@@ -12,6 +12,7 @@ from bot.people.scope import (
     is_last_admin,
     out_of_reach,
     parse_role,
+    refused_above,
     role_name,
     target_member,
 )
@@ -84,14 +85,7 @@ class Members:
         if target.id == actor.id and wanted.rank > mine.rank:
             request.reply(request.t("people.self_upward"))
             return
-        if wanted.rank > mine.rank:
-            request.reply(
-                request.t(
-                    "people.role_above",
-                    role=role_name(request, wanted.value),
-                    yours=role_name(request, mine.value),
-                )
-            )
+        if refused_above(request, wanted, mine, "people.role_above"):
             return
         if wanted is not Role.ADMIN and await is_last_admin(request, target):
             request.reply(request.t("people.last_admin"))

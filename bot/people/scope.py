@@ -53,6 +53,17 @@ def role_name(request: Request, role: str) -> str:
     return request.t(f"role.{role}")
 
 
+def refused_above(request: Request, wanted: Role, mine: Role, key: str) -> bool:
+    """True after answering with `key` when `wanted` ranks above the actor's own role:
+    nobody hands out (by invitation or by /role) more than they hold."""
+    if wanted.rank <= mine.rank:
+        return False
+    request.reply(
+        request.t(key, role=role_name(request, wanted.value), yours=role_name(request, mine.value))
+    )
+    return True
+
+
 def answer_open(request: Request, text: str) -> None:
     """Answer a command anyone may send (joining, /forget). A stranger in a group is
     answered behind everything queued for it, so typing codes there never holds up
