@@ -15,6 +15,7 @@ from datetime import datetime
 from sqlalchemy import (
     ColumnElement,
     SQLColumnExpression,
+    and_,
     case,
     delete,
     exists,
@@ -48,6 +49,14 @@ class Head:
 
 def _unleased(now: datetime) -> ColumnElement[bool]:
     return or_(Delivery.claimed_until.is_(None), Delivery.claimed_until < now)
+
+
+def _pending_in(chat: Chat) -> ColumnElement[bool]:
+    """The chat's deliveries still to send (its queue)."""
+    platform, address = chat
+    return and_(
+        Delivery.platform == platform, Delivery.address == address, Delivery.status == "pending"
+    )
 
 
 def _paused_at(at: SQLColumnExpression[datetime] | datetime) -> ColumnElement[bool]:
@@ -260,12 +269,7 @@ async def pause_chat(session: AsyncSession, chat: Chat, until: datetime) -> None
     platform, address = chat
     await session.execute(
         update(Delivery)
-        .where(
-            Delivery.platform == platform,
-            Delivery.address == address,
-            Delivery.status == "pending",
-            Delivery.next_attempt_at < until,
-        )
+        .where(_pending_in(chat), Delivery.next_attempt_at < until)
         .values(next_attempt_at=until)
     )
     # One statement: another dispatcher may write or forget this chat's pause meanwhile
@@ -314,12 +318,7 @@ async def mark_final(
 
 
 async def pending_ids_of_chat(session: AsyncSession, chat: Chat) -> list[int]:
-    platform, address = chat
-    rows = await session.scalars(
-        select(Delivery.id).where(
-            Delivery.platform == platform, Delivery.address == address, Delivery.status == "pending"
-        )
-    )
+    rows = await session.scalars(select(Delivery.id).where(_pending_in(chat)))
     return list(rows)
 
 
@@ -333,9 +332,7 @@ async def move_chat(session: AsyncSession, chat: Chat, new_address: str) -> None
     )
     await session.execute(
         update(Delivery)
-        .where(
-            Delivery.platform == platform, Delivery.address == address, Delivery.status == "pending"
-        )
+        .where(_pending_in(chat))
         .values(address=new_address, claimed_by=None, claimed_until=None)
     )
 
@@ -405,15 +402,8 @@ async def count_due(session: AsyncSession, platforms: Collection[str], now: date
 
 async def release_held(session: AsyncSession, chat: Chat, now: datetime) -> None:
     """A silence was lifted: what it held is due now (quiet hours still apply at routing)."""
-    platform, address = chat
     await session.execute(
         update(Delivery)
-        .where(
-            Delivery.platform == platform,
-            Delivery.address == address,
-            Delivery.status == "pending",
-            Delivery.next_attempt_at > now,
-            Delivery.attempts == 0,
-        )
+        .where(_pending_in(chat), Delivery.next_attempt_at > now, Delivery.attempts == 0)
         .values(next_attempt_at=now)
     )
