@@ -7,7 +7,7 @@ import json
 from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any, TypedDict
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,6 +18,7 @@ from alerts.digest.model import (
     CountKey,
     FailingFeed,
     FollowUp,
+    IncidentFact,
     MobilisationFact,
     NeedFact,
     Period,
@@ -84,22 +85,12 @@ def _key(kind: str, border: str | None, themes: str, urgency: str) -> CountKey:
     return CountKey(kind, border, _ids(themes), _urgency(urgency))
 
 
-class _Incident(TypedDict):
-    """What an alert and a call have in common in a digest."""
-
-    id: int
-    text: str
-    border: str | None
-    themes: frozenset[str]
-    urgency: Urgency
-    place: str | None
-    status: str
-    outcome: str | None
-    created_at: datetime
+Fact = TypeVar("Fact", bound=IncidentFact)
 
 
-def _incident(row: Any) -> _Incident:
-    return _Incident(
+def _incident(fact: type[Fact], row: Any, **rest: Any) -> Fact:
+    """An alert's or a call's fact: the fields both have, read once, and `rest`."""
+    return fact(
         id=row.id,
         text=row.text,
         border=row.border,
@@ -109,6 +100,7 @@ def _incident(row: Any) -> _Incident:
         status=row.status,
         outcome=row.outcome,
         created_at=row.created_at,
+        **rest,
     )
 
 
@@ -125,10 +117,7 @@ def _incidents(rows: Sequence[Any]) -> tuple[list[AlertFact], list[Any]]:
                 FollowUp(row.id, row.text, row.status, row.outcome)
             )
     alerts = [
-        AlertFact(
-            **_incident(row),
-            follow_ups=tuple(follow_ups.get(row.id, ())),
-        )
+        _incident(AlertFact, row, follow_ups=tuple(follow_ups.get(row.id, ())))
         for row in rows
         if row.parent_id is None and row.kind != MOBILISATION
     ]
@@ -148,8 +137,9 @@ async def _mobilisations(session: AsyncSession, rows: Sequence[Any]) -> list[Mob
         if answer == "going":
             going_for[(alert_id, need)] += count
     facts = [
-        MobilisationFact(
-            **_incident(row),
+        _incident(
+            MobilisationFact,
+            row,
             needs=tuple(
                 NeedFact(need, wanted, going_for[(row.id, need)])
                 for need, wanted in sorted(needs.get(row.id, ()))

@@ -26,7 +26,9 @@ class FollowUp:
 
 
 @dataclass(frozen=True)
-class AlertFact:
+class IncidentFact:
+    """What an alert and a call share in a digest."""
+
     id: int
     text: str
     border: str | None
@@ -36,6 +38,10 @@ class AlertFact:
     status: str  # open | closed | …
     outcome: str | None
     created_at: datetime
+
+
+@dataclass(frozen=True)
+class AlertFact(IncidentFact):
     follow_ups: tuple[FollowUp, ...] = ()
 
 
@@ -47,16 +53,7 @@ class NeedFact:
 
 
 @dataclass(frozen=True)
-class MobilisationFact:
-    id: int
-    text: str
-    border: str | None
-    themes: frozenset[str]
-    urgency: Urgency
-    place: str | None
-    status: str
-    outcome: str | None
-    created_at: datetime
+class MobilisationFact(IncidentFact):
     needs: tuple[NeedFact, ...]
     going: int
     cannot: int
