@@ -52,6 +52,7 @@ from bench.fanout_setup import (
     VITAL_CHANNELS,
     chat_id,
     fresh_url,
+    groups_app,
     inbound,
     machine_reference,
     make_config,
@@ -66,12 +67,7 @@ from tests.support.telegram_process import TelegramServerProcess
 
 async def fanout(channels: int, scale: float, folder: Path) -> dict[str, float]:
     with TelegramServerProcess(rate_scale=scale) as server:
-        for index in range(channels):
-            server.add_chat(chat_id(index), title=f"Groupe {index}")
-        wiring = await build(
-            make_config(await fresh_url("sqlite", folder), server, channels, scale),
-            console_output=io.StringIO(),
-        )
+        wiring = await groups_app(server, channels, scale, folder)
         async with RunningApp(wiring, settle=0.3):
             started = time.perf_counter()
             await wiring.router(inbound("/alert contrôle à Menton, 12 personnes !info", 0))
@@ -212,12 +208,7 @@ async def first_and_all(
 
 async def vital_during_backlog(channels: int, scale: float, folder: Path) -> dict[str, float]:
     with TelegramServerProcess(rate_scale=scale) as server:
-        for index in range(channels):
-            server.add_chat(chat_id(index), title=f"Groupe {index}")
-        wiring = await build(
-            make_config(await fresh_url("sqlite", folder), server, channels, scale),
-            console_output=io.StringIO(),
-        )
+        wiring = await groups_app(server, channels, scale, folder)
         now = wiring.clock.now()
         async with wiring.database.transaction() as session:
             for index in range(channels):
@@ -254,13 +245,8 @@ async def urgent_behind(
     "normal" (a normal alert) or "announcements" (1,000 announcements)."""
     urgent = delivery_priority(Kind.ALERT, Urgency.URGENT)
     with TelegramServerProcess(rate_scale=scale) as server:
-        for index in range(channels):
-            server.add_chat(chat_id(index), title=f"Groupe {index}")
         server.add_chat(IDLE_CHAT, title="Manche")
-        wiring = await build(
-            make_config(await fresh_url("sqlite", folder), server, channels, scale),
-            console_output=io.StringIO(),
-        )
+        wiring = await groups_app(server, channels, scale, folder)
         if backlog == "announcements":
             async with wiring.database.transaction() as session:
                 for index in range(1000):

@@ -3,6 +3,7 @@ inbound messages, delivery counts, databases and the machine's reference speed."
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import sqlite3
@@ -13,7 +14,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from alerts.messages import InboundMessage
-from bot.app import Wiring
+from bot.app import Wiring, build
 from config.loader import LoadedConfig, Secrets, build_settings
 from storage.models import Delivery
 from tests.support.databases import private_postgres_url, reset_postgres
@@ -71,6 +72,18 @@ def make_config(
         secrets=Secrets(telegram_token=server.token if server else None),
         source="bench",
         embedded=False,
+    )
+
+
+async def groups_app(
+    server: TelegramServerProcess, channels: int, scale: float, folder: Path
+) -> Wiring:
+    """Tocsin built on a fresh SQLite database, with `channels` groups on `server`."""
+    for index in range(channels):
+        server.add_chat(chat_id(index), title=f"Groupe {index}")
+    return await build(
+        make_config(await fresh_url("sqlite", folder), server, channels, scale),
+        console_output=io.StringIO(),
     )
 
 
