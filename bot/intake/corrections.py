@@ -15,6 +15,7 @@ from alerts.rendering import AlertRenderer
 from alerts.stored_views import alert_view
 from alerts.types import Kind, Urgency, delivery_priority
 from bot.context import Fallback, Request
+from bot.edited_messages import alert_raised_by, is_member_edit
 from bot.intake.reading import LineReader
 from storage import alert_queries, channel_queries
 from storage.models import Alert, Delivery
@@ -37,11 +38,9 @@ class AlertCorrections(Fallback):
 
     async def handle(self, request: Request) -> bool:
         inbound = request.inbound
-        if not inbound.edited or inbound.event != "message" or request.member is None:
+        if not is_member_edit(request):
             return False
-        alert = await alert_queries.alert_from_message(
-            request.session, inbound.platform, inbound.chat, inbound.message_id
-        )
+        alert = await alert_raised_by(request)
         if alert is None:
             if inbound.chat_type == "private":
                 request.reply(request.t("edit.ignored"))

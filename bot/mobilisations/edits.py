@@ -5,17 +5,14 @@ correct it instead. Ahead of the alert corrections in the router's fallbacks."""
 from __future__ import annotations
 
 from bot.context import Fallback, Request
-from storage import alert_queries
+from bot.edited_messages import alert_raised_by, is_member_edit
 
 
 class EditedCall(Fallback):
     async def handle(self, request: Request) -> bool:
-        inbound = request.inbound
-        if not inbound.edited or inbound.event != "message" or request.member is None:
+        if not is_member_edit(request):
             return False
-        alert = await alert_queries.alert_from_message(
-            request.session, inbound.platform, inbound.chat, inbound.message_id
-        )
+        alert = await alert_raised_by(request)
         if alert is None or alert.kind != "mobilisation":
             return False
         request.reply(request.t("mob.edit_refused", id=alert.id))
