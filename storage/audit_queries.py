@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage import delivery_buffer
 from storage.models import AuditEntry
 
 # The actions the code records (`detail` is code-made: a role, a count, an id).
@@ -44,15 +45,16 @@ def record(
     """Add an entry in the caller's transaction: it stands or falls with the act."""
     if action not in ACTIONS:
         raise ValueError(f"unknown audit action {action!r}")
-    session.add(
-        AuditEntry(
-            at=at,
-            action=action,
-            actor_member_id=actor_member_id,
-            organisation_id=organisation_id,
-            detail=detail[:200] if detail else None,
-        )
-    )
+    row = {
+        "at": at,
+        "action": action,
+        "actor_member_id": actor_member_id,
+        "organisation_id": organisation_id,
+        "detail": detail[:200] if detail else None,
+    }
+    # Buffered with the outbox rows: written in one INSERT before the next statement or
+    # the commit, without a flush of its own in the middle of raising an alert.
+    delivery_buffer.add(session.sync_session, [row], AuditEntry)
 
 
 async def latest(

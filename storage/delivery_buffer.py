@@ -1,10 +1,13 @@
-"""Outbox rows collected per transaction and written in one INSERT.
+"""Outbox rows (and audit entries) collected per transaction, written in one INSERT per
+table.
 
 A fan-out adds many rows at once. Built as ORM objects, each row costs its construction
 and the unit of work's bookkeeping, more than the INSERT itself; here they are plain
 column values, written by one multi-row INSERT before the transaction commits and
 before any other statement the transaction runs (so a query in the same transaction
 sees them, exactly as with the ORM's autoflush). A rollback drops them with the rest.
+The audit log's entries, one per act, take the same way: written by the ORM, each cost
+a flush of its own in the middle of the intake path.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from typing import Any
 from sqlalchemy import event, insert
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
 
-from storage.models import Delivery
+from storage.models import Base, Delivery
 
 _PENDING = "tocsin.pending_deliveries"
 _WRITING = "tocsin.writing_deliveries"
@@ -32,22 +35,24 @@ class NotAnOutboxSession(TypeError):
         super().__init__("outbox rows need a session from Database.sessions")
 
 
-def add(session: Session, rows: list[Row]) -> None:
+def add(session: Session, rows: list[Row], model: type[Base] = Delivery) -> None:
+    """Buffer `rows` of `model`'s table (outbox rows unless said otherwise)."""
     if not isinstance(session, OutboxSession):
         raise NotAnOutboxSession  # fail loudly rather than lose them
-    session.info.setdefault(_PENDING, []).extend(rows)
+    session.info.setdefault(_PENDING, {}).setdefault(model, []).extend(rows)
 
 
 def write(session: Session) -> None:
     """Write what is buffered now (ORM objects first: rows may refer to them)."""
-    rows: list[Row] | None = session.info.get(_PENDING)
-    if not rows or session.info.get(_WRITING):
+    pending: dict[type[Base], list[Row]] | None = session.info.get(_PENDING)
+    if not pending or session.info.get(_WRITING):
         return
     session.info[_WRITING] = True
     try:
         session.flush()
-        session.info[_PENDING] = []
-        session.connection().execute(insert(Delivery), rows)
+        session.info[_PENDING] = {}
+        for model, rows in pending.items():
+            session.connection().execute(insert(model), rows)
     finally:
         session.info[_WRITING] = False
 
