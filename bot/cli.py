@@ -14,7 +14,7 @@ from bot.app import Application, build
 from bot.digest import preview as digest_preview
 from bot.routing_table import routing_table
 from config.loader import ConfigError, LoadedConfig, load_config
-from relays.matrix import MatrixStoreError
+from relays.matrix.crypto import MatrixStoreError
 from storage.database import StorageError, upgrade
 
 

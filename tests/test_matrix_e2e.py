@@ -31,7 +31,7 @@ from bot.wiring.platforms import platform_catalogue
 from relays.base import ChatClass, InboundSink
 from relays.dispatch_policy import DispatcherSettings
 from relays.dispatcher import Dispatcher
-from relays.matrix import MatrixRelay
+from relays.matrix.relay import MatrixRelay
 from relays.ratelimit import PlatformLimits
 from storage.database import Database, open_database
 from storage.models import Alert, Channel, Delivery

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from alerts.clock import ManualClock
 from bot.app import Wiring
-from relays.telegram import TelegramRelay
+from relays.telegram.relay import TelegramRelay
 from storage.models import Alert, Conversation
 from tests.support.telegram_app import (
     COORDINATOR,

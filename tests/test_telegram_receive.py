@@ -13,7 +13,7 @@ import pytest
 from alerts.clock import ManualClock
 from alerts.messages import InboundMessage
 from relays.base import BotIdentity
-from relays.telegram import TelegramOptions, TelegramRelay
+from relays.telegram.relay import TelegramOptions, TelegramRelay
 from storage import queries
 from storage.database import Database
 from tests.telegram_api import BotApiServer

@@ -21,8 +21,8 @@ from alerts.messages import (
     text_message,
 )
 from relays.images import PhotoSource
-from relays.telegram import TelegramOptions, TelegramRelay
 from relays.telegram.outbound import ChatAddress
+from relays.telegram.relay import TelegramOptions, TelegramRelay
 from tests.telegram_api import BotApiServer
 
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")

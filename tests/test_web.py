@@ -34,9 +34,9 @@ from bot.wiring.platforms import platform_catalogue
 from relays.base import RelayHealth
 from relays.dispatch_policy import RetryPolicy
 from relays.dispatcher import Dispatcher
-from relays.matrix import MatrixRelay
+from relays.matrix.relay import MatrixRelay
 from relays.ratelimit import PlatformLimits
-from relays.telegram import TelegramRelay
+from relays.telegram.relay import TelegramRelay
 from storage.database import Database, open_database
 from tests.feed_server import FeedServer
 from tests.support.console import config_from, demo_raw, write_config

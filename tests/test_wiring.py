@@ -12,7 +12,7 @@ from bot.wiring.platforms import platform_catalogue
 from bot.wiring.texts import MODULE_TEXTS, translator
 from relays.base import PhotoSources, build_relays
 from relays.console import ConsoleRelay
-from relays.telegram import TelegramRelay
+from relays.telegram.relay import TelegramRelay
 
 
 def test_a_key_two_modules_define_differently_stops_the_start() -> None:

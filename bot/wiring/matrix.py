@@ -11,7 +11,9 @@ from sqlalchemy.engine import make_url
 from alerts.clock import Clock
 from config.loader import ConfigError, LoadedConfig
 from relays.images import PhotoSource
-from relays.matrix import E2EE, CryptoOptions, MatrixAccount, MatrixOptions, MatrixRelay
+from relays.matrix.crypto import E2EE, CryptoOptions
+from relays.matrix.relay import MatrixOptions, MatrixRelay
+from relays.matrix.session import MatrixAccount
 from storage.database import Database
 
 log = logging.getLogger(__name__)

@@ -12,7 +12,7 @@ from bot.context import Command
 from config.loader import LoadedConfig
 from relays.base import BotIdentity
 from relays.images import PhotoSource
-from relays.telegram import TelegramOptions, TelegramRelay
+from relays.telegram.relay import TelegramOptions, TelegramRelay
 from storage.database import Database
 
 

@@ -1,14 +1,2 @@
-"""The Matrix relay (matrix-nio), and what the composition root needs to build it."""
-
-from relays.matrix.crypto import E2EE, CryptoOptions, MatrixStoreError
-from relays.matrix.relay import MatrixOptions, MatrixRelay
-from relays.matrix.session import MatrixAccount
-
-__all__ = [
-    "E2EE",
-    "CryptoOptions",
-    "MatrixAccount",
-    "MatrixOptions",
-    "MatrixRelay",
-    "MatrixStoreError",
-]
+"""The Matrix relay (matrix-nio): `relay.py` and its parts. Nothing is imported here, so
+reading the platform's traits does not load the SDK."""

@@ -1,5 +1,2 @@
-"""The Telegram relay (python-telegram-bot), and what the composition root needs to build it."""
-
-from relays.telegram.relay import TelegramOptions, TelegramRelay
-
-__all__ = ["TelegramOptions", "TelegramRelay"]
+"""The Telegram relay (python-telegram-bot): `relay.py` and its parts. Nothing is imported
+here, so reading the platform's traits does not load the SDK."""

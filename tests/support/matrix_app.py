@@ -18,7 +18,8 @@ from alerts.clock import Clock
 from alerts.messages import InboundMessage
 from bot.app import Application, Wiring, build
 from config.loader import LoadedConfig, Secrets, build_settings
-from relays.matrix import MatrixAccount, MatrixOptions, MatrixRelay
+from relays.matrix.relay import MatrixOptions, MatrixRelay
+from relays.matrix.session import MatrixAccount
 from storage.database import Database, open_database
 from tests.support.synapse import RegisteredUser, SynapseServer, unique_localpart
 

@@ -15,7 +15,7 @@ from typing import Any
 from alerts.clock import Clock
 from bot.app import Application, Wiring, build
 from config.loader import LoadedConfig, Secrets, build_settings
-from relays.telegram import TelegramRelay
+from relays.telegram.relay import TelegramRelay
 from storage.database import Database
 from tests.telegram_api import BotApiServer, StoredMessage
 
