@@ -224,7 +224,7 @@ class MessageRouter:
             )
             return
         log.info(
-            "%s: /%s from member %s", request.inbound.platform, command.name, request.member.id
+            "%s: /%s from a member", request.inbound.platform, command.name
         )
         await command.handler(request)
 

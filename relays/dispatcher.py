@@ -387,7 +387,7 @@ class Dispatcher:
                 self.sent_count += 1
                 return
             if result.outcome == "moved" and result.moved_to:
-                log.info("chat %s moved to %s", row.address, result.moved_to)
+                log.info("a chat moved to a new address; its deliveries follow")
                 await store.move_chat(session, chat, result.moved_to)
                 self._directory_changed(session)
                 await store.schedule_retry(session, row.id, now, result.reason, False)

@@ -159,8 +159,8 @@ class SyncLoop:
             log.info("Matrix: first sync; earlier room history is not replayed")
         else:
             await self._hand_over_batch(client, sink, answer, since)
-        for room_id in answer.rooms.leave:
-            log.info("Matrix: no longer in room %s", room_id)
+        if answer.rooms.leave:
+            log.info("Matrix: no longer in %d room(s)", len(answer.rooms.leave))
         await self._store_batch(answer.next_batch)
         self._caught_up = True
         self.synced.set()
@@ -205,7 +205,7 @@ class SyncLoop:
             state = replace_lone_surrogates(_invite_state(invite.invite_state))
             inviter, direct = invite_details(state, client.user_id)
             if self._options.auto_join == "never":
-                log.info("Matrix: invite to %s ignored (auto_join = never)", room_id)
+                log.info("Matrix: an invite ignored (auto_join = never)")
                 continue
             if not inviter or not await self._is_member(inviter):
                 await self._refuse_invite(client, room_id)
@@ -216,17 +216,17 @@ class SyncLoop:
                     log.warning("Matrix: could not join %s (%s)", room_id, error_code(answer))
                     continue
                 raise unavailable(answer, "join")  # the sync is retried, invite included
-            log.info("Matrix: joined %s on a member's invitation", room_id)
+            log.info("Matrix: joined a room on a member's invitation")
             if direct:
                 await self._remember_dm(inviter, room_id, explicit=True)
 
     async def _refuse_invite(self, client: nio.AsyncClient, room_id: str) -> None:
         if not self._options.decline_strangers:
-            log.info("Matrix: invite to %s from a non-member ignored", room_id)
+            log.info("Matrix: an invite from a non-member ignored")
             return
         answer = await client.room_leave(room_id)
         if isinstance(answer, nio.RoomLeaveResponse):
-            log.info("Matrix: invite to %s from a non-member declined", room_id)
+            log.info("Matrix: an invite from a non-member declined")
         else:
             log.warning(
                 "Matrix: could not decline the invite to %s (%s)", room_id, error_code(answer)
@@ -304,7 +304,7 @@ class SyncLoop:
                 self._options.backfill_pages,
                 room_id,
             )
-        log.info("Matrix: %d missed events fetched for %s", len(found), room_id)
+        log.info("Matrix: %d missed events fetched for a room", len(found))
         return list(reversed(found))
 
     def _is_encrypted(self, room_id: str) -> bool:
