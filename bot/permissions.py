@@ -4,7 +4,6 @@
 refuses to start with a command missing from the table. `OPEN` commands are answered
 for strangers too (joining with an invitation, `/forget` finding nothing to erase).
 The README prints this table; tests/test_permissions.py fails when the two differ.
-Commands listed before their module is merged (mobilisations, digest) are allowed.
 """
 
 from __future__ import annotations
